@@ -1,0 +1,135 @@
+# executor — GitLab Runner custom-executor driver for Docker blue-green deployments.
+# Plain GNU make. Flags come from pkg-config; `make check` builds, runs the unit
+# tests and then the end-to-end tests against a real Docker engine.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+
+VERSION := $(shell cat VERSION)
+PKGS := libcurl json-c openssl libgit2 libfyaml
+
+ifdef SANITIZE
+BUILD ?= build-san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+OPTFLAGS ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter -Wno-missing-field-initializers -Werror=implicit-function-declaration -Wvla
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+ALL_CPPFLAGS := -I. -D_GNU_SOURCE -DEXECUTOR_VERSION=\"$(VERSION)\" $(CPPFLAGS)
+ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lpthread
+
+# Layers, lowest first: executor -> stages -> (durable, compose, gitlab) -> docker -> common
+LIB_DIRS := common docker compose gitlab durable stages
+LIB_SRCS := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+EXE_SRCS := $(sort $(wildcard executor/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+EXE_OBJS := $(EXE_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+DEPS := $(LIB_OBJS:.o=.d) $(EXE_OBJS:.o=.d)
+
+.PHONY: all deps check unit e2e install uninstall clean fmt fmt-check lint fuzz fuzz-smoke bench demo
+
+all: $(BUILD)/executor
+
+# Installs missing Debian packages the build needs (no-op when present).
+deps:
+	@scripts/install-deps.sh build
+
+$(BUILD)/.deps-ok: scripts/install-deps.sh
+	@scripts/install-deps.sh build
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libexecutor.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/executor: $(EXE_OBJS) $(BUILD)/libexecutor.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(EXE_OBJS) $(BUILD)/libexecutor.a $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libexecutor.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(BUILD)/libexecutor.a $(CMOCKA_LIBS) $(LIBS) $(ALL_LDFLAGS)
+
+unit: $(UNIT_BINS)
+	@scripts/run-unit.sh $(UNIT_BINS)
+
+# End-to-end tests: the built binary driven the way gitlab-runner drives it,
+# against a real engine with images built locally.
+e2e: $(BUILD)/executor
+	@scripts/install-deps.sh test
+	@scripts/ensure-engine.sh
+	@EXECUTOR_BIN=$(abspath $(BUILD)/executor) python3 tests/e2e/run.py
+
+# The README's test command. CI runs it (twice: plain, and with sanitizers).
+check: all unit e2e
+
+demo: all
+	@scripts/install-deps.sh test
+	@scripts/ensure-engine.sh
+	@EXECUTOR_BIN=$(abspath $(BUILD)/executor) python3 tests/e2e/demo.py
+
+install: $(BUILD)/executor
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(BUILD)/executor $(DESTDIR)$(BINDIR)/executor
+	install -m 0644 docs/executor.1 $(DESTDIR)$(MANDIR)/man1/executor.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/executor $(DESTDIR)$(MANDIR)/man1/executor.1
+
+FMT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+fmt:
+	clang-format -i $(FMT_FILES)
+
+fmt-check:
+	clang-format --dry-run --Werror $(FMT_FILES)
+
+lint: $(BUILD)/.deps-ok
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -I. $(LIB_DIRS) executor
+	clang-tidy --quiet $(LIB_SRCS) $(EXE_SRCS) -- $(ALL_CPPFLAGS) $(PKG_CFLAGS) -std=gnu11
+
+# libFuzzer targets, one per parser; FUZZ_SECONDS bounds each.
+FUZZ_SECONDS ?= 60
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(@D)
+	clang $(ALL_CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+		-o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
+
+fuzz: $(FUZZ_BINS)
+	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	@scripts/run-fuzz.sh 10 $(FUZZ_BINS)
+
+bench: all
+	@scripts/install-deps.sh bench
+	@scripts/ensure-engine.sh
+	@EXECUTOR_BIN=$(abspath $(BUILD)/executor) python3 bench/run.py
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(DEPS)

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DOCKER_DOCKER_H
+#define DOCKER_DOCKER_H
+
+/*
+ * Docker Engine API client.
+ *
+ * Transport: one request function, docker_request() in docker/transport.c,
+ * is the only code that touches libcurl (plus the hijacked-connection
+ * helper beside it, for exec with stdin).  Unix socket from DOCKER_HOST
+ * (unix://PATH) or /var/run/docker.sock; tcp:// (with DOCKER_TLS_VERIFY and
+ * DOCKER_CERT_PATH) is parsed and refused with a clear error until TLS is
+ * wired in.
+ *
+ * All functions return 0 or -1 with `err` filled.  Engine HTTP errors keep
+ * the status in err->code (404 = not found, 409 = conflict, 304 = not
+ * modified) and the engine's own "message" in err->msg.
+ */
+
+#include <json-c/json.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+struct docker_client;
+
+/* host: NULL reads $DOCKER_HOST, default unix:///var/run/docker.sock */
+struct docker_client *docker_client_new(const char *host, struct error *err);
+void docker_client_free(struct docker_client *c);
+const char *docker_client_host(const struct docker_client *c);
+/* GET /_ping; negotiates the API version (server's, capped at our max). */
+int docker_ping(struct docker_client *c, struct error *err);
+/* "1.41" after a ping. */
+const char *docker_api_version(const struct docker_client *c);
+/* Count of requests made by this client (for benchmarks and tests). */
+unsigned long docker_request_count(const struct docker_client *c);
+
+/* ---- the one request function ---- */
+
+typedef int (*docker_data_cb)(const char *data, size_t len, void *payload);
+
+struct docker_request {
+	const char *method;       /* "GET", "POST", "PUT", "DELETE", "HEAD" */
+	const char *path;         /* "/containers/json?all=1": version prefix added */
+	const char *content_type; /* NULL: application/json when body set */
+	const void *body;
+	size_t body_len;
+	long timeout_ms;           /* whole request; 0 = no limit */
+	const char *registry_auth; /* X-Registry-Auth value, or NULL */
+	/* Response body: streamed to on_data when set (return <0 to abort),
+	 * otherwise collected into docker_response.body. */
+	docker_data_cb on_data;
+	void *payload;
+	/* Polled about every 100 ms while waiting; non-zero aborts the request
+	 * with ERR_CANCELED. */
+	volatile sig_atomic_t *cancel;
+};
+
+struct docker_response {
+	long status;
+	struct buf body; /* error bodies are always collected here */
+};
+
+void docker_response_init(struct docker_response *r);
+void docker_response_release(struct docker_response *r);
+
+/*
+ * Perform one request.  A non-2xx status becomes an error (class ERR_ENGINE,
+ * code = status, message decoded from the JSON body) and returns -1; the
+ * response is still filled.  Connection failures are ERR_ENGINE with a
+ * message that names the socket and says how to fix it.
+ */
+int docker_request(struct docker_client *c, const struct docker_request *req,
+		   struct docker_response *resp, struct error *err);
+/* Convenience: JSON in (may be NULL), JSON out (may be NULL). */
+int docker_call_json(struct docker_client *c, const char *method, const char *path,
+		     json_object *in, json_object **out, long timeout_ms, struct error *err);
+
+/* ---- incremental stream decoders (no I/O; fuzzed) ---- */
+
+/* Multiplexed stdout/stderr frames: 8-byte header [stream,0,0,0,len32be]. */
+typedef int (*docker_frame_cb)(int stream, const char *data, size_t len, void *payload);
+
+struct docker_demux {
+	unsigned char hdr[8];
+	size_t hdr_len;
+	size_t remaining; /* payload bytes left in the current frame */
+	int stream;
+	docker_frame_cb on_frame;
+	void *payload;
+};
+
+void docker_demux_init(struct docker_demux *d, docker_frame_cb cb, void *payload);
+/* Feed any number of bytes; frames may be split anywhere.  Payload bytes are
+ * delivered as they arrive (a frame may be delivered in several calls).
+ * Returns -1 on a malformed header (stream id not 0,1,2) or callback error. */
+int docker_demux_feed(struct docker_demux *d, const char *data, size_t len);
+/* -1 when the stream ended inside a frame (truncated). */
+int docker_demux_finish(const struct docker_demux *d);
+
+/* Newline-delimited JSON objects (pull progress, build output, events). */
+typedef int (*docker_json_cb)(json_object *obj, void *payload);
+
+struct docker_jsonl {
+	struct buf line;
+	docker_json_cb on_object;
+	void *payload;
+};
+
+void docker_jsonl_init(struct docker_jsonl *j, docker_json_cb cb, void *payload);
+void docker_jsonl_release(struct docker_jsonl *j);
+/* Returns -1 on invalid JSON, a line over 1 MiB, or callback error. */
+int docker_jsonl_feed(struct docker_jsonl *j, const char *data, size_t len);
+int docker_jsonl_finish(struct docker_jsonl *j);
+
+/* ---- images ---- */
+
+/* 404 => err->code == 404 */
+int docker_image_inspect(struct docker_client *c, const char *ref, json_object **out,
+			 struct error *err);
+/*
+ * Pull `ref` (a missing tag means :latest, never "all tags").  Progress is
+ * rendered through `progress` (one line per layer status change, throttled),
+ * or silently when NULL.  An {"error":...} inside the 200 stream fails with
+ * ERR_PULL; so does a registry or network failure.
+ */
+typedef void (*docker_progress_cb)(const char *line, void *payload);
+struct docker_pull_progress {
+	/* state for rendering; opaque to callers */
+	json_object *layers;
+	docker_progress_cb cb;
+	void *payload;
+	char error[1024];
+	char status[512];
+};
+int docker_image_pull(struct docker_client *c, const char *ref, const char *registry_auth,
+		      docker_progress_cb progress, void *payload, struct error *err);
+/* Decoder used by docker_image_pull, exposed for tests and fuzzing. */
+void docker_pull_progress_init(struct docker_pull_progress *p, docker_progress_cb cb,
+			       void *payload);
+void docker_pull_progress_release(struct docker_pull_progress *p);
+int docker_pull_progress_feed(struct docker_pull_progress *p, json_object *msg);
+
+/* ---- containers ---- */
+
+/* config is the body of POST /containers/create; *id_out malloc'd. */
+int docker_container_create(struct docker_client *c, const char *name, json_object *config,
+			    char **id_out, struct error *err);
+int docker_container_start(struct docker_client *c, const char *id, struct error *err);
+int docker_container_inspect(struct docker_client *c, const char *id, json_object **out,
+			     struct error *err);
+/* condition: "not-running", "next-exit", "removed" or NULL */
+int docker_container_wait(struct docker_client *c, const char *id, const char *condition,
+			  int *exit_code, struct error *err);
+int docker_container_stop(struct docker_client *c, const char *id, int timeout_s,
+			  struct error *err);
+int docker_container_kill(struct docker_client *c, const char *id, const char *signal,
+			  struct error *err);
+/* A container that is already gone is success. */
+int docker_container_remove(struct docker_client *c, const char *id, int force, int volumes,
+			    struct error *err);
+/* label_filters: NULL-terminated "key=value" or "key" strings. *out is the JSON array. */
+int docker_container_list(struct docker_client *c, const char *const *label_filters, int all,
+			  json_object **out, struct error *err);
+/* Last `tail` lines of stdout+stderr (demultiplexed) into out. */
+int docker_container_logs(struct docker_client *c, const char *id, int tail, struct buf *out,
+			  struct error *err);
+
+/* ---- exec ---- */
+
+/* config: body of POST /containers/{id}/exec (Cmd, Env, User, WorkingDir...). */
+int docker_exec_create(struct docker_client *c, const char *container, json_object *config,
+		       char **exec_id, struct error *err);
+
+struct docker_exec_io {
+	const void *stdin_data; /* written, then the write side is closed; NULL = none */
+	size_t stdin_len;
+	docker_frame_cb on_output; /* stream 1 = stdout, 2 = stderr */
+	void *payload;
+	/* Called about every 100 ms while the exec runs; non-zero return stops
+	 * reading and returns ERR_CANCELED (the exec itself keeps running). */
+	int (*on_tick)(void *payload);
+};
+
+/* Start attached over a hijacked connection; returns when the output ends. */
+int docker_exec_start(struct docker_client *c, const char *exec_id,
+		      const struct docker_exec_io *io, struct error *err);
+/* *running = 1 while still running; *exit_code valid once it is 0. */
+int docker_exec_inspect(struct docker_client *c, const char *exec_id, int *exit_code,
+			int *running, struct error *err);
+/* create + start + inspect; collects output when out is not NULL. */
+int docker_exec_simple(struct docker_client *c, const char *container, const char *const *argv,
+		       struct buf *out, int *exit_code, struct error *err);
+
+/* ---- networks ---- */
+
+/* labels: object of string values or NULL; *id_out may be NULL. */
+int docker_network_create(struct docker_client *c, const char *name, json_object *labels,
+			  int internal, char **id_out, struct error *err);
+int docker_network_inspect(struct docker_client *c, const char *name, json_object **out,
+			   struct error *err);
+/* aliases: NULL-terminated or NULL. */
+int docker_network_connect(struct docker_client *c, const char *network, const char *container,
+			   const char *const *aliases, struct error *err);
+int docker_network_disconnect(struct docker_client *c, const char *network,
+			      const char *container, int force, struct error *err);
+/* A network that is already gone is success. */
+int docker_network_remove(struct docker_client *c, const char *name, struct error *err);
+int docker_network_list(struct docker_client *c, const char *const *label_filters,
+			json_object **out, struct error *err);
+
+/* ---- volumes ---- */
+
+int docker_volume_create(struct docker_client *c, const char *name, json_object *labels,
+			 struct error *err);
+int docker_volume_inspect(struct docker_client *c, const char *name, json_object **out,
+			  struct error *err);
+/* A volume that is already gone is success. */
+int docker_volume_remove(struct docker_client *c, const char *name, int force, struct error *err);
+int docker_volume_list(struct docker_client *c, const char *const *label_filters,
+		       json_object **out, struct error *err);
+
+/* ---- archive ---- */
+
+/* PUT /containers/{id}/archive?path=dir with a tar body. */
+int docker_archive_put(struct docker_client *c, const char *container, const char *dir,
+		       const void *tar, size_t tar_len, struct error *err);
+
+/* A minimal ustar writer for archive uploads. */
+int docker_tar_add_file(struct buf *tar, const char *name, const void *data, size_t len,
+			unsigned mode, unsigned uid, unsigned gid);
+int docker_tar_add_dir(struct buf *tar, const char *name, unsigned mode, unsigned uid,
+		       unsigned gid);
+int docker_tar_finish(struct buf *tar);
+
+/* ---- helpers ---- */
+
+/* URL-encode s into out (appends). */
+int docker_urlencode(struct buf *out, const char *s);
+/* Build a filters={"label":[...]} query value (URL-encoded) into out. */
+int docker_label_filters(struct buf *out, const char *const *label_filters);
+
+#endif

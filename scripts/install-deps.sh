@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install the Debian packages a step needs, only when some are missing.
+#   install-deps.sh build   compiler and libraries
+#   install-deps.sh test    + cmocka, Docker engine, fixture sources (busybox, nginx, MariaDB), python3
+#   install-deps.sh bench   + docker-compose, hyperfine
+set -eu
+what=${1:-build}
+
+build="build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libssl-dev libgit2-dev libfyaml-dev"
+test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates"
+bench="$test docker-compose hyperfine time"
+
+case "$what" in
+build) pkgs=$build ;;
+test) pkgs=$test ;;
+bench) pkgs=$bench ;;
+*) echo "install-deps.sh: unknown set '$what' (build, test or bench)" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $pkgs; do
+	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$s" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps.sh: missing Debian packages:$missing; run as root or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "install-deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# No service may start from a postinst (nginx, mariadb): tests run their own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing
+fi
