@@ -34,7 +34,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lpthread
 
 # Layers, lowest first: executor -> stages -> (durable, compose, gitlab) -> docker -> common
-LIB_DIRS := common docker compose gitlab durable stages
+LIB_DIRS ?= common docker compose gitlab durable stages
 LIB_SRCS := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 EXE_SRCS := $(sort $(wildcard executor/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -84,7 +84,11 @@ e2e: $(BUILD)/executor
 	@EXECUTOR_BIN=$(abspath $(BUILD)/executor) python3 tests/e2e/run.py
 
 # The README's test command. CI runs it (twice: plain, and with sanitizers).
-check: all unit e2e
+check: all
+	@scripts/install-deps.sh test
+	@scripts/ensure-engine.sh
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
 
 demo: all
 	@scripts/install-deps.sh test
