@@ -81,7 +81,18 @@ int error_wrap(struct error *err, const char *fmt, ...)
 	vsnprintf(ctx, sizeof(ctx), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", ctx, old);
+	{
+		size_t n = strlen(ctx);
+
+		if (n > sizeof(err->msg) - 3)
+			n = sizeof(err->msg) - 3;
+		memcpy(err->msg, ctx, n);
+		memcpy(err->msg + n, ": ", 2);
+		n += 2;
+		/* the original message keeps what room is left */
+		snprintf(err->msg + n, sizeof(err->msg) - n, "%.*s", (int)(sizeof(err->msg) - n - 1),
+			 old);
+	}
 	if (err->cls == ERR_NONE)
 		err->cls = ERR_SYSTEM;
 	return -1;

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE
 #include "common/fs.h"
 
 #include <dirent.h>
@@ -145,24 +144,24 @@ int fs_append_line(const char *path, const char *line, mode_t mode, struct error
 	return 0;
 }
 
-static int remove_at(int dirfd, const char *name, struct error *err)
+static int remove_at(int parent, const char *name, struct error *err)
 {
 	struct stat st;
 	int fd;
 	DIR *d;
 	struct dirent *de;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return error_set_errno(err, ERR_IO, errno, "stat %s", name);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
 			return error_set_errno(err, ERR_IO, errno, "remove %s", name);
 		return 0;
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return error_set_errno(err, ERR_IO, errno, "open %s", name);
 	d = fdopendir(fd);
@@ -179,7 +178,7 @@ static int remove_at(int dirfd, const char *name, struct error *err)
 		}
 	}
 	closedir(d);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return error_set_errno(err, ERR_IO, errno, "remove %s", name);
 	return 0;
 }

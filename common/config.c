@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+#include "common/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+
+static void pattern_list_release(struct pattern_list *l)
+{
+	while (l->n > 0)
+		free(l->items[--l->n]);
+	l->set = 0;
+}
+
+void config_release(struct config *cfg)
+{
+	free(cfg->path);
+	free(cfg->state_dir);
+	free(cfg->docker_host);
+	free(cfg->default_image);
+	free(cfg->shell);
+	free(cfg->hostname);
+	pattern_list_release(&cfg->allowed_images);
+	pattern_list_release(&cfg->allowed_services);
+	pattern_list_release(&cfg->allowed_bind_paths);
+	pattern_list_release(&cfg->protected_projects);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_defaults(struct config *cfg)
+{
+	char host[256] = "localhost";
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->state_dir = strdup("/var/lib/executor");
+	cfg->shell = strdup("bash");
+	gethostname(host, sizeof(host) - 1);
+	cfg->hostname = strdup(host);
+	cfg->pull_policy = PULL_IF_NOT_PRESENT;
+	cfg->service_wait_timeout = 30;
+	cfg->lock_timeout = 600;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+static int parse_int(const char *v, int min, int max, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int parse_list(struct pattern_list *l, char *v)
+{
+	char *save = NULL, *tok;
+
+	pattern_list_release(l);
+	l->set = 1;
+	for (tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok);
+
+		if (!*t)
+			continue;
+		if (l->n >= CONFIG_MAX_PATTERNS)
+			return -1;
+		l->items[l->n] = strdup(t);
+		if (!l->items[l->n])
+			return -1;
+		l->n++;
+	}
+	return 0;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *copy = strdup(v);
+
+	if (!copy)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int config_parse(struct config *cfg, const char *name, const char *text, struct error *err)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	char *save = NULL, *line;
+	int lineno = 0;
+
+	if (!copy)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	/* strtok_r would merge empty lines and lose the count: walk by hand */
+	for (line = copy; line; line = save) {
+		char *eq, *key, *val;
+		int bad = 0;
+
+		save = strchr(line, '\n');
+		if (save)
+			*save++ = '\0';
+		lineno++;
+		line = trim(line);
+		if (!*line || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (!eq)
+			return error_set(err, ERR_CONFIG,
+					 "%s:%d: expected `key = value`, got \"%.60s\"", name,
+					 lineno, line);
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		if (*val == '"') {
+			size_t n = strlen(val);
+
+			if (n < 2 || val[n - 1] != '"')
+				return error_set(err, ERR_CONFIG, "%s:%d: unterminated quote in %s",
+						 name, lineno, key);
+			val[n - 1] = '\0';
+			val++;
+		}
+
+		if (!strcmp(key, "state_dir")) {
+			if (val[0] != '/')
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: state_dir must be an absolute path", name,
+						 lineno);
+			bad = set_str(&cfg->state_dir, val);
+		} else if (!strcmp(key, "docker_host")) {
+			bad = set_str(&cfg->docker_host, val);
+		} else if (!strcmp(key, "default_image")) {
+			bad = set_str(&cfg->default_image, val);
+		} else if (!strcmp(key, "hostname")) {
+			bad = set_str(&cfg->hostname, val);
+		} else if (!strcmp(key, "shell")) {
+			if (strcmp(val, "bash") && strcmp(val, "sh"))
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: shell must be bash or sh, not \"%s\"", name,
+						 lineno, val);
+			bad = set_str(&cfg->shell, val);
+		} else if (!strcmp(key, "allowed_images")) {
+			bad = parse_list(&cfg->allowed_images, val);
+		} else if (!strcmp(key, "allowed_services")) {
+			bad = parse_list(&cfg->allowed_services, val);
+		} else if (!strcmp(key, "allowed_bind_paths")) {
+			bad = parse_list(&cfg->allowed_bind_paths, val);
+		} else if (!strcmp(key, "protected_projects")) {
+			bad = parse_list(&cfg->protected_projects, val);
+		} else if (!strcmp(key, "pull_policy")) {
+			if (!strcmp(val, "if-not-present"))
+				cfg->pull_policy = PULL_IF_NOT_PRESENT;
+			else if (!strcmp(val, "always"))
+				cfg->pull_policy = PULL_ALWAYS;
+			else if (!strcmp(val, "never"))
+				cfg->pull_policy = PULL_NEVER;
+			else
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: pull_policy must be always, if-not-present "
+						 "or never, not \"%s\"",
+						 name, lineno, val);
+		} else if (!strcmp(key, "privileged")) {
+			if (parse_bool(val, &cfg->privileged) < 0)
+				goto bad_bool;
+		} else if (!strcmp(key, "mount_docker_socket")) {
+			if (parse_bool(val, &cfg->mount_docker_socket) < 0)
+				goto bad_bool;
+		} else if (!strcmp(key, "service_wait_timeout")) {
+			if (parse_int(val, 0, 86400, &cfg->service_wait_timeout) < 0)
+				goto bad_int;
+		} else if (!strcmp(key, "lock_timeout")) {
+			if (parse_int(val, 0, 86400, &cfg->lock_timeout) < 0)
+				goto bad_int;
+		} else {
+			return error_set(err, ERR_CONFIG,
+					 "%s:%d: unknown key \"%s\"; see docs/configuration.md for "
+					 "the keys",
+					 name, lineno, key);
+		}
+		if (bad)
+			return error_set(err, ERR_CONFIG, "%s:%d: %s: too many values or out of memory",
+					 name, lineno, key);
+		continue;
+bad_bool:
+		return error_set(err, ERR_CONFIG, "%s:%d: %s must be true or false, not \"%s\"", name,
+				 lineno, key, val);
+bad_int:
+		return error_set(err, ERR_CONFIG,
+				 "%s:%d: %s must be a whole number of seconds, not \"%s\"", name,
+				 lineno, key, val);
+	}
+	if (!cfg->allowed_services.set && cfg->allowed_images.set) {
+		int i;
+
+		for (i = 0; i < cfg->allowed_images.n; i++)
+			cfg->allowed_services.items[i] = strdup(cfg->allowed_images.items[i]);
+		cfg->allowed_services.n = cfg->allowed_images.n;
+		cfg->allowed_services.set = 1;
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, struct error *err)
+{
+	_cleanup_buf_ struct buf text = BUF_INIT;
+	const char *env = getenv("EXECUTOR_CONFIG");
+	int named = 1;
+
+	config_defaults(cfg);
+	if (!path && env && *env)
+		path = env;
+	if (!path) {
+		path = CONFIG_DEFAULT_PATH;
+		named = 0;
+	}
+	if (access(path, F_OK) < 0 && !named)
+		return 0;
+	if (fs_read_file(path, &text, 1024 * 1024, err) < 0) {
+		err->cls = ERR_CONFIG;
+		return error_wrap(err, "read the admin configuration (EXECUTOR_CONFIG or %s)",
+				  CONFIG_DEFAULT_PATH);
+	}
+	cfg->path = strdup(path);
+	return config_parse(cfg, path, buf_str(&text), err);
+}
+
+int pattern_list_match(const struct pattern_list *l, const char *s)
+{
+	int i;
+
+	if (!l->set)
+		return 1;
+	for (i = 0; i < l->n; i++)
+		if (fnmatch(l->items[i], s, 0) == 0)
+			return 1;
+	return 0;
+}
+
+const char *pattern_list_str(const struct pattern_list *l)
+{
+	static char out[2048];
+	size_t len = 0;
+	int i;
+
+	out[0] = '\0';
+	if (!l->set)
+		return "(any)";
+	for (i = 0; i < l->n && len < sizeof(out) - 1; i++)
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? ", " : "",
+					l->items[i]);
+	if (!l->n)
+		return "(none)";
+	return out;
+}

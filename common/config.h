@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include "common/error.h"
+
+/*
+ * The admin's configuration: one small file of `key = value` lines,
+ * /etc/executor/config or $EXECUTOR_CONFIG.  See docs/configuration.md.
+ */
+#define CONFIG_DEFAULT_PATH "/etc/executor/config"
+#define CONFIG_MAX_PATTERNS 64
+
+enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
+
+struct pattern_list {
+	char *items[CONFIG_MAX_PATTERNS];
+	int n;
+	int set; /* the key appeared in the file */
+};
+
+struct config {
+	char *path;   /* file read, or NULL when none existed */
+	char *state_dir;
+	char *docker_host; /* NULL: $DOCKER_HOST or the default socket */
+	char *default_image;
+	char *shell;
+	char *hostname;
+	struct pattern_list allowed_images;
+	struct pattern_list allowed_services;
+	struct pattern_list allowed_bind_paths;
+	struct pattern_list protected_projects;
+	enum pull_policy pull_policy;
+	int privileged;
+	int mount_docker_socket;
+	int service_wait_timeout;
+	int lock_timeout;
+};
+
+/* Load defaults, then the file (path NULL: $EXECUTOR_CONFIG, else the
+ * default path; a missing default file is fine, a missing named one is not). */
+int config_load(struct config *cfg, const char *path, struct error *err);
+/* Parse file contents; `name` is used in messages. Exposed for tests. */
+int config_parse(struct config *cfg, const char *name, const char *text, struct error *err);
+void config_defaults(struct config *cfg);
+void config_release(struct config *cfg);
+
+/* fnmatch against each pattern; an unset list allows everything. */
+int pattern_list_match(const struct pattern_list *l, const char *s);
+/* "a, b, c" for messages (static buffer). */
+const char *pattern_list_str(const struct pattern_list *l);
+
+#endif

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* executor doctor: check the host the way `brew doctor` does. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "docker/docker.h"
+#include "executor/commands.h"
+
+enum check_status { CHECK_OK, CHECK_WARN, CHECK_ERROR };
+
+struct report {
+	json_object *checks;
+	int json;
+	int errors;
+	int warnings;
+};
+
+static void check(struct report *r, const char *name, enum check_status st, const char *fix,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void check(struct report *r, const char *name, enum check_status st, const char *fix,
+		  const char *fmt, ...)
+{
+	static const char *const words[] = { "ok", "warning", "error" };
+	char msg[1024];
+	va_list ap;
+	json_object *o;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (st == CHECK_ERROR)
+		r->errors++;
+	else if (st == CHECK_WARN)
+		r->warnings++;
+	o = json_object_new_object();
+	json_object_object_add(o, "check", json_object_new_string(name));
+	json_object_object_add(o, "status", json_object_new_string(words[st]));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	if (fix)
+		json_object_object_add(o, "fix", json_object_new_string(fix));
+	json_object_array_add(r->checks, o);
+	if (!r->json) {
+		const char *color = "";
+
+		if (log_color_enabled())
+			color = st == CHECK_OK ? "\033[32m" : st == CHECK_WARN ? "\033[33m" : "\033[31m";
+		printf("%s%-7s%s %-8s %s%s%s\n", color, words[st], *color ? "\033[0m" : "", name,
+		       msg, fix ? " — fix: " : "", fix ? fix : "");
+		fflush(stdout);
+	}
+}
+
+static unsigned long long free_bytes(const char *path)
+{
+	char p[PATH_MAX];
+	struct statvfs vfs;
+
+	snprintf(p, sizeof(p), "%s", path);
+	/* walk up to the nearest existing directory */
+	while (statvfs(p, &vfs) < 0) {
+		char *slash = strrchr(p, '/');
+
+		if (!slash || slash == p)
+			return statvfs("/", &vfs) == 0 ? (unsigned long long)vfs.f_bavail * vfs.f_frsize
+						      : 0;
+		*slash = '\0';
+	}
+	return (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+}
+
+static void check_disk(struct report *r, const char *what, const char *path)
+{
+	unsigned long long b = free_bytes(path);
+	double gib = (double)b / (1024.0 * 1024 * 1024);
+
+	if (b < 1ULL << 30)
+		check(r, "disk", CHECK_ERROR, "free space or move it to a larger disk",
+		      "%s (%s): only %.2f GiB free", what, path, gib);
+	else if (b < 5ULL << 30)
+		check(r, "disk", CHECK_WARN, "free space; images and builds need room",
+		      "%s (%s): %.1f GiB free", what, path, gib);
+	else
+		check(r, "disk", CHECK_OK, NULL, "%s (%s): %.1f GiB free", what, path, gib);
+}
+
+static void check_socket(struct report *r, const char *host)
+{
+	const char *path;
+	struct stat st;
+
+	if (strncmp(host, "unix://", 7))
+		return;
+	path = host + 7;
+	if (stat(path, &st) < 0) {
+		check(r, "socket", CHECK_ERROR, "start dockerd (systemctl start docker)",
+		      "%s: %s", path, strerror(errno));
+		return;
+	}
+	if (access(path, R_OK | W_OK) < 0) {
+		check(r, "socket", CHECK_ERROR,
+		      "add the user gitlab-runner runs as to the socket's group (usermod -aG docker "
+		      "gitlab-runner)",
+		      "%s is not readable and writable by uid %d", path, (int)getuid());
+		return;
+	}
+	if (st.st_mode & S_IWOTH)
+		check(r, "socket", CHECK_WARN, "chmod 660 the socket; only the docker group may use it",
+		      "%s is world-writable: every local user is root on this host", path);
+	else
+		check(r, "socket", CHECK_OK, NULL, "%s mode %03o, usable by uid %d", path,
+		      st.st_mode & 0777, (int)getuid());
+}
+
+static void check_state_dir(struct report *r, const struct config *cfg)
+{
+	struct stat st;
+
+	if (stat(cfg->state_dir, &st) < 0) {
+		if (errno == ENOENT)
+			check(r, "state", CHECK_WARN,
+			      "create it: install -d -m 0700 -o <runner user> <dir>",
+			      "%s does not exist yet (the first job creates it)", cfg->state_dir);
+		else
+			check(r, "state", CHECK_ERROR, "check the path and its parents' permissions",
+			      "%s: %s", cfg->state_dir, strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		check(r, "state", CHECK_ERROR, "point state_dir at a directory", "%s is not a directory",
+		      cfg->state_dir);
+		return;
+	}
+	if (access(cfg->state_dir, W_OK | X_OK) < 0) {
+		check(r, "state", CHECK_ERROR, "chown it to the user gitlab-runner runs as",
+		      "%s is not writable by uid %d", cfg->state_dir, (int)getuid());
+		return;
+	}
+	if (st.st_mode & 0077)
+		check(r, "state", CHECK_WARN,
+		      "chmod 700 it: it holds per-env secrets and TLS keys",
+		      "%s has mode %03o", cfg->state_dir, st.st_mode & 0777);
+	else
+		check(r, "state", CHECK_OK, NULL, "%s (mode 700)", cfg->state_dir);
+}
+
+static void check_runner_toml(struct report *r)
+{
+	const char *path = "/etc/gitlab-runner/config.toml";
+	struct buf text = BUF_INIT;
+	struct error err = ERROR_INIT;
+
+	if (access(path, F_OK) < 0) {
+		check(r, "runner", CHECK_OK, NULL,
+		      "%s not found (register the runner with the snippet in docs/configuration.md)",
+		      path);
+		return;
+	}
+	if (fs_read_file(path, &text, 4 << 20, &err) < 0) {
+		check(r, "runner", CHECK_WARN, "run doctor as the runner's user or root", "%s",
+		      err.msg);
+		return;
+	}
+	if (!strstr(buf_str(&text), "run_exec"))
+		check(r, "runner", CHECK_WARN,
+		      "add a [runners.custom] section (see docs/configuration.md)",
+		      "%s has no custom executor (run_exec)", path);
+	else if (!strstr(buf_str(&text), "executor"))
+		check(r, "runner", CHECK_WARN, "set run_exec = \"/usr/local/bin/executor\"",
+		      "%s: run_exec does not point at executor", path);
+	else
+		check(r, "runner", CHECK_OK, NULL, "%s has a custom executor section", path);
+	buf_release(&text);
+}
+
+static void check_engine(struct report *r, const struct config *cfg)
+{
+	struct error err = ERROR_INIT;
+	struct docker_client *c = docker_client_new(cfg->docker_host, &err);
+	json_object *version = NULL, *info = NULL, *v;
+	const char *engine_version = "?";
+
+	if (!c) {
+		check(r, "engine", CHECK_ERROR, "fix docker_host in the admin config", "%s", err.msg);
+		return;
+	}
+	check_socket(r, docker_client_host(c));
+	if (docker_ping(c, &err) < 0) {
+		check(r, "engine", CHECK_ERROR,
+		      "start dockerd (systemctl start docker), or set docker_host", "%s", err.msg);
+		docker_client_free(c);
+		return;
+	}
+	if (docker_call_json(c, "GET", "/version", NULL, &version, 10000, &err) == 0 &&
+	    json_object_object_get_ex(version, "Version", &v))
+		engine_version = json_object_get_string(v);
+	if (strcmp(docker_api_version(c), "1.40") < 0)
+		check(r, "engine", CHECK_ERROR, "upgrade Docker to 19.03 or newer",
+		      "Docker %s at %s speaks API %s; executor needs 1.40 or newer",
+		      engine_version, docker_client_host(c), docker_api_version(c));
+	else
+		check(r, "engine", CHECK_OK, NULL, "Docker %s, API %s, at %s", engine_version,
+		      docker_api_version(c), docker_client_host(c));
+
+	if (docker_call_json(c, "GET", "/info", NULL, &info, 10000, &err) == 0) {
+		if (json_object_object_get_ex(info, "DockerRootDir", &v) &&
+		    !strncmp(docker_client_host(c), "unix://", 7))
+			check_disk(r, "engine data", json_object_get_string(v));
+		if (json_object_object_get_ex(info, "SystemTime", &v)) {
+			struct tm tm = { 0 };
+			const char *s = json_object_get_string(v);
+
+			if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) {
+				long skew = (long)(timegm(&tm) - time(NULL));
+
+				if (labs(skew) > 5)
+					check(r, "clock", CHECK_WARN,
+					      "sync the clocks (systemd-timesyncd or chrony)",
+					      "engine and host clocks differ by %ld s", skew);
+				else
+					check(r, "clock", CHECK_OK, NULL,
+					      "engine and host clocks agree (%+ld s)", skew);
+			}
+		}
+	}
+
+	if (!cfg->default_image) {
+		check(r, "image", CHECK_WARN, "set default_image in the admin config",
+		      "no default_image: jobs without `image:` will fail");
+	} else {
+		json_object *img = NULL;
+
+		if (docker_image_inspect(c, cfg->default_image, &img, &err) == 0)
+			check(r, "image", CHECK_OK, NULL, "default image %s is present",
+			      cfg->default_image);
+		else if (err.code == 404)
+			check(r, "image", cfg->pull_policy == PULL_NEVER ? CHECK_ERROR : CHECK_WARN,
+			      cfg->pull_policy == PULL_NEVER ? "load the image on this host"
+							     : "the first job pulls it; pull it now "
+							       "to save that time",
+			      "default image %s is not present", cfg->default_image);
+		else
+			check(r, "image", CHECK_WARN, NULL, "default image %s: %s",
+			      cfg->default_image, err.msg);
+		json_object_put(img);
+	}
+	json_object_put(version);
+	json_object_put(info);
+	docker_client_free(c);
+}
+
+int cmd_doctor(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	struct report r = { .checks = json_object_new_array() };
+	struct error cerr = ERROR_INIT;
+	struct config fresh;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			r.json = 1;
+		} else {
+			json_object_put(r.checks);
+			return error_set(err, ERR_JOB, "doctor: unknown option \"%s\"; see --help",
+					 argv[i]);
+		}
+	}
+
+	/* main() loaded the config already; load again to report its error */
+	if (config_load(&fresh, NULL, &cerr) < 0)
+		check(&r, "config", CHECK_ERROR, "fix the file (see docs/configuration.md)", "%s",
+		      cerr.msg);
+	else if (fresh.path)
+		check(&r, "config", CHECK_OK, NULL, "%s", fresh.path);
+	else
+		check(&r, "config", CHECK_OK, NULL,
+		      "no %s; using the defaults (see docs/configuration.md)", CONFIG_DEFAULT_PATH);
+	config_release(&fresh);
+
+	check_engine(&r, cfg);
+	check_state_dir(&r, cfg);
+	check_disk(&r, "state", cfg->state_dir);
+	check_runner_toml(&r);
+
+	if (r.json)
+		puts(json_object_to_json_string_ext(r.checks, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		printf("\n%d error(s), %d warning(s)\n", r.errors, r.warnings);
+	json_object_put(r.checks);
+	if (r.errors)
+		command_exit_override = 1;
+	return 0;
+}

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+#include <curl/curl.h>
+#include <git2.h>
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "executor/commands.h"
+#include "gitlab/gitlab.h"
+
+int command_exit_override = -1;
+
+const struct command commands[] = {
+	{ "config", cmd_config, "print the runner configuration as JSON (config_exec)",
+	  "usage: executor config\n\n"
+	  "Prints the custom executor's configuration for gitlab-runner as JSON on stdout:\n"
+	  "builds_dir and cache_dir under the state directory, builds_dir_is_shared, hostname,\n"
+	  "driver name and version, and shell. Register it as config_exec with\n"
+	  "config_args = [\"config\"].\n",
+	  1 },
+	{ "prepare", cmd_prepare, "create the job's network, services and container (prepare_exec)",
+	  "usage: executor prepare\n\n"
+	  "Resolves the job image (the job's image:, else default_image), checks it against\n"
+	  "allowed_images, pulls it when missing, creates the job's network, starts its\n"
+	  "services with their aliases and starts the long-lived job container with the\n"
+	  "builds directory mounted. Register as prepare_exec with prepare_args = [\"prepare\"].\n",
+	  1 },
+	{ "run", cmd_run, "run one stage's script in the job container (run_exec)",
+	  "usage: executor run <script> <stage>\n\n"
+	  "Runs the runner's script for any stage inside the job container, streaming stdout\n"
+	  "and stderr live. A failing script's exit code goes to $BUILD_EXIT_CODE_FILE and the\n"
+	  "command exits $BUILD_FAILURE_EXIT_CODE; anything else exits\n"
+	  "$SYSTEM_FAILURE_EXIT_CODE. SIGTERM stops the script within about 2 s.\n"
+	  "Register as run_exec with run_args = [\"run\"].\n",
+	  1 },
+	{ "cleanup", cmd_cleanup, "remove everything the job created (cleanup_exec)",
+	  "usage: executor cleanup\n\n"
+	  "Removes the job's containers and network, found by their labels, so it works even\n"
+	  "after a SIGKILL. Idempotent; never touches anything else.\n"
+	  "Register as cleanup_exec with cleanup_args = [\"cleanup\"].\n",
+	  1 },
+	{ "doctor", cmd_doctor, "check this host and say how to fix what is wrong",
+	  "usage: executor doctor [--json]\n\n"
+	  "Checks the admin configuration, the Docker engine and its API version, the socket's\n"
+	  "permissions, the state directory, the default image and free disk space. One line\n"
+	  "per check: ok, warning or error, with the fix. Exits 1 when any check is an error.\n"
+	  "  --json   print the checks as a JSON array\n",
+	  0 },
+	{ "version", cmd_version, "print the version", "usage: executor version\n", 0 },
+	{ "help", cmd_help, "list the commands", "usage: executor help [command]\n", 0 },
+	{ NULL, NULL, NULL, NULL, 0 },
+};
+
+static const struct command *find_command(const char *name)
+{
+	const struct command *c;
+
+	for (c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int cmd_version(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	int major, minor, rev;
+
+	git_libgit2_version(&major, &minor, &rev);
+	printf("executor %s (libcurl %s, json-c %s, libgit2 %d.%d.%d, %s)\n", EXECUTOR_VERSION,
+	       curl_version_info(CURLVERSION_NOW)->version, json_c_version(), major, minor, rev,
+	       OpenSSL_version(OPENSSL_VERSION));
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	const struct command *c;
+
+	fprintf(f, "usage: executor <command> [args]\n\n"
+		   "A GitLab Runner custom executor that runs jobs in Docker containers.\n\n"
+		   "Commands:\n");
+	for (c = commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fprintf(f, "\nexecutor <command> --help shows a command's options; man executor has more.\n");
+}
+
+int cmd_help(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	const struct command *c;
+
+	if (argc > 1) {
+		c = find_command(argv[1]);
+		if (!c)
+			return error_set(err, ERR_JOB, "unknown command \"%s\"; see executor help",
+					 argv[1]);
+		fputs(c->usage, stdout);
+		return 0;
+	}
+	usage(stdout);
+	return 0;
+}
+
+static int wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct error err = ERROR_INIT;
+	struct config cfg;
+	const struct command *cmd;
+	int rc, code;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return cmd_version(argc, argv, NULL, &err);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "executor: unknown command \"%s\"; run `executor help`\n", argv[1]);
+		return 2;
+	}
+	if (wants_help(argc - 1, argv + 1)) {
+		fputs(cmd->usage, stdout);
+		return 0;
+	}
+
+	log_set_color(!getenv("NO_COLOR") && (cmd->runner_stage || isatty(2)));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	git_libgit2_init();
+
+	if (config_load(&cfg, NULL, &err) < 0) {
+		/* doctor reports a broken config as one of its checks */
+		if (strcmp(cmd->name, "doctor")) {
+			log_error("%s", err.msg);
+			code = cmd->runner_stage ? gitlab_system_failure_code() : 2;
+			config_release(&cfg);
+			goto out_noconfig;
+		}
+	}
+
+	rc = cmd->fn(argc - 1, argv + 1, &cfg, &err);
+	if (rc < 0 && err.cls != ERR_SCRIPT)
+		log_error("%s", err.msg);
+	if (command_exit_override >= 0)
+		code = command_exit_override;
+	else if (rc < 0)
+		code = cmd->runner_stage ? gitlab_exit_code_for(&err)
+					 : (error_is_build_failure(&err) ? 1 : 2);
+	else
+		code = 0;
+	config_release(&cfg);
+out_noconfig:
+	log_clear_secrets();
+	git_libgit2_shutdown();
+	curl_global_cleanup();
+	return code;
+}

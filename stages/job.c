@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Container jobs: the runner's prepare / run / cleanup, natively against the
+ * Engine API.  One network and one long-lived job container per job (plus
+ * one container per service), all labelled with the runner and job id so
+ * cleanup finds them whatever happened before.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "stages/stages.h"
+
+#define SCRIPT_MAX (64u * 1024u * 1024u)
+
+static void sanitize(char *dst, size_t size, const char *src)
+{
+	size_t i = 0;
+
+	for (; src && *src && i + 1 < size; src++)
+		dst[i++] = (isalnum((unsigned char)*src) || *src == '-' || *src == '_') ? *src : '_';
+	dst[i] = '\0';
+}
+
+static int all_digits(const char *s)
+{
+	if (!s || !*s || strlen(s) > 19)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struct error *err)
+{
+	const char *token, *id;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	ctx->job.protected_ref = -1;
+	if (getenv("JOB_RESPONSE_FILE")) {
+		if (gitlab_job_load(&ctx->job, NULL, err) < 0)
+			return -1;
+		ctx->have_payload = 1;
+	}
+	token = gitlab_var("CI_RUNNER_SHORT_TOKEN");
+	sanitize(ctx->runner, sizeof(ctx->runner), token && *token ? token : "local");
+	if (ctx->have_payload && ctx->job.id > 0) {
+		snprintf(ctx->job_id, sizeof(ctx->job_id), "%lld", ctx->job.id);
+	} else {
+		id = gitlab_var("CI_JOB_ID");
+		if (!all_digits(id))
+			return error_set(err, ERR_SYSTEM,
+					 "CUSTOM_ENV_CI_JOB_ID is missing or not a number: this "
+					 "command must be run by gitlab-runner");
+		snprintf(ctx->job_id, sizeof(ctx->job_id), "%s", id);
+	}
+	snprintf(ctx->name, sizeof(ctx->name), "executor-%s-%s", ctx->runner, ctx->job_id);
+	if (!need_engine)
+		return 0;
+	ctx->docker = docker_client_new(cfg->docker_host, err);
+	if (!ctx->docker)
+		return -1;
+	if (docker_ping(ctx->docker, err) < 0)
+		return -1;
+	return 0;
+}
+
+void job_ctx_release(struct job_ctx *ctx)
+{
+	if (ctx->docker)
+		docker_client_free(ctx->docker);
+	gitlab_job_release(&ctx->job);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+static json_object *job_labels(const struct job_ctx *ctx, const char *role)
+{
+	json_object *l = json_object_new_object();
+
+	json_object_object_add(l, JOB_LABEL_MANAGED, json_object_new_string("true"));
+	json_object_object_add(l, JOB_LABEL_RUNNER, json_object_new_string(ctx->runner));
+	json_object_object_add(l, JOB_LABEL_JOB, json_object_new_string(ctx->job_id));
+	json_object_object_add(l, JOB_LABEL_ROLE, json_object_new_string(role));
+	return l;
+}
+
+/* ---- paths ---- */
+
+/*
+ * The runner's scripts use CI_PROJECT_DIR and its sibling "<dir>.tmp".  The
+ * job container gets exactly one host directory, private to this runner,
+ * project and concurrency slot, mounted at the project dir's parent path,
+ * so the scripts see the paths they expect and nothing of other projects.
+ */
+static int builds_mount(const struct job_ctx *ctx, char *host, size_t hsize, char *guest,
+			size_t gsize, struct error *err)
+{
+	const char *project_dir = gitlab_var("CI_PROJECT_DIR");
+	const char *cid = gitlab_var("CI_CONCURRENT_PROJECT_ID");
+	char builds[4096];
+	char *slash;
+	long long project_id = ctx->job.project_id;
+
+	snprintf(builds, sizeof(builds), "%s/builds/", ctx->cfg->state_dir);
+	if (!project_dir || project_dir[0] != '/')
+		return error_set(err, ERR_SYSTEM,
+				 "CUSTOM_ENV_CI_PROJECT_DIR is missing; is builds_dir taken from "
+				 "`executor config` (config_exec)?");
+	if (strncmp(project_dir, builds, strlen(builds)) || strstr(project_dir, "/../") ||
+	    strstr(project_dir, "/./") || strlen(project_dir) >= gsize)
+		return error_set(err, ERR_JOB,
+				 "CI_PROJECT_DIR %s is not below the builds directory %s; do not "
+				 "override CI_PROJECT_DIR or GIT_CLONE_PATH",
+				 project_dir, builds);
+	snprintf(guest, gsize, "%s", project_dir);
+	slash = strrchr(guest, '/');
+	*slash = '\0';
+	if (project_id <= 0) {
+		const char *pid = gitlab_var("CI_PROJECT_ID");
+		project_id = all_digits(pid) ? strtoll(pid, NULL, 10) : 0;
+	}
+	if (!all_digits(cid))
+		cid = "0";
+	snprintf(host, hsize, "%s/slots/%s/project-%lld/concurrent-%s", ctx->cfg->state_dir,
+		 ctx->runner, project_id, cid);
+	return 0;
+}
+
+/* ---- services ---- */
+
+/* "registry.example.com/group/img:tag" -> "registry.example.com-group-img" and
+ * "registry.example.com__group__img", the two aliases GitLab derives. */
+static void service_aliases_from_name(const char *image, char *a1, char *a2, size_t size)
+{
+	char base[512];
+	char *p, *colon, *slash;
+	size_t i, j1 = 0, j2 = 0;
+
+	snprintf(base, sizeof(base), "%s", image);
+	p = strchr(base, '@');
+	if (p)
+		*p = '\0';
+	slash = strrchr(base, '/');
+	colon = strrchr(base, ':');
+	if (colon && (!slash || colon > slash))
+		*colon = '\0';
+	for (i = 0; base[i] && j1 + 1 < size && j2 + 2 < size; i++) {
+		if (base[i] == '/') {
+			a1[j1++] = '-';
+			a2[j2++] = '_';
+			a2[j2++] = '_';
+		} else {
+			a1[j1++] = base[i];
+			a2[j2++] = base[i];
+		}
+	}
+	a1[j1] = '\0';
+	a2[j2] = '\0';
+}
+
+static int valid_alias(const char *a)
+{
+	if (!*a || strlen(a) > 63)
+		return 0;
+	for (; *a; a++)
+		if (!isalnum((unsigned char)*a) && *a != '-' && *a != '_' && *a != '.')
+			return 0;
+	return 1;
+}
+
+static int is_secret_var(const char *key)
+{
+	static const char *const secret[] = { "CI_JOB_TOKEN", "CI_BUILD_TOKEN",
+					      "CI_REGISTRY_PASSWORD", "CI_REPOSITORY_URL",
+					      "CI_DEPENDENCY_PROXY_PASSWORD", "CI_JOB_JWT",
+					      "CI_JOB_JWT_V1", "CI_JOB_JWT_V2" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(secret); i++)
+		if (!strcmp(key, secret[i]))
+			return 1;
+	return 0;
+}
+
+/* Services inherit the job's variables (as with GitLab's Docker executor),
+ * minus credentials, then their own. */
+static json_object *service_env(const struct job_ctx *ctx, json_object *svc)
+{
+	json_object *env = json_object_new_array();
+	json_object *vars;
+	size_t i, n;
+
+	if (ctx->job.variables) {
+		n = json_object_array_length(ctx->job.variables);
+		for (i = 0; i < n; i++) {
+			json_object *v = json_object_array_get_idx(ctx->job.variables, i);
+			json_object *k, *val, *file;
+			char *kv;
+
+			if (!json_object_object_get_ex(v, "key", &k) ||
+			    !json_object_object_get_ex(v, "value", &val))
+				continue;
+			if (json_object_object_get_ex(v, "file", &file) &&
+			    json_object_get_boolean(file))
+				continue;
+			if (is_secret_var(json_object_get_string(k)))
+				continue;
+			if (asprintf(&kv, "%s=%s", json_object_get_string(k),
+				     json_object_get_string(val)) < 0)
+				continue;
+			json_object_array_add(env, json_object_new_string(kv));
+			free(kv);
+		}
+	}
+	if (json_object_object_get_ex(svc, "variables", &vars)) {
+		if (json_object_is_type(vars, json_type_object)) {
+			json_object_object_foreach(vars, key, val)
+			{
+				char *kv;
+				if (asprintf(&kv, "%s=%s", key, json_object_get_string(val)) < 0)
+					continue;
+				json_object_array_add(env, json_object_new_string(kv));
+				free(kv);
+			}
+		} else if (json_object_is_type(vars, json_type_array)) {
+			n = json_object_array_length(vars);
+			for (i = 0; i < n; i++) {
+				json_object *v = json_object_array_get_idx(vars, i), *k, *val;
+				char *kv;
+
+				if (!json_object_object_get_ex(v, "key", &k) ||
+				    !json_object_object_get_ex(v, "value", &val))
+					continue;
+				if (asprintf(&kv, "%s=%s", json_object_get_string(k),
+					     json_object_get_string(val)) < 0)
+					continue;
+				json_object_array_add(env, json_object_new_string(kv));
+				free(kv);
+			}
+		}
+	}
+	return env;
+}
+
+static json_object *services_list(const struct job_ctx *ctx, struct error *err)
+{
+	const char *env;
+	json_object *list;
+
+	if (ctx->have_payload && ctx->job.services)
+		return json_object_get(ctx->job.services);
+	env = gitlab_var("CI_JOB_SERVICES");
+	if (!env || !*env)
+		return json_object_new_array();
+	list = json_tokener_parse(env);
+	if (!list || !json_object_is_type(list, json_type_array)) {
+		json_object_put(list);
+		error_set(err, ERR_SYSTEM, "CUSTOM_ENV_CI_JOB_SERVICES is not a JSON array");
+		return NULL;
+	}
+	return list;
+}
+
+static const char *str_field(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int wait_service(struct job_ctx *ctx, const char *cname, const char *image,
+			struct error *err)
+{
+	struct timespec start, now;
+	int timeout = ctx->cfg->service_wait_timeout;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		json_object *info = NULL, *state, *health, *status, *running;
+		const char *hs = NULL;
+		int is_running = 0;
+
+		if (docker_container_inspect(ctx->docker, cname, &info, err) < 0)
+			return error_wrap(err, "service %s", image);
+		if (json_object_object_get_ex(info, "State", &state)) {
+			if (json_object_object_get_ex(state, "Running", &running))
+				is_running = json_object_get_boolean(running);
+			if (json_object_object_get_ex(state, "Health", &health) &&
+			    json_object_object_get_ex(health, "Status", &status))
+				hs = json_object_get_string(status);
+		}
+		json_object_put(info);
+		if (is_running && (!hs || !strcmp(hs, "healthy")))
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!is_running || (hs && !strcmp(hs, "unhealthy")) ||
+		    now.tv_sec - start.tv_sec >= timeout) {
+			struct buf logs = BUF_INIT;
+
+			log_warn("Service %s probably didn't start properly (%s)", image,
+				 !is_running ? "it exited" : hs ? hs : "timeout");
+			if (docker_container_logs(ctx->docker, cname, 20, &logs, err) == 0 &&
+			    logs.len) {
+				log_warn("Last lines of its log:");
+				log_raw(buf_str(&logs));
+				if (logs.data[logs.len - 1] != '\n')
+					log_raw("\n");
+			}
+			buf_release(&logs);
+			error_clear(err);
+			return 0;
+		}
+		usleep(100 * 1000);
+	}
+}
+
+static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct error *err)
+{
+	const char *image = str_field(svc, "name");
+	const char *alias = str_field(svc, "alias");
+	json_object *cfg, *host, *endpoints, *ep, *aliases, *v;
+	char cname[192], a1[256], a2[256];
+	_cleanup_free_ char *id = NULL;
+	int rc;
+
+	if (!image || !*image)
+		return error_set(err, ERR_JOB, "service %d has no image name", idx);
+	if (!image_allowed(&ctx->cfg->allowed_services, image))
+		return error_set(err, ERR_POLICY,
+				 "service image %s is not allowed on this runner; allowed: %s "
+				 "(ask the runner admin, or use an allowed image)",
+				 image, pattern_list_str(&ctx->cfg->allowed_services));
+	if (image_ensure(ctx->docker, ctx->cfg, image, err) < 0)
+		return -1;
+	snprintf(cname, sizeof(cname), "%s-svc-%d", ctx->name, idx);
+
+	aliases = json_object_new_array();
+	service_aliases_from_name(image, a1, a2, sizeof(a1));
+	if (valid_alias(a1))
+		json_object_array_add(aliases, json_object_new_string(a1));
+	if (strcmp(a1, a2) && valid_alias(a2))
+		json_object_array_add(aliases, json_object_new_string(a2));
+	if (alias && *alias) {
+		/* GitLab allows several aliases separated by commas or spaces */
+		_cleanup_free_ char *copy = strdup(alias);
+		char *save = NULL, *tok;
+
+		for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			if (!valid_alias(tok)) {
+				json_object_put(aliases);
+				return error_set(err, ERR_JOB,
+						 "service alias \"%s\" is not a valid host name", tok);
+			}
+			json_object_array_add(aliases, json_object_new_string(tok));
+		}
+	}
+
+	cfg = json_object_new_object();
+	json_object_object_add(cfg, "Image", json_object_new_string(image));
+	json_object_object_add(cfg, "Labels", job_labels(ctx, "service"));
+	json_object_object_add(cfg, "Env", service_env(ctx, svc));
+	if (json_object_object_get_ex(svc, "entrypoint", &v) &&
+	    json_object_is_type(v, json_type_array))
+		json_object_object_add(cfg, "Entrypoint", json_object_get(v));
+	if (json_object_object_get_ex(svc, "command", &v) &&
+	    json_object_is_type(v, json_type_array))
+		json_object_object_add(cfg, "Cmd", json_object_get(v));
+	host = json_object_new_object();
+	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->name));
+	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
+	json_object_object_add(cfg, "HostConfig", host);
+	endpoints = json_object_new_object();
+	ep = json_object_new_object();
+	json_object_object_add(ep, "Aliases", aliases);
+	json_object_object_add(endpoints, ctx->name, ep);
+	v = json_object_new_object();
+	json_object_object_add(v, "EndpointsConfig", endpoints);
+	json_object_object_add(cfg, "NetworkingConfig", v);
+
+	rc = docker_container_create(ctx->docker, cname, cfg, &id, err);
+	json_object_put(cfg);
+	if (rc < 0)
+		return error_wrap(err, "create service container for %s", image);
+	if (docker_container_start(ctx->docker, id, err) < 0)
+		return error_wrap(err, "start service %s", image);
+	log_info("Starting service %s as %s", image, cname);
+	return wait_service(ctx, cname, image, err);
+}
+
+/* ---- prepare ---- */
+
+static const char *job_image(const struct job_ctx *ctx)
+{
+	const char *img = NULL;
+
+	if (ctx->have_payload && ctx->job.image)
+		img = ctx->job.image;
+	if (!img)
+		img = gitlab_var("CI_JOB_IMAGE");
+	if (!img || !*img)
+		img = ctx->cfg->default_image;
+	return img && *img ? img : NULL;
+}
+
+static int create_job_container(struct job_ctx *ctx, const char *image, struct error *err)
+{
+	char host_dir[4096], guest_dir[4096];
+	json_object *cfg, *host, *binds, *v;
+	_cleanup_free_ char *bind = NULL, *id = NULL;
+	int rc;
+
+	if (builds_mount(ctx, host_dir, sizeof(host_dir), guest_dir, sizeof(guest_dir), err) < 0)
+		return -1;
+	if (fs_mkdir_p(host_dir, 0755, err) < 0)
+		return error_wrap(err, "create the builds directory");
+	if (asprintf(&bind, "%s:%s", host_dir, guest_dir) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+
+	cfg = json_object_new_object();
+	json_object_object_add(cfg, "Image", json_object_new_string(image));
+	json_object_object_add(cfg, "Labels", job_labels(ctx, "job"));
+	/* An idle shell on an open stdin keeps the container up between stages;
+	 * scripts run through exec. */
+	v = json_object_new_array();
+	json_object_array_add(v, json_object_new_string("sh"));
+	json_object_object_add(cfg, "Cmd", v);
+	if (ctx->job.image_entrypoint)
+		json_object_object_add(cfg, "Entrypoint", json_object_get(ctx->job.image_entrypoint));
+	json_object_object_add(cfg, "OpenStdin", json_object_new_boolean(1));
+	json_object_object_add(cfg, "StdinOnce", json_object_new_boolean(0));
+	json_object_object_add(cfg, "Tty", json_object_new_boolean(0));
+
+	host = json_object_new_object();
+	binds = json_object_new_array();
+	json_object_array_add(binds, json_object_new_string(bind));
+	if (ctx->cfg->mount_docker_socket)
+		json_object_array_add(binds,
+				      json_object_new_string("/var/run/docker.sock:/var/run/docker.sock"));
+	json_object_object_add(host, "Binds", binds);
+	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->name));
+	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
+	json_object_object_add(cfg, "HostConfig", host);
+
+	rc = docker_container_create(ctx->docker, ctx->name, cfg, &id, err);
+	json_object_put(cfg);
+	if (rc < 0)
+		return error_wrap(err, "create the job container");
+	if (docker_container_start(ctx->docker, id, err) < 0)
+		return error_wrap(err, "start the job container");
+	return 0;
+}
+
+int stage_prepare(struct job_ctx *ctx, struct error *err)
+{
+	const char *image = job_image(ctx);
+	json_object *services, *net = NULL;
+	size_t i, n;
+	int rc = -1;
+
+	if (!image)
+		return error_set(err, ERR_JOB,
+				 "the job names no image and the runner has no default_image; add "
+				 "`image:` to the job");
+	if (!image_allowed(&ctx->cfg->allowed_images, image))
+		return error_set(err, ERR_POLICY,
+				 "image %s is not allowed on this runner; allowed: %s (use an "
+				 "allowed image, or ask the runner admin to extend allowed_images)",
+				 image, pattern_list_str(&ctx->cfg->allowed_images));
+	services = services_list(ctx, err);
+	if (!services)
+		return -1;
+	n = json_object_array_length(services);
+	for (i = 0; i < n; i++) {
+		const char *simg = str_field(json_object_array_get_idx(services, i), "name");
+
+		if (simg && !image_allowed(&ctx->cfg->allowed_services, simg)) {
+			error_set(err, ERR_POLICY,
+				  "service image %s is not allowed on this runner; allowed: %s "
+				  "(use an allowed image, or ask the runner admin)",
+				  simg, pattern_list_str(&ctx->cfg->allowed_services));
+			goto out;
+		}
+	}
+
+	if (image_ensure(ctx->docker, ctx->cfg, image, err) < 0)
+		goto out;
+
+	if (docker_network_inspect(ctx->docker, ctx->name, &net, err) == 0) {
+		json_object_put(net);
+	} else if (err->code == 404) {
+		if (docker_network_create(ctx->docker, ctx->name, job_labels(ctx, "network"), 0,
+					  NULL, err) < 0) {
+			error_wrap(err, "create the job network %s", ctx->name);
+			goto out;
+		}
+	} else {
+		goto out;
+	}
+
+	for (i = 0; i < n; i++)
+		if (start_service(ctx, json_object_array_get_idx(services, i), (int)i, err) < 0)
+			goto out;
+
+	if (create_job_container(ctx, image, err) < 0)
+		goto out;
+	log_notice("Job container %s ready (image %s)", ctx->name, image);
+	rc = 0;
+out:
+	json_object_put(services);
+	return rc;
+}
+
+/* ---- run ---- */
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+struct run_state {
+	struct job_ctx *ctx;
+	int kill_phase;
+	struct timespec term_at;
+	int saw_not_found;
+	char tail[256]; /* last stderr bytes, to recognise "executable file not found" */
+};
+
+static int on_output(int stream, const char *data, size_t len, void *payload)
+{
+	struct run_state *st = payload;
+
+	if (stream == 2) {
+		size_t keep = len < sizeof(st->tail) - 1 ? len : sizeof(st->tail) - 1;
+
+		memcpy(st->tail, data + len - keep, keep);
+		st->tail[keep] = '\0';
+	}
+	/* a closed stdout (the runner went away) must not kill us mid-stream */
+	write_all(stream == 2 ? 2 : 1, data, len);
+	return 0;
+}
+
+/* kill(-1) from inside the container reaches every process but PID 1 (the
+ * idle shell) and the killer itself: the whole running stage. */
+static void signal_stage(struct job_ctx *ctx, const char *sig)
+{
+	struct error err = ERROR_INIT;
+	json_object *cfg = json_object_new_object(), *cmd = json_object_new_array(), *start;
+	_cleanup_free_ char *exec_id = NULL;
+	char script[64];
+
+	snprintf(script, sizeof(script), "kill -%s -1 2>/dev/null; exit 0", sig);
+	json_object_array_add(cmd, json_object_new_string("sh"));
+	json_object_array_add(cmd, json_object_new_string("-c"));
+	json_object_array_add(cmd, json_object_new_string(script));
+	json_object_object_add(cfg, "Cmd", cmd);
+	json_object_object_add(cfg, "User", json_object_new_string("0"));
+	if (docker_exec_create(ctx->docker, ctx->name, cfg, &exec_id, &err) == 0) {
+		char path[256];
+
+		start = json_object_new_object();
+		json_object_object_add(start, "Detach", json_object_new_boolean(1));
+		snprintf(path, sizeof(path), "/exec/%s/start", exec_id);
+		docker_call_json(ctx->docker, "POST", path, start, NULL, 5000, &err);
+		json_object_put(start);
+	}
+	json_object_put(cfg);
+}
+
+static double elapsed(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) + (now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static int on_tick(void *payload)
+{
+	struct run_state *st = payload;
+
+	if (!got_term)
+		return 0;
+	switch (st->kill_phase) {
+	case 0:
+		fprintf(stderr, "\nexecutor: job cancelled, stopping the running script\n");
+		clock_gettime(CLOCK_MONOTONIC, &st->term_at);
+		signal_stage(st->ctx, "TERM");
+		st->kill_phase = 1;
+		break;
+	case 1:
+		if (elapsed(&st->term_at) > 2.0) {
+			signal_stage(st->ctx, "KILL");
+			st->kill_phase = 2;
+		}
+		break;
+	default:
+		if (elapsed(&st->term_at) > 4.0)
+			return 1;
+	}
+	return 0;
+}
+
+int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
+	      struct error *err)
+{
+	_cleanup_buf_ struct buf script = BUF_INIT;
+	_cleanup_free_ char *exec_id = NULL;
+	json_object *info = NULL, *state, *v, *cfg, *cmd;
+	struct run_state st = { .ctx = ctx };
+	struct docker_exec_io io = { 0 };
+	struct sigaction sa = { 0 };
+	int running = 1, code = -1, rc, i;
+
+	*script_exit = -1;
+	if (fs_read_file(script_path, &script, SCRIPT_MAX, err) < 0)
+		return error_wrap(err, "read the %s script", stage);
+
+	if (docker_container_inspect(ctx->docker, ctx->name, &info, err) < 0) {
+		if (err->code == 404)
+			return error_set(err, ERR_SYSTEM,
+					 "the job container %s does not exist: prepare did not run "
+					 "or it was removed",
+					 ctx->name);
+		return error_wrap(err, "inspect the job container");
+	}
+	if (json_object_object_get_ex(info, "State", &state) &&
+	    json_object_object_get_ex(state, "Running", &v) && !json_object_get_boolean(v)) {
+		json_object *ec = NULL, *oom = NULL;
+
+		json_object_object_get_ex(state, "ExitCode", &ec);
+		json_object_object_get_ex(state, "OOMKilled", &oom);
+		error_set(err, ERR_SYSTEM,
+			  "the job container %s has stopped (exit code %d%s); the job cannot go on",
+			  ctx->name, ec ? json_object_get_int(ec) : -1,
+			  oom && json_object_get_boolean(oom) ? ", killed for lack of memory" : "");
+		json_object_put(info);
+		return -1;
+	}
+	json_object_put(info);
+
+	cfg = json_object_new_object();
+	cmd = json_object_new_array();
+	json_object_array_add(cmd, json_object_new_string(ctx->cfg->shell));
+	json_object_object_add(cfg, "Cmd", cmd);
+	json_object_object_add(cfg, "AttachStdin", json_object_new_boolean(1));
+	json_object_object_add(cfg, "AttachStdout", json_object_new_boolean(1));
+	json_object_object_add(cfg, "AttachStderr", json_object_new_boolean(1));
+	json_object_object_add(cfg, "Tty", json_object_new_boolean(0));
+	rc = docker_exec_create(ctx->docker, ctx->name, cfg, &exec_id, err);
+	json_object_put(cfg);
+	if (rc < 0)
+		return error_wrap(err, "start the %s stage", stage);
+
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	io.stdin_data = script.data;
+	io.stdin_len = script.len;
+	io.on_output = on_output;
+	io.on_tick = on_tick;
+	io.payload = &st;
+	rc = docker_exec_start(ctx->docker, exec_id, &io, err);
+	if (rc < 0 && err->cls != ERR_CANCELED)
+		return error_wrap(err, "run the %s stage", stage);
+	if (rc < 0) {
+		/* the script ignored TERM and KILL for 4 s: give up on it */
+		return error_set(err, ERR_CANCELED, "the %s stage did not stop after SIGKILL",
+				 stage);
+	}
+	for (i = 0; i < 100 && running; i++) {
+		if (docker_exec_inspect(ctx->docker, exec_id, &code, &running, err) < 0)
+			return error_wrap(err, "read the exit code of the %s stage", stage);
+		if (running)
+			usleep(20 * 1000);
+	}
+	if (running)
+		return error_set(err, ERR_ENGINE,
+				 "the %s stage's output ended but the engine still reports it running",
+				 stage);
+	*script_exit = code;
+	if ((code == 126 || code == 127) && strstr(st.tail, "executable file not found"))
+		return error_set(err, ERR_JOB,
+				 "the job image has no %s; use an image that has it, or ask the "
+				 "runner admin about `shell`",
+				 ctx->cfg->shell);
+	if (code != 0) {
+		err->cls = ERR_SCRIPT;
+		err->code = code;
+		snprintf(err->msg, sizeof(err->msg), "the %s script exited with code %d", stage,
+			 code);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- cleanup ---- */
+
+int stage_cleanup(struct job_ctx *ctx, struct error *err)
+{
+	char runner_l[128], job_l[128];
+	const char *filters[] = { runner_l, job_l, JOB_LABEL_MANAGED "=true", NULL };
+	json_object *list = NULL;
+	size_t i, n;
+	int failed = 0;
+
+	snprintf(runner_l, sizeof(runner_l), JOB_LABEL_RUNNER "=%s", ctx->runner);
+	snprintf(job_l, sizeof(job_l), JOB_LABEL_JOB "=%s", ctx->job_id);
+
+	if (docker_container_list(ctx->docker, filters, 1, &list, err) < 0)
+		return error_wrap(err, "list the job's containers");
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(list, i), *id;
+
+		if (!json_object_object_get_ex(c, "Id", &id))
+			continue;
+		if (docker_container_remove(ctx->docker, json_object_get_string(id), 1, 1, err) <
+		    0) {
+			log_warn("remove container %.12s: %s", json_object_get_string(id),
+				 err->msg);
+			failed++;
+		}
+	}
+	json_object_put(list);
+	list = NULL;
+
+	if (docker_network_list(ctx->docker, filters, &list, err) < 0)
+		return error_wrap(err, "list the job's networks");
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *net = json_object_array_get_idx(list, i), *id;
+
+		if (!json_object_object_get_ex(net, "Id", &id))
+			continue;
+		if (docker_network_remove(ctx->docker, json_object_get_string(id), err) < 0) {
+			log_warn("remove network %.12s: %s", json_object_get_string(id), err->msg);
+			failed++;
+		}
+	}
+	json_object_put(list);
+	if (failed)
+		return error_set(err, ERR_ENGINE, "%d of the job's resources could not be removed",
+				 failed);
+	error_clear(err);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef STAGES_STAGES_H
+#define STAGES_STAGES_H
+
+/*
+ * What a job does.  Container jobs (stages/job.c): prepare creates the
+ * per-job network, services and the long-lived job container; run executes
+ * the runner's script for any stage inside it; cleanup removes exactly what
+ * the job created, found by labels.
+ */
+
+#include "common/config.h"
+#include "common/error.h"
+#include "docker/docker.h"
+#include "gitlab/gitlab.h"
+
+#define JOB_LABEL_MANAGED "io.executor.managed"
+#define JOB_LABEL_RUNNER "io.executor.runner"
+#define JOB_LABEL_JOB "io.executor.job"
+#define JOB_LABEL_ROLE "io.executor.role"
+
+struct job_ctx {
+	struct config *cfg;
+	struct docker_client *docker;
+	struct gitlab_job job; /* the trusted payload; empty when absent */
+	int have_payload;
+	char runner[64];   /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
+	char job_id[32];   /* digits */
+	char name[128];    /* executor-<runner>-<job id>: network and container */
+};
+
+/* Read the payload and environment; connect to the engine (ping). */
+int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struct error *err);
+void job_ctx_release(struct job_ctx *ctx);
+
+int stage_prepare(struct job_ctx *ctx, struct error *err);
+/* *script_exit: the script's exit code when it ran (0 = success). */
+int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage,
+	      int *script_exit, struct error *err);
+int stage_cleanup(struct job_ctx *ctx, struct error *err);
+
+/* Image helpers shared by jobs and deployments (stages/image.c). */
+/* Pull according to the admin's pull policy; progress goes to the log. */
+int image_ensure(struct docker_client *c, const struct config *cfg, const char *ref,
+		 struct error *err);
+/* True when ref (or ref:latest when it has no tag) matches the list. */
+int image_allowed(const struct pattern_list *allowed, const char *ref);
+
+#endif

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "stages/stages.h"
+
+static void test_config__defaults(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_string_equal(cfg.state_dir, "/var/lib/executor");
+	assert_string_equal(cfg.shell, "bash");
+	assert_int_equal(cfg.privileged, 0);
+	assert_int_equal(cfg.mount_docker_socket, 0);
+	assert_int_equal(cfg.pull_policy, PULL_IF_NOT_PRESENT);
+	assert_true(pattern_list_match(&cfg.allowed_images, "anything:1"));
+	config_release(&cfg);
+}
+
+static void test_config__parses_every_key(void **state)
+{
+	const char *text = "# admin file\n"
+			   "state_dir = /srv/executor\n"
+			   "docker_host = \"unix:///run/docker.sock\"\n"
+			   "default_image = debian:12\n"
+			   "allowed_images = debian:*, registry.example.com/ci/*\n"
+			   "pull_policy = never\n"
+			   "shell = sh\n"
+			   "\n"
+			   "privileged = false\n"
+			   "mount_docker_socket = no\n"
+			   "service_wait_timeout = 5\n"
+			   "lock_timeout = 60\n"
+			   "protected_projects = acme/*\n"
+			   "allowed_bind_paths = /srv/data\n"
+			   "hostname = ci-1\n";
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t", text, &err), 0);
+	assert_string_equal(cfg.state_dir, "/srv/executor");
+	assert_string_equal(cfg.docker_host, "unix:///run/docker.sock");
+	assert_string_equal(cfg.default_image, "debian:12");
+	assert_int_equal(cfg.allowed_images.n, 2);
+	assert_true(pattern_list_match(&cfg.allowed_images, "debian:12"));
+	assert_true(pattern_list_match(&cfg.allowed_images, "registry.example.com/ci/x:1"));
+	assert_false(pattern_list_match(&cfg.allowed_images, "alpine:3"));
+	/* services default to the image allow-list */
+	assert_false(pattern_list_match(&cfg.allowed_services, "alpine:3"));
+	assert_int_equal(cfg.pull_policy, PULL_NEVER);
+	assert_string_equal(cfg.shell, "sh");
+	assert_int_equal(cfg.service_wait_timeout, 5);
+	assert_int_equal(cfg.lock_timeout, 60);
+	assert_string_equal(cfg.hostname, "ci-1");
+	config_release(&cfg);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "cfg", text, &err), -1);
+	assert_int_equal(err.cls, ERR_CONFIG);
+	if (!strstr(err.msg, needle))
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
+	config_release(&cfg);
+}
+
+static void test_config__errors_name_file_line_and_fix(void **state)
+{
+	expect_error("\n\nallowed_imagez = x\n", "cfg:3: unknown key \"allowed_imagez\"");
+	expect_error("privileged = maybe\n", "cfg:1: privileged must be true or false");
+	expect_error("lock_timeout = 10s\n", "whole number of seconds");
+	expect_error("pull_policy = sometimes\n", "pull_policy must be");
+	expect_error("shell = zsh\n", "shell must be bash or sh");
+	expect_error("state_dir = relative/dir\n", "absolute path");
+	expect_error("just words\n", "cfg:1: expected `key = value`");
+	expect_error("default_image = \"unterminated\n", "unterminated quote");
+}
+
+static void test_image_allowed__untagged_means_latest(void **state)
+{
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t", "allowed_images = executor-test/*:latest, "
+						 "debian:12\n",
+				      &err),
+			 0);
+	assert_true(image_allowed(&cfg.allowed_images, "executor-test/bash"));
+	assert_true(image_allowed(&cfg.allowed_images, "executor-test/bash:latest"));
+	assert_false(image_allowed(&cfg.allowed_images, "executor-test/bash:1"));
+	assert_true(image_allowed(&cfg.allowed_images, "debian:12"));
+	assert_false(image_allowed(&cfg.allowed_images, "debian"));
+	assert_false(image_allowed(&cfg.allowed_images, "localhost:5000/debian"));
+	config_release(&cfg);
+}
+
+static void test_config__load_named_missing_file_fails(void **state)
+{
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	assert_int_equal(config_load(&cfg, "/nonexistent/executor.conf", &err), -1);
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "/nonexistent/executor.conf"));
+	config_release(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config__defaults),
+		cmocka_unit_test(test_config__parses_every_key),
+		cmocka_unit_test(test_config__errors_name_file_line_and_fix),
+		cmocka_unit_test(test_image_allowed__untagged_means_latest),
+		cmocka_unit_test(test_config__load_named_missing_file_fails),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
