@@ -40,7 +40,8 @@ EXE_SRCS := $(sort $(wildcard executor/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+GEN_SRCS := $(BUILD)/gen/router_template.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/router_template.o
 EXE_OBJS := $(EXE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
@@ -61,6 +62,15 @@ $(BUILD)/.deps-ok: scripts/install-deps.sh
 $(BUILD)/obj/%.o: %.c $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# Data the binary carries: the router's default nginx template.
+$(BUILD)/gen/router_template.c: templates/router/executor.conf.template scripts/embed.sh
+	@mkdir -p $(@D)
+	scripts/embed.sh $< router_default_template > $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libexecutor.a: $(LIB_OBJS)
 	@rm -f $@

@@ -28,7 +28,7 @@ int cmd_config(int argc, char **argv, struct config *cfg, struct error *err)
 	json_object_object_add(driver, "version", json_object_new_string(EXECUTOR_VERSION));
 	json_object_object_add(out, "driver", driver);
 	json_object_object_add(out, "shell", json_object_new_string(cfg->shell));
-	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(out);
 	return 0;
@@ -87,6 +87,8 @@ int cmd_cleanup(int argc, char **argv, struct config *cfg, struct error *err)
 	struct job_ctx ctx;
 	int rc;
 
+	if (argc > 1)
+		return cmd_cleanup_color(argc, argv, cfg, err);
 	if (job_ctx_init(&ctx, cfg, 1, err) < 0) {
 		job_ctx_release(&ctx);
 		return -1;

@@ -22,6 +22,9 @@
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
 
+static int builds_mount(const struct job_ctx *ctx, char *host, size_t hsize, char *guest,
+			size_t gsize, struct error *err);
+
 static void sanitize(char *dst, size_t size, const char *src)
 {
 	size_t i = 0;
@@ -66,6 +69,11 @@ int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struc
 		snprintf(ctx->job_id, sizeof(ctx->job_id), "%s", id);
 	}
 	snprintf(ctx->name, sizeof(ctx->name), "executor-%s-%s", ctx->runner, ctx->job_id);
+	if (action_resolve(ctx->have_payload && ctx->job.name ? ctx->job.name
+							      : gitlab_var("CI_JOB_NAME"),
+			   gitlab_var("EXECUTOR_ACTION"), gitlab_var("EXECUTOR_ENV"),
+			   gitlab_var("EXECUTOR_COLOR"), &ctx->action, err) < 0)
+		return -1;
 	if (!need_engine)
 		return 0;
 	ctx->docker = docker_client_new(cfg->docker_host, err);
@@ -103,6 +111,20 @@ static json_object *job_labels(const struct job_ctx *ctx, const char *role)
  * project and concurrency slot, mounted at the project dir's parent path,
  * so the scripts see the paths they expect and nothing of other projects.
  */
+int job_host_project_dir(const struct job_ctx *ctx, char *out, size_t size, struct error *err)
+{
+	const char *project_dir = gitlab_var("CI_PROJECT_DIR");
+	char host[4096], guest[4096];
+	const char *base;
+
+	if (builds_mount(ctx, host, sizeof(host), guest, sizeof(guest), err) < 0)
+		return -1;
+	base = strrchr(project_dir, '/');
+	if ((size_t)snprintf(out, size, "%s%s", host, base) >= size)
+		return error_set(err, ERR_JOB, "CI_PROJECT_DIR is too long");
+	return 0;
+}
+
 static int builds_mount(const struct job_ctx *ctx, char *host, size_t hsize, char *guest,
 			size_t gsize, struct error *err)
 {
@@ -415,7 +437,18 @@ static const char *job_image(const struct job_ctx *ctx)
 	return img && *img ? img : NULL;
 }
 
-static int create_job_container(struct job_ctx *ctx, const char *image, struct error *err)
+int job_container_exists(struct job_ctx *ctx)
+{
+	struct error err = ERROR_INIT;
+	json_object *info = NULL;
+
+	if (docker_container_inspect(ctx->docker, ctx->name, &info, &err) < 0)
+		return 0;
+	json_object_put(info);
+	return 1;
+}
+
+int job_create_container(struct job_ctx *ctx, const char *image, struct error *err)
 {
 	char host_dir[4096], guest_dir[4096];
 	json_object *cfg, *host, *binds, *v;
@@ -470,6 +503,8 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 	size_t i, n;
 	int rc = -1;
 
+	if (ctx->action.kind != ACTION_NONE)
+		return deployjob_prepare(ctx, err);
 	if (!image)
 		return error_set(err, ERR_JOB,
 				 "the job names no image and the runner has no default_image; add "
@@ -514,7 +549,9 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 		if (start_service(ctx, json_object_array_get_idx(services, i), (int)i, err) < 0)
 			goto out;
 
-	if (create_job_container(ctx, image, err) < 0)
+	if (job_create_container(ctx, image, err) < 0)
+		goto out;
+	if (ctx->action.color[0] && job_join_color(ctx, err) < 0)
 		goto out;
 	log_notice("Job container %s ready (image %s)", ctx->name, image);
 	rc = 0;
@@ -635,6 +672,14 @@ static int on_tick(void *payload)
 
 int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
 	      struct error *err)
+{
+	if (ctx->action.kind != ACTION_NONE)
+		return deployjob_run(ctx, script_path, stage, script_exit, err);
+	return job_run_in_container(ctx, script_path, stage, script_exit, err);
+}
+
+int job_run_in_container(struct job_ctx *ctx, const char *script_path, const char *stage,
+			 int *script_exit, struct error *err)
 {
 	_cleanup_buf_ struct buf script = BUF_INIT;
 	_cleanup_free_ char *exec_id = NULL;

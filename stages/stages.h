@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "docker/docker.h"
 #include "gitlab/gitlab.h"
+#include "stages/action.h"
 
 #define JOB_LABEL_MANAGED "io.executor.managed"
 #define JOB_LABEL_RUNNER "io.executor.runner"
@@ -27,6 +28,7 @@ struct job_ctx {
 	char runner[64];   /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
 	char job_id[32];   /* digits */
 	char name[128];    /* executor-<runner>-<job id>: network and container */
+	struct action action; /* ACTION_NONE for an ordinary container job */
 };
 
 /* Read the payload and environment; connect to the engine (ping). */
@@ -38,6 +40,24 @@ int stage_prepare(struct job_ctx *ctx, struct error *err);
 int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage,
 	      int *script_exit, struct error *err);
 int stage_cleanup(struct job_ctx *ctx, struct error *err);
+
+/* Deployment jobs (stages/deployjob.c): the driver carries out the action at
+ * build_script; get_sources is a libgit2 fetch on the host. */
+int deployjob_prepare(struct job_ctx *ctx, struct error *err);
+int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage,
+		  int *script_exit, struct error *err);
+/* Where the job's checkout lives on the host. */
+int job_host_project_dir(const struct job_ctx *ctx, char *out, size_t size, struct error *err);
+/* The job container exists (a deployment job that named an image has one). */
+int job_container_exists(struct job_ctx *ctx);
+/* Create the job container with the given image (shared by both kinds). */
+int job_create_container(struct job_ctx *ctx, const char *image, struct error *err);
+
+/* Run a script in the job container (what stage_run does for container jobs). */
+int job_run_in_container(struct job_ctx *ctx, const char *script_path, const char *stage,
+			 int *script_exit, struct error *err);
+/* A test job that names EXECUTOR_ENV and EXECUTOR_COLOR joins that color's networks. */
+int job_join_color(struct job_ctx *ctx, struct error *err);
 
 /* Image helpers shared by jobs and deployments (stages/image.c). */
 /* Pull according to the admin's pull policy; progress goes to the log. */

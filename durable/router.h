@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DURABLE_ROUTER_H
+#define DURABLE_ROUTER_H
+
+/*
+ * The router switch: nginx in the durable layer serves a live entry and a
+ * preview entry.  The driver renders the whole routing file from a template
+ * (the repository's durable/router.conf.template, else the built-in one),
+ * writes it atomically into the directory the router mounts, checks it with
+ * `nginx -t` inside the router, and reloads with SIGHUP.  A failed check puts
+ * the previous file back, so the router keeps serving the old config and a
+ * later restart loads a good one.
+ */
+
+#include <json-c/json.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "docker/docker.h"
+
+#define ROUTER_FILE "executor.conf"
+
+struct router_route {
+	const char *service; /* "api-gateway": upstream TLS name */
+	const char *path;    /* location prefix: "/api/" */
+	int port;            /* container port */
+	const char *scheme;  /* "http" or "https" */
+	const char *health;  /* probe path below the route: "/health" */
+};
+
+struct router_target {
+	const char *color;   /* NULL: nothing behind this entry */
+	const char *project; /* "<app>-<color>": upstream host is "<project>-<service>" */
+	const struct router_route *routes;
+	size_t nroutes;
+};
+
+/* Render template (NULL: the built-in one) for the two entries. */
+int router_render(const char *template_text, const char *env, const struct router_target *live,
+		  const struct router_target *preview, struct buf *out, struct error *err);
+
+/* Write dir/executor.conf atomically, nginx -t in the container, HUP.
+ * On a failed check the previous file is restored and nothing is reloaded. */
+int router_apply(struct docker_client *c, const char *container, const char *dir,
+		 const char *text, struct error *err);
+
+/* Routes of a color from its state record ("routes": [...]); the array of
+ * structs points into the JSON (valid while it lives). */
+int router_routes_from_json(json_object *routes, struct router_route **out, size_t *n);
+
+extern const char router_default_template[];
+
+#endif

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operator's commands, run in a checkout of the application repository:
+ * stack files from the current directory, variables from the environment,
+ * the same code as the runner's deployment jobs.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "docker/docker.h"
+#include "executor/commands.h"
+#include "stages/deploy.h"
+
+struct local_args {
+	const char *positional[4];
+	int npos;
+	const char *env;
+	int volumes;
+	int json;
+};
+
+static int parse(int argc, char **argv, struct local_args *a, int allow_volumes, int allow_json,
+		 struct error *err)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--env") || !strcmp(argv[i], "-e")) {
+			if (++i >= argc)
+				return error_set(err, ERR_JOB, "--env needs a value");
+			a->env = argv[i];
+		} else if (!strncmp(argv[i], "--env=", 6)) {
+			a->env = argv[i] + 6;
+		} else if (allow_volumes && !strcmp(argv[i], "--volumes")) {
+			a->volumes = 1;
+		} else if (allow_json && !strcmp(argv[i], "--json")) {
+			a->json = 1;
+		} else if (argv[i][0] == '-') {
+			return error_set(err, ERR_JOB, "unknown option %s; see --help", argv[i]);
+		} else if (a->npos < 4) {
+			a->positional[a->npos++] = argv[i];
+		} else {
+			return error_set(err, ERR_JOB, "too many arguments; see --help");
+		}
+	}
+	return 0;
+}
+
+static int with_engine(struct config *cfg, struct docker_client **out, struct error *err)
+{
+	*out = docker_client_new(cfg->docker_host, err);
+	if (!*out)
+		return -1;
+	if (docker_ping(*out, err) < 0) {
+		docker_client_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int run_action(struct config *cfg, enum action_kind kind, const char *env,
+		      const char *color, int volumes, struct error *err)
+{
+	struct docker_client *docker = NULL;
+	struct deploy_ctx d;
+	struct action a;
+	char cwd[PATH_MAX];
+	const char *envv = env ? env : getenv("EXECUTOR_ENV");
+	int rc;
+
+	if (action_resolve(NULL, action_name(kind), envv, color ? color : getenv("EXECUTOR_COLOR"),
+			   &a, err) < 0)
+		return -1;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return error_set(err, ERR_IO, "cannot read the current directory");
+	if (with_engine(cfg, &docker, err) < 0)
+		return -1;
+	rc = deploy_ctx_init(&d, cfg, docker, NULL, &a, cwd, err);
+	if (rc == 0) {
+		switch (kind) {
+		case ACTION_DURABLE_SETUP:
+			rc = action_durable_setup(&d, err);
+			break;
+		case ACTION_DURABLE_CLEANUP:
+			rc = action_durable_teardown(&d, volumes, err);
+			break;
+		case ACTION_DEPLOY:
+			rc = action_deploy(&d, getenv("EXECUTOR_DOTENV"), err);
+			break;
+		case ACTION_PROMOTE:
+			rc = action_promote(&d, err);
+			break;
+		case ACTION_ROLLBACK:
+			rc = action_rollback(&d, err);
+			break;
+		case ACTION_CLEANUP:
+			rc = action_color_cleanup(&d, err);
+			break;
+		default:
+			rc = error_set(err, ERR_SYSTEM, "no action");
+		}
+	}
+	deploy_ctx_release(&d);
+	docker_client_free(docker);
+	return rc;
+}
+
+int cmd_durable(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	struct local_args a;
+
+	if (parse(argc, argv, &a, 1, 0, err) < 0)
+		return -1;
+	if (a.npos != 2 || (strcmp(a.positional[0], "setup") && strcmp(a.positional[0], "teardown")))
+		return error_set(err, ERR_JOB,
+				 "usage: executor durable setup|teardown <env> [--volumes]");
+	if (!strcmp(a.positional[0], "setup")) {
+		if (a.volumes)
+			return error_set(err, ERR_JOB, "--volumes goes with teardown");
+		return run_action(cfg, ACTION_DURABLE_SETUP, a.positional[1], NULL, 0, err);
+	}
+	return run_action(cfg, ACTION_DURABLE_CLEANUP, a.positional[1], NULL, a.volumes, err);
+}
+
+int cmd_deploy(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	struct local_args a;
+
+	if (parse(argc, argv, &a, 0, 0, err) < 0)
+		return -1;
+	if (a.npos != 1)
+		return error_set(err, ERR_JOB, "usage: executor deploy <color> [--env ENV]");
+	return run_action(cfg, ACTION_DEPLOY, a.env, a.positional[0], 0, err);
+}
+
+int cmd_promote(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	struct local_args a;
+
+	if (parse(argc, argv, &a, 0, 0, err) < 0)
+		return -1;
+	if (a.npos > 1)
+		return error_set(err, ERR_JOB, "usage: executor promote [<color>] [--env ENV]");
+	return run_action(cfg, ACTION_PROMOTE, a.env, a.npos ? a.positional[0] : NULL, 0, err);
+}
+
+int cmd_rollback(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	struct local_args a;
+
+	if (parse(argc, argv, &a, 0, 0, err) < 0)
+		return -1;
+	if (a.npos != 1)
+		return error_set(err, ERR_JOB, "usage: executor rollback <color> [--env ENV]");
+	return run_action(cfg, ACTION_ROLLBACK, a.env, a.positional[0], 0, err);
+}
+
+int cmd_cleanup_color(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	struct local_args a;
+
+	if (parse(argc, argv, &a, 0, 0, err) < 0)
+		return -1;
+	if (a.npos != 1)
+		return error_set(err, ERR_JOB, "usage: executor cleanup <color> [--env ENV]");
+	return run_action(cfg, ACTION_CLEANUP, a.env, a.positional[0], 0, err);
+}
+
+int cmd_status(int argc, char **argv, struct config *cfg, struct error *err)
+{
+	struct docker_client *docker = NULL;
+	struct local_args a;
+	int rc;
+
+	if (parse(argc, argv, &a, 0, 1, err) < 0)
+		return -1;
+	if (with_engine(cfg, &docker, err) < 0)
+		return -1;
+	rc = action_status(cfg, docker, a.json, err);
+	docker_client_free(docker);
+	return rc;
+}

@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: MIT */
+/* The colors of an env: deploy, promote, rollback, cleanup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "durable/history.h"
+#include "durable/router.h"
+#include "durable/state.h"
+#include "gitlab/gitlab.h"
+#include "stages/deploy.h"
+#include "stages/probe.h"
+#include "stages/route.h"
+#include "stages/stack.h"
+#include "stages/stages.h"
+
+#define VERIFY_CONSECUTIVE 5
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int file_exists(const struct deploy_ctx *d, const char *rel)
+{
+	char path[8192];
+
+	snprintf(path, sizeof(path), "%s/%s", d->project_dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+static const char *label_value(const struct compose_service *svc, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nlabels; i++)
+		if (!strcmp(svc->labels[i].key, key))
+			return svc->labels[i].value;
+	return NULL;
+}
+
+/* The stack files of a color: EXECUTOR_COMPOSE_FILES (comma-separated), else
+ * docker-compose.yml plus docker-compose.<color>.yml (blue may use the seed's
+ * docker-compose.override.yml). */
+static int color_files(const struct deploy_ctx *d, char files[][512], size_t *n,
+		       struct error *err)
+{
+	const char *list = vars_get(&d->vars, "EXECUTOR_COMPOSE_FILES");
+	char overlay[512];
+
+	*n = 0;
+	if (list && *list) {
+		_cleanup_free_ char *copy = strdup(list);
+		char *save = NULL, *tok;
+
+		for (tok = strtok_r(copy, ",:", &save); tok && *n < 8;
+		     tok = strtok_r(NULL, ",:", &save)) {
+			while (*tok == ' ')
+				tok++;
+			if (!*tok)
+				continue;
+			if (!file_exists(d, tok))
+				return error_set(err, ERR_JOB,
+						 "EXECUTOR_COMPOSE_FILES names %s, which is not in "
+						 "the repository",
+						 tok);
+			snprintf(files[(*n)++], 512, "%s", tok);
+		}
+		return 0;
+	}
+	if (!file_exists(d, "docker-compose.yml"))
+		return error_set(err, ERR_JOB,
+				 "docker-compose.yml is missing in %s: the app stack (or set "
+				 "EXECUTOR_COMPOSE_FILES)",
+				 d->project_dir);
+	snprintf(files[(*n)++], 512, "docker-compose.yml");
+	snprintf(overlay, sizeof(overlay), "docker-compose.%s.yml", d->action.color);
+	if (file_exists(d, overlay)) {
+		snprintf(files[(*n)++], 512, "%s", overlay);
+	} else if (!strcmp(d->action.color, "blue") &&
+		   file_exists(d, "docker-compose.override.yml")) {
+		snprintf(files[(*n)++], 512, "docker-compose.override.yml");
+	} else {
+		log_warn("no %s: color %s uses docker-compose.yml alone (its ports may clash "
+			 "with another color)",
+			 overlay, d->action.color);
+	}
+	return 0;
+}
+
+/* Routes the stack declares with io.executor.route.* labels. */
+static json_object *stack_routes(const struct compose_project *p, struct error *err)
+{
+	json_object *routes = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < p->nservices; i++) {
+		const struct compose_service *svc = &p->services[i];
+		const char *path = label_value(svc, "io.executor.route.path");
+		const char *port = label_value(svc, "io.executor.route.port");
+		const char *scheme = label_value(svc, "io.executor.route.scheme");
+		const char *health = label_value(svc, "io.executor.health.path");
+		json_object *r;
+		int portn;
+
+		if (!path)
+			continue;
+		portn = port ? atoi(port) : 0;
+		if (path[0] != '/' || portn <= 0 || portn > 65535 || strpbrk(path, " ;{}'\"\\$")) {
+			json_object_put(routes);
+			error_set(err, ERR_COMPOSE,
+				  "%s:%d: service %s: io.executor.route.path must start with / (no "
+				  "spaces, quotes, braces or ;) and io.executor.route.port must be a "
+				  "port",
+				  svc->file, svc->line, svc->name);
+			return NULL;
+		}
+		if (scheme && strcmp(scheme, "http") && strcmp(scheme, "https")) {
+			json_object_put(routes);
+			error_set(err, ERR_COMPOSE,
+				  "%s:%d: service %s: io.executor.route.scheme must be http or https",
+				  svc->file, svc->line, svc->name);
+			return NULL;
+		}
+		r = json_object_new_object();
+		json_object_object_add(r, "service", json_object_new_string(svc->name));
+		json_object_object_add(r, "path", json_object_new_string(path));
+		json_object_object_add(r, "port", json_object_new_int(portn));
+		json_object_object_add(r, "scheme", json_object_new_string(scheme ? scheme : "http"));
+		json_object_object_add(r, "health",
+				       json_object_new_string(health && health[0] == '/' ? health
+										      : "/"));
+		json_object_array_add(routes, r);
+	}
+	return routes;
+}
+
+static json_object *stack_images(struct deploy_ctx *d, const struct compose_project *p)
+{
+	json_object *images = json_object_new_object();
+	size_t i;
+
+	for (i = 0; i < p->nservices; i++) {
+		json_object *info = NULL, *v;
+		struct error err = ERROR_INIT;
+		const char *digest = NULL;
+
+		if (docker_image_inspect(d->docker, p->services[i].image, &info, &err) == 0) {
+			if (json_object_object_get_ex(info, "RepoDigests", &v) &&
+			    json_object_array_length(v) > 0)
+				digest = json_object_get_string(json_object_array_get_idx(v, 0));
+			else if (json_object_object_get_ex(info, "Id", &v))
+				digest = json_object_get_string(v);
+		}
+		durable_state_image_set(images, p->services[i].name, p->services[i].image, digest);
+		json_object_put(info);
+	}
+	return images;
+}
+
+static json_object *stack_networks(const struct compose_project *p)
+{
+	json_object *nets = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < p->nnetworks; i++)
+		if (!p->networks[i].external)
+			json_object_array_add(nets, json_object_new_string(p->networks[i].name));
+	return nets;
+}
+
+/* Join a route's location prefix and its health path: "/api/" + "/health". */
+static void route_url(char *out, size_t size, json_object *route)
+{
+	json_object *p = NULL, *h = NULL;
+	const char *path, *health;
+	size_t n;
+
+	json_object_object_get_ex(route, "path", &p);
+	json_object_object_get_ex(route, "health", &h);
+	path = p ? json_object_get_string(p) : "/";
+	health = h ? json_object_get_string(h) : "/";
+	n = strlen(path);
+	if (n && path[n - 1] == '/' && health[0] == '/')
+		health++;
+	snprintf(out, size, "%s%s", path, health);
+}
+
+/*
+ * Probe every route of `color` through an entry of the router until each
+ * answers below 500 with the color's header `need` times in a row.
+ */
+static int probe_routes(struct deploy_ctx *d, json_object *state, const char *color,
+			const char *entry, int need, int timeout_s, struct error *err)
+{
+	json_object *rec = durable_state_color(state, color), *routes = NULL;
+	int port = route_router_port(state, !strcmp(entry, "live") ? "live_port" : "preview_port");
+	long long deadline = now_ms() + (long long)timeout_s * 1000;
+	size_t i, n;
+
+	if (rec)
+		json_object_object_get_ex(rec, "routes", &routes);
+	n = routes ? json_object_array_length(routes) : 0;
+	if (!n) {
+		log_info("Color %s declares no routes (io.executor.route.path labels): nothing "
+			 "to probe through the %s entry",
+			 color, entry);
+		return 0;
+	}
+	if (port <= 0)
+		return error_set(err, ERR_JOB,
+				 "the router of env %s publishes no %s port (443 / 1443 in the "
+				 "container)",
+				 d->action.env, entry);
+	for (i = 0; i < n; i++) {
+		char url[512];
+		int streak = 0;
+		struct probe_result last = { 0 };
+
+		route_url(url, sizeof(url), json_object_array_get_idx(routes, i));
+		buf_init(&last.body, 64);
+		while (streak < need) {
+			struct probe_result r;
+
+			probe_get(d->tls.ca_cert, port, url, 5000, &r);
+			if (!r.error[0] && r.status >= 200 && r.status < 400 &&
+			    !strcmp(r.color, color)) {
+				streak++;
+			} else {
+				streak = 0;
+				if (now_ms() > deadline) {
+					if (r.error[0])
+						error_set(err, ERR_HEALTH,
+							  "%s through the %s entry: %s", url, entry,
+							  r.error);
+					else
+						error_set(err, ERR_HEALTH,
+							  "%s through the %s entry answered %ld from "
+							  "color \"%s\" (wanted %s): %.200s",
+							  url, entry, r.status, r.color, color,
+							  buf_str(&r.body));
+					probe_result_release(&r);
+					probe_result_release(&last);
+					return -1;
+				}
+				usleep(200 * 1000);
+			}
+			probe_result_release(&r);
+		}
+		probe_result_release(&last);
+		log_info("  https://localhost:%d%s answers from %s", port, url, color);
+	}
+	return 0;
+}
+
+static int load_state(struct deploy_ctx *d, json_object **state, struct error *err)
+{
+	if (durable_state_load(d->cfg->state_dir, d->action.env, state, err) < 0)
+		return -1;
+	if (!durable_state_setup_at(*state) || !route_router_container(*state))
+		return error_set(err, ERR_JOB,
+				 "the durable layer of env %s is not set up: run durable:setup-%s "
+				 "(or executor durable setup %s) first",
+				 d->action.env, d->action.env, d->action.env);
+	return 0;
+}
+
+int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *err)
+{
+	char files[8][512];
+	const char *fptr[8];
+	char joined[4096] = "", project[160], tlsdir[4096];
+	const char *roots[3];
+	size_t nfiles = 0, i;
+	struct compose_project *p = NULL;
+	struct stack_report rep = { 0 };
+	struct stack s = { 0 };
+	json_object *state = NULL, *routes = NULL, *images = NULL, *rec;
+	const char *old_preview;
+	char *prev_preview = NULL;
+	long long t0 = now_ms();
+	int rc = -1, switched = 0;
+
+	if (load_state(d, &state, err) < 0)
+		goto out;
+	if (durable_state_live(state) && !strcmp(durable_state_live(state), d->action.color)) {
+		error_set(err, ERR_JOB,
+			  "%s is the live color of env %s: deploying over it would drop live "
+			  "traffic. Deploy the other color, or promote another color first",
+			  d->action.color, d->action.env);
+		goto out;
+	}
+	if (color_files(d, files, &nfiles, err) < 0)
+		goto out;
+	for (i = 0; i < nfiles; i++) {
+		fptr[i] = files[i];
+		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
+			 i ? "," : "", files[i]);
+	}
+	snprintf(project, sizeof(project), "%s-%s", d->app, d->action.color);
+	if (deploy_load_stack(d, fptr, nfiles, project, &p, err) < 0)
+		goto out;
+	routes = stack_routes(p, err);
+	if (!routes)
+		goto out;
+	if (deploy_ensure_tls(d, state, p, err) < 0)
+		goto out;
+
+	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
+	roots[0] = tlsdir;
+	roots[1] = NULL;
+	s.docker = d->docker;
+	s.cfg = d->cfg;
+	s.project = p;
+	s.mode = STACK_REPLACE;
+	s.layer = "color";
+	s.env = d->action.env;
+	s.color = d->action.color;
+	s.config_files = joined;
+	s.attach_network = d->durable_network;
+	s.bind_roots = roots;
+	s.health_timeout_s = 180;
+
+	gitlab_section_start(stderr, "deploy", "Deploying the color", 0);
+	log_info("Deploying %s to env %s: project %s from %s%s%.12s", d->action.color,
+		 d->action.env, project, joined, d->commit[0] ? " at " : "", d->commit);
+	if (stack_up(&s, &rep, err) < 0 || stack_wait_healthy(&s, err) < 0) {
+		gitlab_section_end(stderr, "deploy");
+		goto out;
+	}
+	gitlab_section_end(stderr, "deploy");
+	log_info("Every container of %s is running and healthy (%d created, %d replaced, %d "
+		 "unchanged)",
+		 project, rep.created, rep.replaced, rep.unchanged);
+
+	images = stack_images(d, p);
+	{
+		struct durable_color_record r = { 0 };
+
+		r.commit = d->commit[0] ? d->commit : NULL;
+		r.ref = d->job && d->job->ref ? d->job->ref : vars_get(&d->vars, "CI_COMMIT_REF_NAME");
+		r.images = images;
+		r.status = "healthy";
+		if (durable_state_set_color(state, d->action.color, &r, err) < 0)
+			goto out;
+	}
+	rec = durable_state_color(state, d->action.color);
+	json_object_object_add(rec, "routes", json_object_get(routes));
+	json_object_object_add(rec, "networks", stack_networks(p));
+	json_object_object_add(rec, "project", json_object_new_string(project));
+
+	/* point the preview entry at the candidate and probe through it */
+	old_preview = durable_state_preview(state);
+	prev_preview = old_preview ? strdup(old_preview) : NULL;
+	gitlab_section_start(stderr, "preview", "Pointing the preview entry at the candidate", 0);
+	if (route_apply(d, state, durable_state_live(state), d->action.color, err) < 0) {
+		gitlab_section_end(stderr, "preview");
+		goto out;
+	}
+	switched = 1;
+	if (probe_routes(d, state, d->action.color, "preview", 3, 60, err) < 0) {
+		gitlab_section_end(stderr, "preview");
+		goto out;
+	}
+	gitlab_section_end(stderr, "preview");
+	durable_state_set_preview(state, d->action.color);
+	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+		goto out;
+
+	if (dotenv_path) {
+		char url[128], port[16];
+		const char *kv[12];
+		int n = 0;
+
+		snprintf(port, sizeof(port), "%d", route_router_port(state, "preview_port"));
+		snprintf(url, sizeof(url), "https://localhost:%s/", port);
+		kv[n++] = "ENVIRONMENT_URL";
+		kv[n++] = url;
+		kv[n++] = "EXECUTOR_ENV";
+		kv[n++] = d->action.env;
+		kv[n++] = "EXECUTOR_COLOR";
+		kv[n++] = d->action.color;
+		kv[n++] = "EXECUTOR_COMMIT";
+		kv[n++] = d->commit;
+		kv[n++] = NULL;
+		kv[n] = NULL;
+		if (gitlab_dotenv_write(dotenv_path, kv, err) < 0)
+			goto out;
+	}
+	log_notice("Color %s of env %s is deployed and healthy; the preview entry "
+		   "https://localhost:%d/ serves it. Promote it with promote:%s",
+		   d->action.color, d->action.env, route_router_port(state, "preview_port"),
+		   d->action.color);
+	rc = 0;
+out:
+	if (rc < 0 && state && durable_state_color(state, d->action.color)) {
+		struct error e2 = ERROR_INIT;
+
+		durable_state_set_color_status(state, d->action.color, "unhealthy", &e2);
+		if (switched) {
+			/* the preview entry goes back to what it served */
+			if (route_apply(d, state, durable_state_live(state), prev_preview, &e2) < 0)
+				log_warn("could not restore the preview entry: %s", e2.msg);
+		}
+		durable_state_save(d->cfg->state_dir, d->action.env, state, &e2);
+	}
+	if (rc < 0 && err->cls == ERR_HEALTH)
+		log_error("The deployment of %s is unhealthy; the live color is untouched",
+			  d->action.color);
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, images,
+		       rc == 0 ? "deployed" : err->msg);
+	free(prev_preview);
+	json_object_put(images);
+	json_object_put(routes);
+	json_object_put(state);
+	compose_project_free(p);
+	stack_report_release(&rep);
+	return rc;
+}
+
+/* Every container of the color is running, and healthy where it checks. */
+static int color_healthy(struct deploy_ctx *d, const char *color, struct error *err)
+{
+	char project[160];
+	json_object *list = NULL;
+	size_t i, n;
+
+	snprintf(project, sizeof(project), "%s-%s", d->app, color);
+	if (stack_containers(d->docker, project, &list, err) < 0)
+		return -1;
+	n = json_object_array_length(list);
+	if (!n) {
+		json_object_put(list);
+		return error_set(err, ERR_JOB, "color %s of env %s is not running: deploy:%s first",
+				 color, d->action.env, color);
+	}
+	for (i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(list, i), *st, *names;
+		const char *status = "";
+		const char *name = "?";
+
+		if (json_object_object_get_ex(c, "Status", &st))
+			status = json_object_get_string(st);
+		if (json_object_object_get_ex(c, "Names", &names) && json_object_array_length(names))
+			name = json_object_get_string(json_object_array_get_idx(names, 0));
+		if (strncmp(status, "Up", 2) || strstr(status, "unhealthy") ||
+		    strstr(status, "starting")) {
+			error_set(err, ERR_HEALTH, "%s of color %s is not healthy (%s)",
+				  name[0] == '/' ? name + 1 : name, color, status);
+			json_object_put(list);
+			return -1;
+		}
+	}
+	json_object_put(list);
+	return 0;
+}
+
+/* Switch the live entry to `target`; the color that was live becomes the
+ * preview.  Verified through the live entry; switched back on failure. */
+static int switch_live(struct deploy_ctx *d, json_object *state, const char *target,
+		       const char *what, struct error *err)
+{
+	const char *cur = durable_state_live(state);
+	char *old_live = cur ? strdup(cur) : NULL;
+	char *old_preview = durable_state_preview(state) ? strdup(durable_state_preview(state)) : NULL;
+	long long t0 = now_ms();
+	int rc = -1;
+
+	gitlab_section_start(stderr, "switch", "Switching live traffic", 0);
+	log_info("Switching the live entry of env %s: %s -> %s", d->action.env,
+		 old_live ? old_live : "(none)", target);
+	if (route_apply(d, state, target, old_live, err) < 0)
+		goto out;
+	if (probe_routes(d, state, target, "live", VERIFY_CONSECUTIVE, 30, err) < 0) {
+		struct error e2 = ERROR_INIT;
+
+		log_error("The live entry does not answer from %s: switching back to %s", target,
+			  old_live ? old_live : "(none)");
+		if (route_apply(d, state, old_live, old_preview, &e2) < 0)
+			log_error("switching back failed too: %s", e2.msg);
+		goto out;
+	}
+	durable_state_set_live(state, target);
+	durable_state_set_preview(state, old_live);
+	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+		goto out;
+	log_notice("%s: %s is live in env %s (switched in %lld ms; %s stays running for "
+		   "rollback)",
+		   what, target, d->action.env, now_ms() - t0, old_live ? old_live : "nothing");
+	rc = 0;
+out:
+	gitlab_section_end(stderr, "switch");
+	free(old_live);
+	free(old_preview);
+	return rc;
+}
+
+int action_promote(struct deploy_ctx *d, struct error *err)
+{
+	json_object *state = NULL;
+	const char *target;
+	char color[ACTION_NAME_MAX];
+	long long t0 = now_ms();
+	int rc = -1;
+
+	if (deploy_check_guard(d, err) < 0) {
+		deploy_history(d, DURABLE_RESULT_REFUSED, 0, NULL, err->msg);
+		return -1;
+	}
+	if (load_state(d, &state, err) < 0)
+		goto out;
+	target = d->action.color[0] ? d->action.color : durable_state_preview(state);
+	if (!target) {
+		error_set(err, ERR_JOB, "nothing to promote in env %s: no color is in preview; "
+					"deploy one first",
+			  d->action.env);
+		goto out;
+	}
+	snprintf(color, sizeof(color), "%s", target);
+	snprintf(d->action.color, sizeof(d->action.color), "%s", color);
+	if (!durable_state_color(state, color)) {
+		error_set(err, ERR_JOB, "color %s was never deployed to env %s: deploy:%s first",
+			  color, d->action.env, color);
+		goto out;
+	}
+	if (durable_state_live(state) && !strcmp(durable_state_live(state), color)) {
+		log_notice("%s is already live in env %s; nothing to do", color, d->action.env);
+		rc = 0;
+		goto out;
+	}
+	if (color_healthy(d, color, err) < 0)
+		goto out;
+	/* re-check the candidate through the preview entry before the switch */
+	if (!durable_state_preview(state) || strcmp(durable_state_preview(state), color)) {
+		if (route_apply(d, state, durable_state_live(state), color, err) < 0)
+			goto out;
+		durable_state_set_preview(state, color);
+	}
+	if (probe_routes(d, state, color, "preview", 2, 30, err) < 0)
+		goto out;
+	if (switch_live(d, state, color, "Promoted", err) < 0)
+		goto out;
+	rc = 0;
+out:
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+		       rc == 0 ? "promoted" : err->msg);
+	json_object_put(state);
+	return rc;
+}
+
+int action_rollback(struct deploy_ctx *d, struct error *err)
+{
+	json_object *state = NULL;
+	long long t0 = now_ms();
+	int rc = -1;
+
+	if (deploy_check_guard(d, err) < 0) {
+		deploy_history(d, DURABLE_RESULT_REFUSED, 0, NULL, err->msg);
+		return -1;
+	}
+	if (load_state(d, &state, err) < 0)
+		goto out;
+	if (durable_state_live(state) && !strcmp(durable_state_live(state), d->action.color)) {
+		log_notice("%s is already live in env %s; nothing to roll back", d->action.color,
+			   d->action.env);
+		rc = 0;
+		goto out;
+	}
+	if (!durable_state_color(state, d->action.color)) {
+		error_set(err, ERR_JOB, "cannot roll back to %s: it was never deployed to env %s",
+			  d->action.color, d->action.env);
+		goto out;
+	}
+	if (color_healthy(d, d->action.color, err) < 0) {
+		error_wrap(err, "cannot roll back to %s", d->action.color);
+		goto out;
+	}
+	if (switch_live(d, state, d->action.color, "Rolled back", err) < 0)
+		goto out;
+	rc = 0;
+out:
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+		       rc == 0 ? "rolled back" : err->msg);
+	json_object_put(state);
+	return rc;
+}
+
+int action_color_cleanup(struct deploy_ctx *d, struct error *err)
+{
+	json_object *state = NULL;
+	char project[160];
+	long long t0 = now_ms();
+	int rc = -1;
+
+	if (durable_state_load(d->cfg->state_dir, d->action.env, &state, err) < 0)
+		goto out;
+	if (durable_state_live(state) && !strcmp(durable_state_live(state), d->action.color)) {
+		error_set(err, ERR_JOB,
+			  "%s is the live color of env %s: cleaning it up would take the site "
+			  "down. Promote or roll back to another color first",
+			  d->action.color, d->action.env);
+		goto out;
+	}
+	snprintf(project, sizeof(project), "%s-%s", d->app, d->action.color);
+	if (durable_state_preview(state) && !strcmp(durable_state_preview(state), d->action.color) &&
+	    route_router_container(state)) {
+		/* stop routing to it before it goes away */
+		if (route_apply(d, state, durable_state_live(state), NULL, err) < 0)
+			goto out;
+	}
+	if (stack_down(d->docker, project, 0, err) < 0)
+		goto out;
+	durable_state_remove_color(state, d->action.color);
+	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+		goto out;
+	log_notice("Color %s of env %s removed; durable resources untouched", d->action.color,
+		   d->action.env);
+	rc = 0;
+out:
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+		       rc == 0 ? "removed" : err->msg);
+	json_object_put(state);
+	return rc;
+}

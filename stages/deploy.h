@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef STAGES_DEPLOY_H
+#define STAGES_DEPLOY_H
+
+/*
+ * Deployment actions, the same code for runner jobs and local commands:
+ * durable setup / teardown / cleanup (stages/durable.c) and the colors'
+ * deploy / promote / rollback / cleanup (stages/color.c).
+ */
+
+#include <json-c/json.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "compose/compose.h"
+#include "docker/docker.h"
+#include "durable/lock.h"
+#include "durable/secrets.h"
+#include "durable/tls.h"
+#include "gitlab/gitlab.h"
+#include "stages/action.h"
+
+/* Ordered variables offered to stack files; later sets overwrite. */
+struct vars {
+	struct compose_kv *items;
+	size_t n, cap;
+};
+
+void vars_set(struct vars *v, const char *key, const char *value);
+const char *vars_get(const struct vars *v, const char *key);
+void vars_release(struct vars *v);
+/* compose_lookup_fn over a struct vars */
+const char *vars_lookup(const char *name, void *payload);
+
+struct deploy_ctx {
+	struct config *cfg;
+	struct docker_client *docker;
+	const struct gitlab_job *job; /* trusted payload, or NULL for local commands */
+	int runner_mode;
+	struct action action;
+
+	char app[64];              /* EXECUTOR_APP, default: the project's name */
+	char project_dir[4096];    /* the checkout holding the stack files */
+	char durable_project[160]; /* <app>-<env>-durable */
+	char durable_network[192]; /* <app>-<env>-durable-network */
+	char *env_dir;             /* <state>/envs/<env> */
+	char *router_dir;          /* <state>/envs/<env>/router */
+	char commit[41];           /* the checkout's HEAD, when it is a git tree */
+
+	struct durable_secrets secrets;
+	struct durable_tls tls;
+	struct durable_lock lock;
+	struct vars vars;
+
+	/* who, for the lock and the history */
+	struct durable_holder who;
+	char job_id[32], pipeline_id[32], job_name[256], project_path[256];
+	char action_text[128];
+	volatile sig_atomic_t *cancel;
+};
+
+/*
+ * Set up the context for an action: names, the variables (job variables or
+ * the process environment; the driver's own names; secrets), the lock, the
+ * secrets and TLS material.  project_dir: where the stack files are.
+ */
+int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_client *docker,
+		    const struct gitlab_job *job, const struct action *action,
+		    const char *project_dir, struct error *err);
+void deploy_ctx_release(struct deploy_ctx *d);
+
+/* Load stack files (relative to project_dir) with the context's variables. */
+int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
+		      const char *project_name, struct compose_project **out, struct error *err);
+
+/* Make sure the env's TLS material covers the stack's service and container
+ * names (the set, kept in the state, only grows). */
+int deploy_ensure_tls(struct deploy_ctx *d, json_object *state, const struct compose_project *p,
+		      struct error *err);
+
+/* Record an entry in the env's history. */
+void deploy_history(struct deploy_ctx *d, const char *result, long long duration_ms,
+		    json_object *images, const char *message);
+
+int action_durable_setup(struct deploy_ctx *d, struct error *err);
+/* teardown: keep volumes unless remove_volumes */
+int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct error *err);
+/* the job cleanup:durable-<env>: needs EXECUTOR_CONFIRM_DESTROY=<env> */
+int action_durable_cleanup(struct deploy_ctx *d, const char *confirm, struct error *err);
+
+int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *err);
+int action_promote(struct deploy_ctx *d, struct error *err);
+int action_rollback(struct deploy_ctx *d, struct error *err);
+int action_color_cleanup(struct deploy_ctx *d, struct error *err);
+int action_status(struct config *cfg, struct docker_client *docker, int json, struct error *err);
+
+/* Check that a guarded action runs from a protected ref of an allowed
+ * project, as the trusted payload says. */
+int deploy_check_guard(const struct deploy_ctx *d, struct error *err);
+
+#endif

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deployment jobs under gitlab-runner.  No job image is needed: get_sources
+ * fetches the repository with libgit2 into the job's builds slot on the
+ * host, build_script carries out the action, and the other stages run in a
+ * job container only when the job names an image (for artifact uploads).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "durable/state.h"
+#include "gitlab/git.h"
+#include "stages/deploy.h"
+#include "stages/stages.h"
+
+int deployjob_prepare(struct job_ctx *ctx, struct error *err)
+{
+	const struct action *a = &ctx->action;
+
+	if (action_is_guarded(a->kind) && ctx->job.protected_ref != 1)
+		log_warn("%s needs a protected ref; ref %s is not protected in the job payload, so "
+			 "the action will be refused",
+			 action_name(a->kind), ctx->job.ref ? ctx->job.ref : "?");
+	log_notice("Deployment job: %s%s%s in env %s, carried out by the driver", action_name(a->kind),
+		   a->color[0] ? " " : "", a->color, a->env);
+	if (ctx->have_payload && ctx->job.image) {
+		if (!image_allowed(&ctx->cfg->allowed_images, ctx->job.image))
+			return error_set(err, ERR_POLICY,
+					 "image %s is not allowed on this runner; allowed: %s",
+					 ctx->job.image, pattern_list_str(&ctx->cfg->allowed_images));
+		if (image_ensure(ctx->docker, ctx->cfg, ctx->job.image, err) < 0)
+			return -1;
+		{
+			json_object *net = NULL;
+			json_object *labels = json_object_new_object();
+
+			json_object_object_add(labels, JOB_LABEL_MANAGED, json_object_new_string("true"));
+			json_object_object_add(labels, JOB_LABEL_RUNNER, json_object_new_string(ctx->runner));
+			json_object_object_add(labels, JOB_LABEL_JOB, json_object_new_string(ctx->job_id));
+			json_object_object_add(labels, JOB_LABEL_ROLE, json_object_new_string("network"));
+			if (docker_network_inspect(ctx->docker, ctx->name, &net, err) == 0) {
+				json_object_put(net);
+				json_object_put(labels);
+			} else if (docker_network_create(ctx->docker, ctx->name, labels, 0, NULL, err) < 0) {
+				return error_wrap(err, "create the job network");
+			}
+		}
+		if (job_create_container(ctx, ctx->job.image, err) < 0)
+			return -1;
+		log_info("Job container %s (image %s) runs the job's other stages", ctx->name,
+			 ctx->job.image);
+	}
+	return 0;
+}
+
+/* A file-type variable arrives as its content: write it where libgit2 can
+ * read it, inside the job's temp dir. */
+static int ca_file(char *out, size_t size, struct error *err)
+{
+	const char *ca = gitlab_var("CI_SERVER_TLS_CA_FILE");
+	const char *tmp = getenv("TMPDIR");
+
+	out[0] = '\0';
+	if (!ca || !*ca)
+		return 0;
+	if (ca[0] == '/' && !strchr(ca, '\n')) {
+		snprintf(out, size, "%s", ca);
+		return 0;
+	}
+	snprintf(out, size, "%s/executor-ca.pem", tmp && *tmp ? tmp : "/tmp");
+	return fs_write_atomic(out, ca, strlen(ca), 0600, err);
+}
+
+static int fetch_sources(struct job_ctx *ctx, const char *dir, struct error *err)
+{
+	const char *strategy = gitlab_var("GIT_STRATEGY");
+	const char *url = ctx->job.repo_url ? ctx->job.repo_url : gitlab_var("CI_REPOSITORY_URL");
+	const char *sha = ctx->job.sha ? ctx->job.sha : gitlab_var("CI_COMMIT_SHA");
+	struct git_source src = { 0 };
+	json_object *git, *refspecs = NULL;
+	const char *specs[16];
+	char ca[4096], safe[1024];
+	size_t n = 0;
+
+	if (strategy && !strcmp(strategy, "none")) {
+		log_info("GIT_STRATEGY is none: using %s as it is", dir);
+		return 0;
+	}
+	if (!url || !sha)
+		return error_set(err, ERR_GIT,
+				 "the job has no repository URL or commit (git_info in the payload)");
+	if (ca_file(ca, sizeof(ca), err) < 0)
+		return -1;
+	if (ctx->job.root && json_object_object_get_ex(ctx->job.root, "git_info", &git))
+		json_object_object_get_ex(git, "refspecs", &refspecs);
+	if (refspecs && json_object_is_type(refspecs, json_type_array)) {
+		size_t i;
+
+		for (i = 0; i < json_object_array_length(refspecs) && n < 15; i++)
+			specs[n++] = json_object_get_string(json_object_array_get_idx(refspecs, i));
+	}
+	specs[n] = NULL;
+	src.url = url;
+	src.sha = sha;
+	src.refspecs = n ? specs : NULL;
+	src.dir = dir;
+	src.ca_file = ca[0] ? ca : NULL;
+	git_url_redact(safe, sizeof(safe), url);
+	log_info("Fetching %s at %.12s with libgit2 into %s", safe, sha, dir);
+	return git_fetch_checkout(&src, err);
+}
+
+static int perform(struct job_ctx *ctx, const char *dir, struct error *err)
+{
+	struct deploy_ctx d;
+	char dotenv[4200];
+	int rc;
+
+	if (deploy_ctx_init(&d, ctx->cfg, ctx->docker, &ctx->job, &ctx->action, dir, err) < 0) {
+		deploy_ctx_release(&d);
+		return -1;
+	}
+	switch (ctx->action.kind) {
+	case ACTION_DURABLE_SETUP:
+		rc = action_durable_setup(&d, err);
+		break;
+	case ACTION_DURABLE_CLEANUP:
+		rc = action_durable_cleanup(&d, gitlab_var("EXECUTOR_CONFIRM_DESTROY"), err);
+		break;
+	case ACTION_DEPLOY:
+		snprintf(dotenv, sizeof(dotenv), "%s/deploy.env", dir);
+		rc = action_deploy(&d, dotenv, err);
+		break;
+	case ACTION_PROMOTE:
+		rc = action_promote(&d, err);
+		break;
+	case ACTION_ROLLBACK:
+		rc = action_rollback(&d, err);
+		break;
+	case ACTION_CLEANUP:
+		rc = action_color_cleanup(&d, err);
+		break;
+	default:
+		rc = error_set(err, ERR_SYSTEM, "no action");
+	}
+	deploy_ctx_release(&d);
+	return rc;
+}
+
+int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage,
+		  int *script_exit, struct error *err)
+{
+	char dir[4096];
+	int has_container;
+
+	*script_exit = -1;
+	if (job_host_project_dir(ctx, dir, sizeof(dir), err) < 0)
+		return -1;
+	if (!strcmp(stage, "get_sources"))
+		return fetch_sources(ctx, dir, err);
+	if (!strcmp(stage, "build_script") || !strcmp(stage, "step_script")) {
+		log_info("The job's script lines are not run: the driver carries out %s itself",
+			 action_name(ctx->action.kind));
+		return perform(ctx, dir, err);
+	}
+	if (!strcmp(stage, "clear_worktree")) {
+		if (fs_remove_tree(dir, err) < 0)
+			return -1;
+		return 0;
+	}
+	has_container = job_container_exists(ctx);
+	if (has_container)
+		return job_run_in_container(ctx, script_path, stage, script_exit, err);
+	if (!strcmp(stage, "prepare_script"))
+		log_info("Running on %s via executor (deployment job, no job container)",
+			 ctx->cfg->hostname);
+	else if (!strncmp(stage, "upload_artifacts", 16))
+		log_info("Skipping %s: a deployment job without image: has no container to upload "
+			 "from (reports such as deploy.env need an image with gitlab-runner)",
+			 stage);
+	else if (strcmp(stage, "cleanup_file_variables"))
+		log_info("Skipping %s: a deployment job without image: runs no scripts", stage);
+	return 0;
+}
+
+int job_join_color(struct job_ctx *ctx, struct error *err)
+{
+	json_object *state = NULL, *rec, *nets = NULL;
+	size_t i, n;
+
+	if (!ctx->action.env[0])
+		snprintf(ctx->action.env, sizeof(ctx->action.env), "ci");
+	if (durable_state_load(ctx->cfg->state_dir, ctx->action.env, &state, err) < 0)
+		return error_wrap(err, "read env %s", ctx->action.env);
+	rec = durable_state_color(state, ctx->action.color);
+	if (!rec || !json_object_object_get_ex(rec, "networks", &nets) ||
+	    !json_object_array_length(nets)) {
+		json_object_put(state);
+		return error_set(err, ERR_JOB,
+				 "EXECUTOR_COLOR=%s: color %s is not deployed in env %s, so the job "
+				 "cannot join its network; deploy it first",
+				 ctx->action.color, ctx->action.color, ctx->action.env);
+	}
+	n = json_object_array_length(nets);
+	for (i = 0; i < n; i++) {
+		const char *net = json_object_get_string(json_object_array_get_idx(nets, i));
+
+		if (docker_network_connect(ctx->docker, net, ctx->name, NULL, err) < 0) {
+			json_object_put(state);
+			return error_wrap(err, "join network %s of color %s", net, ctx->action.color);
+		}
+		log_info("Job container joined network %s (color %s of env %s)", net,
+			 ctx->action.color, ctx->action.env);
+	}
+	json_object_put(state);
+	return 0;
+}

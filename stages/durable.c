@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/* The durable layer of an env: setup, teardown, confirmed cleanup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "durable/history.h"
+#include "durable/router.h"
+#include "durable/state.h"
+#include "gitlab/gitlab.h"
+#include "stages/deploy.h"
+#include "stages/route.h"
+#include "stages/stack.h"
+#include "stages/stages.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *durable_file(const struct deploy_ctx *d)
+{
+	const char *f = vars_get(&d->vars, "EXECUTOR_DURABLE_FILE");
+
+	return f && *f ? f : "durable/docker-compose.yml";
+}
+
+static int file_exists(const struct deploy_ctx *d, const char *rel)
+{
+	char path[8192];
+
+	snprintf(path, sizeof(path), "%s/%s", d->project_dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+/* The service that is the router: labelled io.executor.role=router, else
+ * the service named "router". */
+static const struct compose_service *find_router(const struct compose_project *p)
+{
+	size_t i, k;
+
+	for (i = 0; i < p->nservices; i++)
+		for (k = 0; k < p->services[i].nlabels; k++)
+			if (!strcmp(p->services[i].labels[k].key, "io.executor.role") &&
+			    p->services[i].labels[k].value &&
+			    !strcmp(p->services[i].labels[k].value, "router"))
+				return &p->services[i];
+	return compose_project_service(p, "router");
+}
+
+/* TLS names: every service and container name of the durable stack and,
+ * when the repository has one, of the app stack; kept in the state so the
+ * set only grows and the certificate is not reissued back and forth. */
+static int ensure_tls(struct deploy_ctx *d, json_object *state, const struct compose_project *p,
+		      struct error *err)
+{
+	json_object *names, *v;
+	const char **list;
+	size_t i, n;
+	int rc;
+
+	if (!json_object_object_get_ex(state, "tls_names", &names) ||
+	    !json_object_is_type(names, json_type_array)) {
+		names = json_object_new_array();
+		json_object_object_add(state, "tls_names", names);
+	}
+	for (i = 0; p && i < p->nservices; i++) {
+		const char *cand[2] = { p->services[i].name, p->services[i].container_name };
+		size_t c, j;
+
+		for (c = 0; c < 2; c++) {
+			int found = 0;
+
+			if (!cand[c])
+				continue;
+			for (j = 0; j < json_object_array_length(names); j++)
+				if (!strcmp(json_object_get_string(json_object_array_get_idx(names, j)),
+					    cand[c]))
+					found = 1;
+			if (!found)
+				json_object_array_add(names, json_object_new_string(cand[c]));
+		}
+	}
+	n = json_object_array_length(names);
+	if (n > DURABLE_TLS_MAX_NAMES - 1)
+		n = DURABLE_TLS_MAX_NAMES - 1;
+	list = calloc(n + 1, sizeof(*list));
+	if (!list)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(names, i);
+		list[i] = json_object_get_string(v);
+	}
+	durable_tls_release(&d->tls);
+	rc = durable_tls_ensure(d->cfg->state_dir, d->action.env, list, &d->tls, err);
+	free(list);
+	if (rc == 0 && d->tls.cert_issued)
+		log_info("Issued the TLS certificate of env %s (%zu names)", d->action.env, n + 3);
+	return rc;
+}
+
+int deploy_ensure_tls(struct deploy_ctx *d, json_object *state, const struct compose_project *p,
+		      struct error *err)
+{
+	return ensure_tls(d, state, p, err);
+}
+
+static int port_of(const struct compose_service *svc, int target)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nports; i++)
+		if (svc->ports[i].target == target)
+			return svc->ports[i].published_start;
+	return 0;
+}
+
+static void record_router(json_object *state, const struct compose_service *router)
+{
+	json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "container", json_object_new_string(router->container_name));
+	json_object_object_add(r, "live_port", json_object_new_int(port_of(router, 443)));
+	json_object_object_add(r, "preview_port", json_object_new_int(port_of(router, 1443)));
+	json_object_object_add(state, "router", r);
+}
+
+int action_durable_setup(struct deploy_ctx *d, struct error *err)
+{
+	const char *file = durable_file(d);
+	struct compose_project *p = NULL;
+	struct stack_report rep = { 0 };
+	json_object *state = NULL, *hashes = NULL;
+	const struct compose_service *router;
+	char tlsdir[4096];
+	const char *roots[3];
+	struct stack s = { 0 };
+	long long t0 = now_ms();
+	int rc = -1;
+	size_t i;
+
+	if (!file_exists(d, file)) {
+		error_set(err, ERR_JOB,
+			  "%s is missing in %s: the durable layer's stack file (set "
+			  "EXECUTOR_DURABLE_FILE to use another path)",
+			  file, d->project_dir);
+		goto out;
+	}
+	if (deploy_load_stack(d, &file, 1, d->durable_project, &p, err) < 0)
+		goto out;
+	if (durable_state_load(d->cfg->state_dir, d->action.env, &state, err) < 0)
+		goto out;
+	if (ensure_tls(d, state, p, err) < 0)
+		goto out;
+
+	router = find_router(p);
+	if (router) {
+		struct buf text = BUF_INIT;
+		char path[4096];
+
+		/* the router loads a valid file the first time it starts */
+		snprintf(path, sizeof(path), "%s/%s", d->router_dir, ROUTER_FILE);
+		if (access(path, F_OK) < 0) {
+			if (route_render(d, state, durable_state_live(state),
+					 durable_state_preview(state), &text, err) < 0 ||
+			    fs_write_atomic(path, buf_str(&text), text.len, 0644, err) < 0) {
+				buf_release(&text);
+				goto out;
+			}
+		}
+		buf_release(&text);
+	}
+
+	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
+	roots[0] = tlsdir;
+	roots[1] = d->router_dir;
+	roots[2] = NULL;
+	s.docker = d->docker;
+	s.cfg = d->cfg;
+	s.project = p;
+	s.mode = STACK_KEEP;
+	s.layer = "durable";
+	s.env = d->action.env;
+	s.config_files = file;
+	s.bind_roots = roots;
+	s.health_timeout_s = 180;
+
+	gitlab_section_start(stderr, "durable_setup", "Setting up the durable layer", 0);
+	log_info("Durable layer of env %s: project %s, network %s", d->action.env,
+		 d->durable_project, d->durable_network);
+	if (stack_up(&s, &rep, err) < 0) {
+		gitlab_section_end(stderr, "durable_setup");
+		goto out;
+	}
+	if (stack_wait_healthy(&s, err) < 0) {
+		gitlab_section_end(stderr, "durable_setup");
+		goto out;
+	}
+	gitlab_section_end(stderr, "durable_setup");
+
+	if (rep.drifted) {
+		log_warn("The durable layer differs from %s (not recreated, data kept):", file);
+		log_raw(buf_str(&rep.drift));
+		log_warn("To apply the change: executor durable teardown %s (keeps volumes), then "
+			 "set it up again",
+			 d->action.env);
+	}
+	if (!rep.created && !rep.started && !rep.replaced)
+		log_notice("The durable layer of env %s is already running and healthy (%d "
+			   "service%s); nothing to do",
+			   d->action.env, rep.unchanged, rep.unchanged == 1 ? "" : "s");
+	else
+		log_notice("Durable layer of env %s ready: %d created, %d started again, %d "
+			   "already running",
+			   d->action.env, rep.created, rep.started, rep.unchanged);
+
+	hashes = json_object_new_object();
+	for (i = 0; i < p->nservices; i++) {
+		char hash[65];
+
+		if (compose_service_hash(&p->services[i], hash, err) == 0)
+			json_object_object_add(hashes, p->services[i].name,
+					       json_object_new_string(hash));
+	}
+	error_clear(err);
+	if (durable_state_mark_setup(state, 0, rep.created > 0, hashes, err) < 0)
+		goto out;
+	if (router)
+		record_router(state, router);
+	else
+		log_warn("the durable stack has no router service: deploy and promote need one");
+	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+		       rc == 0 ? (rep.created ? "created" : rep.drifted ? "drift reported" : "verified")
+			       : err->msg);
+	json_object_put(hashes);
+	json_object_put(state);
+	compose_project_free(p);
+	stack_report_release(&rep);
+	return rc;
+}
+
+/* Colors of the env that still have containers. */
+static int running_colors(struct deploy_ctx *d, struct buf *names, struct error *err)
+{
+	char envl[128];
+	const char *filters[] = { envl, "io.executor.layer=color", "io.executor.managed=true",
+				  NULL };
+	json_object *list = NULL;
+	size_t i, n;
+
+	snprintf(envl, sizeof(envl), "io.executor.env=%s", d->action.env);
+	if (docker_container_list(d->docker, filters, 1, &list, err) < 0)
+		return -1;
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(list, i), *labels, *color;
+
+		if (json_object_object_get_ex(c, "Labels", &labels) &&
+		    json_object_object_get_ex(labels, "io.executor.color", &color) &&
+		    !strstr(buf_str(names), json_object_get_string(color)))
+			buf_printf(names, "%s%s", names->len ? ", " : "",
+				   json_object_get_string(color));
+	}
+	json_object_put(list);
+	return 0;
+}
+
+int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct error *err)
+{
+	struct buf colors = BUF_INIT;
+	json_object *state = NULL;
+	long long t0 = now_ms();
+	int rc = -1;
+
+	if (running_colors(d, &colors, err) < 0)
+		goto out;
+	if (colors.len) {
+		error_set(err, ERR_JOB,
+			  "colors %s of env %s still run on its durable layer: clean them up first "
+			  "(cleanup:<color> or executor cleanup <color>)",
+			  buf_str(&colors), d->action.env);
+		goto out;
+	}
+	if (stack_down(d->docker, d->durable_project, remove_volumes, err) < 0)
+		goto out;
+	if (durable_state_load(d->cfg->state_dir, d->action.env, &state, err) < 0)
+		goto out;
+	durable_state_clear_setup(state);
+	json_object_object_del(state, "router");
+	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+		goto out;
+	if (remove_volumes) {
+		/* the data is gone: the next setup starts over with new passwords */
+		if (durable_secrets_remove(d->cfg->state_dir, d->action.env, err) < 0)
+			goto out;
+		log_notice("Durable layer of env %s removed, with its data", d->action.env);
+	} else {
+		log_notice("Durable layer of env %s removed; its volumes (data) are kept",
+			   d->action.env);
+	}
+	rc = 0;
+out:
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+		       rc == 0 ? (remove_volumes ? "removed with volumes" : "removed, volumes kept")
+			       : err->msg);
+	json_object_put(state);
+	buf_release(&colors);
+	return rc;
+}
+
+int action_durable_cleanup(struct deploy_ctx *d, const char *confirm, struct error *err)
+{
+	if (deploy_check_guard(d, err) < 0) {
+		deploy_history(d, DURABLE_RESULT_REFUSED, 0, NULL, err->msg);
+		return -1;
+	}
+	if (!confirm || strcmp(confirm, d->action.env)) {
+		error_set(err, ERR_POLICY,
+			  "refused: cleanup:durable-%s deletes the database of env %s. To confirm, "
+			  "run the job with the variable EXECUTOR_CONFIRM_DESTROY=%s",
+			  d->action.env, d->action.env, d->action.env);
+		deploy_history(d, DURABLE_RESULT_REFUSED, 0, NULL, err->msg);
+		return -1;
+	}
+	return action_durable_teardown(d, 1, err);
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/* The context every deployment action runs in: names, variables, lock,
+ * secrets and TLS material of one env. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "durable/env.h"
+#include "durable/history.h"
+#include "gitlab/git.h"
+#include "stages/deploy.h"
+
+extern char **environ;
+
+/* ---- variables ---- */
+
+void vars_set(struct vars *v, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		if (!strcmp(v->items[i].key, key)) {
+			free(v->items[i].value);
+			v->items[i].value = value ? strdup(value) : NULL;
+			return;
+		}
+	}
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct compose_kv *p = realloc(v->items, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		v->items = p;
+		v->cap = cap;
+	}
+	v->items[v->n].key = strdup(key);
+	v->items[v->n].value = value ? strdup(value) : NULL;
+	v->n++;
+}
+
+const char *vars_get(const struct vars *v, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (!strcmp(v->items[i].key, key))
+			return v->items[i].value;
+	return NULL;
+}
+
+const char *vars_lookup(const char *name, void *payload)
+{
+	return vars_get(payload, name);
+}
+
+void vars_release(struct vars *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		free(v->items[i].key);
+		if (v->items[i].value) {
+			/* values may be secrets */
+			memset(v->items[i].value, 0, strlen(v->items[i].value));
+			free(v->items[i].value);
+		}
+	}
+	free(v->items);
+	memset(v, 0, sizeof(*v));
+}
+
+/* The job's variables: CUSTOM_ENV_* under the runner, the process
+ * environment for local commands. */
+static void vars_from_environ(struct vars *v, int runner_mode)
+{
+	char **e;
+
+	for (e = environ; *e; e++) {
+		const char *kv = *e, *eq = strchr(kv, '=');
+		char key[256];
+
+		if (!eq)
+			continue;
+		if (runner_mode) {
+			if (strncmp(kv, "CUSTOM_ENV_", 11))
+				continue;
+			kv += 11;
+		}
+		if ((size_t)(eq - kv) >= sizeof(key) || eq == kv)
+			continue;
+		memcpy(key, kv, (size_t)(eq - kv));
+		key[eq - kv] = '\0';
+		vars_set(v, key, eq + 1);
+	}
+}
+
+/* The seed's ports, where the env has them; other envs set their own. */
+static const struct {
+	const char *env;
+	const char *db, *live, *preview;
+} env_ports[] = {
+	{ "devlocal", "3306", "8443", "9443" },
+	{ "ci", "3307", "443", "1443" },
+};
+
+static void set_default(struct vars *v, const char *key, const char *value)
+{
+	if (!vars_get(v, key))
+		vars_set(v, key, value);
+}
+
+static void normalize_name(char *dst, size_t size, const char *src)
+{
+	size_t i = 0;
+
+	for (; *src && i + 1 < size; src++) {
+		char c = (char)tolower((unsigned char)*src);
+
+		if (isalnum((unsigned char)c))
+			dst[i++] = c;
+		else if ((c == '-' || c == '_' || c == '.') && i > 0 && dst[i - 1] != '-')
+			dst[i++] = '-';
+	}
+	while (i > 0 && dst[i - 1] == '-')
+		i--;
+	dst[i] = '\0';
+}
+
+/* ---- context ---- */
+
+int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_client *docker,
+		    const struct gitlab_job *job, const struct action *action,
+		    const char *project_dir, struct error *err)
+{
+	const char *app = NULL, *v;
+	char tmp[512];
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	d->lock.fd = -1;
+	d->cfg = cfg;
+	d->docker = docker;
+	d->job = job;
+	d->runner_mode = job != NULL;
+	d->action = *action;
+	snprintf(d->project_dir, sizeof(d->project_dir), "%s", project_dir);
+
+	vars_from_environ(&d->vars, d->runner_mode);
+
+	app = vars_get(&d->vars, "EXECUTOR_APP");
+	if (!app || !*app) {
+		const char *slash;
+
+		if (job && job->project_path) {
+			slash = strrchr(job->project_path, '/');
+			app = slash ? slash + 1 : job->project_path;
+		} else {
+			slash = strrchr(d->project_dir, '/');
+			app = slash && slash[1] ? slash + 1 : "app";
+		}
+	}
+	normalize_name(d->app, sizeof(d->app), app);
+	if (!d->app[0] || strlen(d->app) > 40)
+		return error_set(err, ERR_JOB,
+				 "cannot derive an application name from \"%.64s\": set EXECUTOR_APP "
+				 "(a-z, 0-9 and -, at most 40)",
+				 app);
+	snprintf(d->durable_project, sizeof(d->durable_project), "%s-%s-durable", d->app,
+		 action->env);
+	snprintf(d->durable_network, sizeof(d->durable_network), "%s-network",
+		 d->durable_project);
+
+	if (durable_env_ensure(cfg->state_dir, action->env, err) < 0 ||
+	    durable_env_path(cfg->state_dir, action->env, NULL, &d->env_dir, err) < 0 ||
+	    durable_env_path(cfg->state_dir, action->env, "router", &d->router_dir, err) < 0)
+		return -1;
+	if (fs_mkdir_p(d->router_dir, 0755, err) < 0)
+		return -1;
+
+	if (git_read_head(d->project_dir, d->commit, err) < 0) {
+		d->commit[0] = '\0';
+		error_clear(err);
+	}
+
+	/* who, for the lock and the history */
+	if (job && job->id > 0)
+		snprintf(d->job_id, sizeof(d->job_id), "%lld", job->id);
+	else if ((v = vars_get(&d->vars, "CI_JOB_ID")))
+		snprintf(d->job_id, sizeof(d->job_id), "%s", v);
+	if ((v = vars_get(&d->vars, "CI_PIPELINE_ID")))
+		snprintf(d->pipeline_id, sizeof(d->pipeline_id), "%s", v);
+	if (job && job->name)
+		snprintf(d->job_name, sizeof(d->job_name), "%s", job->name);
+	if (job && job->project_path)
+		snprintf(d->project_path, sizeof(d->project_path), "%s", job->project_path);
+	snprintf(d->action_text, sizeof(d->action_text), "%s%s%s", action_name(action->kind),
+		 action->color[0] ? " " : "", action->color);
+	d->who.action = d->action_text;
+	d->who.job_id = d->job_id[0] ? d->job_id : NULL;
+	d->who.job_name = d->job_name[0] ? d->job_name : NULL;
+	d->who.pipeline_id = d->pipeline_id[0] ? d->pipeline_id : NULL;
+	d->who.project = d->project_path[0] ? d->project_path : NULL;
+	d->who.user = vars_get(&d->vars, "GITLAB_USER_LOGIN");
+
+	if (durable_lock_acquire(cfg->state_dir, action->env, &d->who, cfg->lock_timeout, &d->lock,
+				 err) < 0)
+		return -1;
+	if (durable_secrets_ensure(cfg->state_dir, action->env, NULL, &d->secrets, err) < 0)
+		return error_wrap(err, "secrets of env %s", action->env);
+
+	/* defaults first, then what the job says, then the driver's own names
+	 * and the secrets, which nothing overrides */
+	for (i = 0; i < ARRAY_SIZE(env_ports); i++) {
+		if (strcmp(env_ports[i].env, action->env))
+			continue;
+		set_default(&d->vars, "EXECUTOR_DB_PORT", env_ports[i].db);
+		set_default(&d->vars, "EXECUTOR_LIVE_PORT", env_ports[i].live);
+		set_default(&d->vars, "EXECUTOR_PREVIEW_PORT", env_ports[i].preview);
+	}
+	vars_set(&d->vars, "EXECUTOR_APP", d->app);
+	vars_set(&d->vars, "EXECUTOR_ENV", action->env);
+	vars_set(&d->vars, "EXECUTOR_DURABLE_PROJECT", d->durable_project);
+	vars_set(&d->vars, "EXECUTOR_DURABLE_NETWORK", d->durable_network);
+	vars_set(&d->vars, "EXECUTOR_ROUTER_DIR", d->router_dir);
+	snprintf(tmp, sizeof(tmp), "%s/tls", d->env_dir);
+	vars_set(&d->vars, "EXECUTOR_TLS_DIR", tmp);
+	if (action->color[0]) {
+		vars_set(&d->vars, "EXECUTOR_COLOR", action->color);
+		snprintf(tmp, sizeof(tmp), "%s-%s", d->app, action->color);
+		vars_set(&d->vars, "EXECUTOR_PROJECT", tmp);
+	} else {
+		vars_set(&d->vars, "EXECUTOR_PROJECT", d->durable_project);
+	}
+	for (i = 0; i < d->secrets.n; i++)
+		vars_set(&d->vars, d->secrets.items[i].name, d->secrets.items[i].value);
+	return 0;
+}
+
+void deploy_ctx_release(struct deploy_ctx *d)
+{
+	durable_lock_release(&d->lock);
+	durable_secrets_release(&d->secrets);
+	durable_tls_release(&d->tls);
+	vars_release(&d->vars);
+	free(d->env_dir);
+	free(d->router_dir);
+	d->env_dir = d->router_dir = NULL;
+}
+
+int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
+		      const char *project_name, struct compose_project **out, struct error *err)
+{
+	struct compose_load_opts opts = { 0 };
+	struct compose_diags diags = COMPOSE_DIAGS_INIT;
+	char *paths[8];
+	size_t i;
+	int rc;
+
+	if (nfiles > 8)
+		return error_set(err, ERR_SYSTEM, "too many stack files");
+	for (i = 0; i < nfiles; i++) {
+		if (files[i][0] == '/')
+			paths[i] = strdup(files[i]);
+		else if (asprintf(&paths[i], "%s/%s", d->project_dir, files[i]) < 0)
+			paths[i] = NULL;
+	}
+	opts.files = (const char *const *)paths;
+	opts.nfiles = nfiles;
+	opts.project_name = project_name;
+	opts.project_dir = d->project_dir;
+	opts.lookup = vars_lookup;
+	opts.payload = &d->vars;
+	rc = compose_load(&opts, out, &diags, err);
+	for (i = 0; i < diags.n; i++) {
+		const char *f = diags.items[i].file ? diags.items[i].file : "";
+		size_t n = strlen(d->project_dir);
+
+		if (!strncmp(f, d->project_dir, n) && f[n] == '/')
+			f += n + 1;
+		if (diags.items[i].line)
+			log_warn("%s:%d: %s", f, diags.items[i].line, diags.items[i].message);
+		else
+			log_warn("%s: %s", f, diags.items[i].message);
+	}
+	compose_diags_release(&diags);
+	for (i = 0; i < nfiles; i++)
+		free(paths[i]);
+	if (rc < 0) {
+		/* messages name files relative to the checkout */
+		char *hit = strstr(err->msg, d->project_dir);
+
+		if (hit && hit[strlen(d->project_dir)] == '/') {
+			size_t n = strlen(d->project_dir) + 1;
+
+			memmove(hit, hit + n, strlen(hit + n) + 1);
+		}
+	}
+	return rc;
+}
+
+void deploy_history(struct deploy_ctx *d, const char *result, long long duration_ms,
+		    json_object *images, const char *message)
+{
+	struct durable_history_entry e = { 0 };
+	struct error err = ERROR_INIT;
+
+	e.action = action_name(d->action.kind);
+	e.color = d->action.color[0] ? d->action.color : NULL;
+	e.result = result;
+	e.duration_ms = duration_ms;
+	e.who = &d->who;
+	e.commit = d->commit[0] ? d->commit : NULL;
+	e.images = images;
+	e.message = message;
+	if (durable_history_append(d->cfg->state_dir, d->action.env, &e, &err) < 0)
+		log_warn("could not record the history: %s", err.msg);
+}
+
+int deploy_check_guard(const struct deploy_ctx *d, struct error *err)
+{
+	const struct pattern_list *projects = &d->cfg->protected_projects;
+
+	if (!d->job)
+		return 0; /* an operator on the host is the admin */
+	if (d->job->protected_ref != 1)
+		return error_set(err, ERR_POLICY,
+				 "%s runs only from a protected branch or tag; ref %s is %s in the "
+				 "job payload (CI_COMMIT_REF_PROTECTED set by a job does not count): "
+				 "protect the ref in Settings > Repository",
+				 action_name(d->action.kind), d->job->ref ? d->job->ref : "?",
+				 d->job->protected_ref == 0 ? "not protected" : "not marked protected");
+	if (projects->set && (!d->job->project_path ||
+			      !pattern_list_match(projects, d->job->project_path)))
+		return error_set(err, ERR_POLICY,
+				 "project %s may not %s on this runner (protected_projects: %s); "
+				 "ask the runner admin",
+				 d->job->project_path ? d->job->project_path : "?",
+				 action_name(d->action.kind), pattern_list_str(projects));
+	return 0;
+}

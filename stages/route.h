@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef STAGES_ROUTE_H
+#define STAGES_ROUTE_H
+
+#include <json-c/json.h>
+
+#include "common/buf.h"
+#include "stages/deploy.h"
+
+/* Render the router file for live/preview colors (NULL = none) from the
+ * routes recorded in the state. */
+int route_render(const struct deploy_ctx *d, json_object *state, const char *live,
+		 const char *preview, struct buf *out, struct error *err);
+/* Render and apply (write, nginx -t, HUP) to the env's router. */
+int route_apply(const struct deploy_ctx *d, json_object *state, const char *live,
+		const char *preview, struct error *err);
+
+/* state["router"]: {"container", "live_port", "preview_port"} */
+json_object *route_router_info(json_object *state);
+const char *route_router_container(json_object *state);
+int route_router_port(json_object *state, const char *which);
+
+#endif

@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: MIT */
+#include "stages/stack.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "stages/stages.h"
+
+#define COMPOSE_VERSION_LABEL "2.20.0"
+
+void stack_report_release(struct stack_report *r)
+{
+	buf_release(&r->drift);
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	size_t i;
+
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static json_object *argv_json(const struct compose_argv *a)
+{
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < a->argc; i++)
+		json_object_array_add(arr, json_object_new_string(a->argv[i]));
+	return arr;
+}
+
+static void add_label(json_object *labels, const char *k, const char *v)
+{
+	json_object_object_add(labels, k, json_object_new_string(v ? v : ""));
+}
+
+static json_object *project_labels(const struct stack *s)
+{
+	json_object *l = json_object_new_object();
+
+	add_label(l, "com.docker.compose.project", s->project->name);
+	add_label(l, "com.docker.compose.project.working_dir", s->project->working_dir);
+	if (s->config_files)
+		add_label(l, "com.docker.compose.project.config_files", s->config_files);
+	add_label(l, "com.docker.compose.version", COMPOSE_VERSION_LABEL);
+	add_label(l, "io.executor.managed", "true");
+	add_label(l, STACK_LABEL_LAYER, s->layer);
+	if (s->env)
+		add_label(l, STACK_LABEL_ENV, s->env);
+	if (s->color)
+		add_label(l, STACK_LABEL_COLOR, s->color);
+	return l;
+}
+
+/* A bind source must lie below the project directory, one of the driver's
+ * own directories, or a path the admin allows. */
+static int bind_allowed(const struct stack *s, const char *src)
+{
+	const struct pattern_list *allowed = &s->cfg->allowed_bind_paths;
+	size_t i;
+	int k;
+
+	if (strstr(src, "/../") || (strlen(src) >= 3 && !strcmp(src + strlen(src) - 3, "/..")))
+		return 0;
+	if (s->project->working_dir) {
+		size_t n = strlen(s->project->working_dir);
+
+		if (!strncmp(src, s->project->working_dir, n) && (src[n] == '/' || !src[n]))
+			return 1;
+	}
+	for (i = 0; s->bind_roots && s->bind_roots[i]; i++) {
+		size_t n = strlen(s->bind_roots[i]);
+
+		if (!strncmp(src, s->bind_roots[i], n) && (src[n] == '/' || !src[n]))
+			return 1;
+	}
+	for (k = 0; k < allowed->n; k++) {
+		size_t n = strlen(allowed->items[k]);
+
+		if (fnmatch(allowed->items[k], src, 0) == 0)
+			return 1;
+		if (!strncmp(src, allowed->items[k], n) && src[n] == '/')
+			return 1;
+	}
+	return 0;
+}
+
+static int mounts_json(const struct stack *s, const struct compose_service *svc,
+		       json_object *mounts, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nvolumes; i++) {
+		const struct compose_mount *m = &svc->volumes[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "Target", json_object_new_string(m->target));
+		json_object_object_add(o, "ReadOnly", json_object_new_boolean(m->read_only));
+		switch (m->type) {
+		case COMPOSE_MOUNT_BIND:
+			if (!bind_allowed(s, m->source)) {
+				json_object_put(o);
+				return error_set(err, ERR_POLICY,
+						 "%s:%d: service %s bind-mounts %s, outside the "
+						 "project and the paths the runner admin allows "
+						 "(allowed_bind_paths: %s); use a named volume",
+						 svc->file, svc->line, svc->name, m->source,
+						 pattern_list_str(&s->cfg->allowed_bind_paths));
+			}
+			if (m->create_host_path && access(m->source, F_OK) < 0 &&
+			    fs_mkdir_p(m->source, 0755, err) < 0) {
+				json_object_put(o);
+				return error_wrap(err, "create bind source for %s", svc->name);
+			}
+			json_object_object_add(o, "Type", json_object_new_string("bind"));
+			json_object_object_add(o, "Source", json_object_new_string(m->source));
+			break;
+		case COMPOSE_MOUNT_VOLUME:
+			json_object_object_add(o, "Type", json_object_new_string("volume"));
+			if (m->volume_name)
+				json_object_object_add(o, "Source",
+						       json_object_new_string(m->volume_name));
+			if (m->nocopy) {
+				json_object *vo = json_object_new_object();
+
+				json_object_object_add(vo, "NoCopy", json_object_new_boolean(1));
+				json_object_object_add(o, "VolumeOptions", vo);
+			}
+			break;
+		case COMPOSE_MOUNT_TMPFS: {
+			json_object *to = json_object_new_object();
+
+			json_object_object_add(o, "Type", json_object_new_string("tmpfs"));
+			if (m->tmpfs_size > 0)
+				json_object_object_add(to, "SizeBytes",
+						       json_object_new_int64(m->tmpfs_size));
+			if (m->tmpfs_mode)
+				json_object_object_add(to, "Mode",
+						       json_object_new_int64(m->tmpfs_mode));
+			json_object_object_add(o, "TmpfsOptions", to);
+			break;
+		}
+		}
+		json_object_array_add(mounts, o);
+	}
+	return 0;
+}
+
+static void ports_json(const struct compose_service *svc, json_object *exposed,
+		       json_object *bindings)
+{
+	size_t i;
+	char key[32], hp[32];
+
+	for (i = 0; i < svc->nexpose; i++) {
+		snprintf(key, sizeof(key), "%d/%s", svc->expose[i].target,
+			 svc->expose[i].protocol[0] ? svc->expose[i].protocol : "tcp");
+		json_object_object_add(exposed, key, json_object_new_object());
+	}
+	for (i = 0; i < svc->nports; i++) {
+		const struct compose_port *p = &svc->ports[i];
+		json_object *list, *b;
+
+		snprintf(key, sizeof(key), "%d/%s", p->target, p->protocol[0] ? p->protocol : "tcp");
+		json_object_object_add(exposed, key, json_object_new_object());
+		if (!json_object_object_get_ex(bindings, key, &list)) {
+			list = json_object_new_array();
+			json_object_object_add(bindings, key, list);
+		}
+		b = json_object_new_object();
+		json_object_object_add(b, "HostIp", json_object_new_string(p->host_ip ? p->host_ip : ""));
+		if (p->published_start <= 0)
+			hp[0] = '\0';
+		else if (p->published_end > p->published_start)
+			snprintf(hp, sizeof(hp), "%d-%d", p->published_start, p->published_end);
+		else
+			snprintf(hp, sizeof(hp), "%d", p->published_start);
+		json_object_object_add(b, "HostPort", json_object_new_string(hp));
+		json_object_array_add(list, b);
+	}
+}
+
+static json_object *healthcheck_json(const struct compose_healthcheck *h)
+{
+	json_object *o = json_object_new_object();
+
+	if (h->disable) {
+		json_object *t = json_object_new_array();
+
+		json_object_array_add(t, json_object_new_string("NONE"));
+		json_object_object_add(o, "Test", t);
+		return o;
+	}
+	if (h->test.set)
+		json_object_object_add(o, "Test", argv_json(&h->test));
+	if (h->interval_ms >= 0)
+		json_object_object_add(o, "Interval", json_object_new_int64(h->interval_ms * 1000000));
+	if (h->timeout_ms >= 0)
+		json_object_object_add(o, "Timeout", json_object_new_int64(h->timeout_ms * 1000000));
+	if (h->start_period_ms >= 0)
+		json_object_object_add(o, "StartPeriod",
+				       json_object_new_int64(h->start_period_ms * 1000000));
+	if (h->retries >= 0)
+		json_object_object_add(o, "Retries", json_object_new_int(h->retries));
+	return o;
+}
+
+/* The aliases a container gets on one network. */
+static json_object *aliases_json(const struct stack *s, const struct compose_service *svc,
+				 const struct compose_service_network *n)
+{
+	json_object *a = json_object_new_array();
+	int on_shared = s->attach_network && !strcmp(n->name, s->attach_network);
+	char own[256];
+	size_t i;
+
+	snprintf(own, sizeof(own), "%s-%s", s->project->name, svc->name);
+	if (on_shared)
+		json_object_array_add(a, json_object_new_string(own));
+	for (i = 0; i < n->naliases; i++) {
+		/* on the shared durable network the bare service name would make
+		 * blue and green answer for each other */
+		if (on_shared && !strcmp(n->aliases[i], svc->name))
+			continue;
+		json_object_array_add(a, json_object_new_string(n->aliases[i]));
+	}
+	return a;
+}
+
+int stack_container_config(const struct stack *s, const struct compose_service *svc,
+			   json_object **out, char hash[65], struct error *err)
+{
+	json_object *cfg = json_object_new_object(), *host = json_object_new_object();
+	json_object *labels = project_labels(s), *env = json_object_new_array();
+	json_object *exposed = json_object_new_object(), *bindings = json_object_new_object();
+	json_object *mounts = json_object_new_array(), *nets = json_object_new_object();
+	json_object *spec, *v;
+	struct buf tmp = BUF_INIT;
+	size_t i;
+
+	json_object_object_add(cfg, "Image", json_object_new_string(svc->image ? svc->image : ""));
+	if (svc->command.set)
+		json_object_object_add(cfg, "Cmd", argv_json(&svc->command));
+	if (svc->entrypoint.set)
+		json_object_object_add(cfg, "Entrypoint", argv_json(&svc->entrypoint));
+	for (i = 0; i < svc->nenvironment; i++) {
+		if (!svc->environment[i].value)
+			continue;
+		buf_reset(&tmp);
+		buf_printf(&tmp, "%s=%s", svc->environment[i].key, svc->environment[i].value);
+		json_object_array_add(env, json_object_new_string(buf_str(&tmp)));
+	}
+	json_object_object_add(cfg, "Env", env);
+	if (svc->user)
+		json_object_object_add(cfg, "User", json_object_new_string(svc->user));
+	if (svc->working_dir)
+		json_object_object_add(cfg, "WorkingDir", json_object_new_string(svc->working_dir));
+	if (svc->hostname)
+		json_object_object_add(cfg, "Hostname", json_object_new_string(svc->hostname));
+	if (svc->healthcheck.set)
+		json_object_object_add(cfg, "Healthcheck", healthcheck_json(&svc->healthcheck));
+	if (svc->stop_grace_period_ms >= 0)
+		json_object_object_add(cfg, "StopTimeout",
+				       json_object_new_int((int)((svc->stop_grace_period_ms + 999) / 1000)));
+
+	for (i = 0; i < svc->nlabels; i++)
+		add_label(labels, svc->labels[i].key, svc->labels[i].value);
+	add_label(labels, "com.docker.compose.service", svc->name);
+	add_label(labels, "com.docker.compose.container-number", "1");
+	add_label(labels, "com.docker.compose.oneoff", "False");
+
+	ports_json(svc, exposed, bindings);
+	json_object_object_add(cfg, "ExposedPorts", exposed);
+	json_object_object_add(host, "PortBindings", bindings);
+	if (mounts_json(s, svc, mounts, err) < 0) {
+		json_object_put(cfg);
+		json_object_put(host);
+		json_object_put(labels);
+		json_object_put(mounts);
+		json_object_put(nets);
+		buf_release(&tmp);
+		return -1;
+	}
+	json_object_object_add(host, "Mounts", mounts);
+	if (svc->restart) {
+		json_object *rp = json_object_new_object();
+		const char *name = svc->restart;
+
+		if (!strncmp(name, "on-failure", 10))
+			name = "on-failure";
+		json_object_object_add(rp, "Name", json_object_new_string(!strcmp(name, "no") ? "" : name));
+		if (svc->restart_max_retries > 0)
+			json_object_object_add(rp, "MaximumRetryCount",
+					       json_object_new_int(svc->restart_max_retries));
+		json_object_object_add(host, "RestartPolicy", rp);
+	}
+	if (svc->nextra_hosts) {
+		v = json_object_new_array();
+		for (i = 0; i < svc->nextra_hosts; i++) {
+			buf_reset(&tmp);
+			buf_printf(&tmp, "%s:%s", svc->extra_hosts[i].key, svc->extra_hosts[i].value);
+			json_object_array_add(v, json_object_new_string(buf_str(&tmp)));
+		}
+		json_object_object_add(host, "ExtraHosts", v);
+	}
+	/* every network with its aliases; the first goes into the create call,
+	 * the others are connected before start */
+	for (i = 0; i < svc->nnetworks; i++) {
+		json_object *ep = json_object_new_object();
+
+		json_object_object_add(ep, "Aliases", aliases_json(s, svc, &svc->networks[i]));
+		json_object_object_add(nets, svc->networks[i].name, ep);
+	}
+	if (s->attach_network && !json_object_object_get_ex(nets, s->attach_network, NULL)) {
+		json_object *ep = json_object_new_object(), *a = json_object_new_array();
+
+		buf_reset(&tmp);
+		buf_printf(&tmp, "%s-%s", s->project->name, svc->name);
+		json_object_array_add(a, json_object_new_string(buf_str(&tmp)));
+		json_object_object_add(ep, "Aliases", a);
+		json_object_object_add(nets, s->attach_network, ep);
+	}
+	if (svc->nnetworks)
+		json_object_object_add(host, "NetworkMode",
+				       json_object_new_string(svc->networks[0].name));
+	json_object_object_add(cfg, "HostConfig", host);
+	json_object_object_add(cfg, "Labels", labels);
+	v = json_object_new_object();
+	json_object_object_add(v, "EndpointsConfig", nets);
+	json_object_object_add(cfg, "NetworkingConfig", v);
+
+	/* the spec and its hash: the whole create body with environment values
+	 * replaced by their digests, so neither label shows a secret */
+	spec = NULL;
+	json_object_deep_copy(cfg, &spec, NULL);
+	{
+		json_object *senv = json_object_new_array(), *e;
+		size_t n;
+
+		json_object_object_get_ex(cfg, "Env", &e);
+		n = json_object_array_length(e);
+		for (i = 0; i < n; i++) {
+			const char *kv = json_object_get_string(json_object_array_get_idx(e, i));
+			const char *eq = strchr(kv, '=');
+			char digest[65];
+
+			sha256_hex(eq + 1, strlen(eq + 1), digest);
+			buf_reset(&tmp);
+			buf_printf(&tmp, "%.*s=sha256:%.16s", (int)(eq - kv), kv, digest);
+			json_object_array_add(senv, json_object_new_string(buf_str(&tmp)));
+		}
+		json_object_object_add(spec, "Env", senv);
+		json_object_object_del(spec, "Labels");
+	}
+	{
+		const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
+
+		sha256_hex(text, strlen(text), hash);
+		add_label(labels, STACK_LABEL_HASH, hash);
+		add_label(labels, "com.docker.compose.config-hash", hash);
+		add_label(labels, STACK_LABEL_SPEC, text);
+	}
+	json_object_put(spec);
+	buf_release(&tmp);
+	*out = cfg;
+	return 0;
+}
+
+/* ---- drift ---- */
+
+static void diff_value(struct buf *out, const char *cname, const char *what, json_object *a,
+		       json_object *b)
+{
+	const char *sa = a ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)
+			   : "(none)";
+	char *copy = strdup(sa);
+	const char *sb = b ? json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN)
+			   : "(none)";
+
+	if (copy && strcmp(copy, sb))
+		buf_printf(out, "  %s: %s: %.200s -> %.200s\n", cname, what, copy, sb);
+	free(copy);
+}
+
+static void diff_env(struct buf *out, const char *cname, json_object *a, json_object *b)
+{
+	size_t i, j, na = a ? json_object_array_length(a) : 0, nb = b ? json_object_array_length(b) : 0;
+
+	for (i = 0; i < nb; i++) {
+		const char *kv = json_object_get_string(json_object_array_get_idx(b, i));
+		const char *eq = strchr(kv, '=');
+		int found = 0;
+
+		for (j = 0; j < na && eq; j++) {
+			const char *ov = json_object_get_string(json_object_array_get_idx(a, j));
+
+			if (!strncmp(ov, kv, (size_t)(eq - kv) + 1)) {
+				found = 1;
+				if (strcmp(ov, kv))
+					buf_printf(out, "  %s: environment %.*s changed\n", cname,
+						   (int)(eq - kv), kv);
+			}
+		}
+		if (!found && eq)
+			buf_printf(out, "  %s: environment %.*s added\n", cname, (int)(eq - kv), kv);
+	}
+	for (j = 0; j < na; j++) {
+		const char *ov = json_object_get_string(json_object_array_get_idx(a, j));
+		const char *eq = strchr(ov, '=');
+		int found = 0;
+
+		for (i = 0; i < nb && eq; i++)
+			if (!strncmp(json_object_get_string(json_object_array_get_idx(b, i)), ov,
+				     (size_t)(eq - ov) + 1))
+				found = 1;
+		if (!found && eq)
+			buf_printf(out, "  %s: environment %.*s removed\n", cname, (int)(eq - ov), ov);
+	}
+}
+
+static void spec_diff(struct buf *out, const char *cname, const char *old_text,
+		      json_object *new_spec)
+{
+	static const char *const top[] = { "Image", "Cmd", "Entrypoint", "User", "WorkingDir",
+					   "Hostname", "Healthcheck", "StopTimeout", "ExposedPorts" };
+	static const char *const hostkeys[] = { "PortBindings", "Mounts", "RestartPolicy",
+						"ExtraHosts", "NetworkMode" };
+	json_object *old = old_text ? json_tokener_parse(old_text) : NULL, *a, *b, *ha = NULL,
+		    *hb = NULL, *na = NULL, *nb = NULL;
+	size_t i;
+	size_t before = out->len;
+
+	if (!old) {
+		buf_printf(out, "  %s: created by an older driver (no recorded definition)\n", cname);
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(top); i++) {
+		a = b = NULL;
+		json_object_object_get_ex(old, top[i], &a);
+		json_object_object_get_ex(new_spec, top[i], &b);
+		diff_value(out, cname, top[i], a, b);
+	}
+	a = b = NULL;
+	json_object_object_get_ex(old, "Env", &a);
+	json_object_object_get_ex(new_spec, "Env", &b);
+	diff_env(out, cname, a, b);
+	json_object_object_get_ex(old, "HostConfig", &ha);
+	json_object_object_get_ex(new_spec, "HostConfig", &hb);
+	for (i = 0; i < ARRAY_SIZE(hostkeys); i++) {
+		a = b = NULL;
+		if (ha)
+			json_object_object_get_ex(ha, hostkeys[i], &a);
+		if (hb)
+			json_object_object_get_ex(hb, hostkeys[i], &b);
+		diff_value(out, cname, hostkeys[i], a, b);
+	}
+	json_object_object_get_ex(old, "NetworkingConfig", &na);
+	json_object_object_get_ex(new_spec, "NetworkingConfig", &nb);
+	diff_value(out, cname, "networks", na, nb);
+	if (out->len == before)
+		buf_printf(out, "  %s: labels changed\n", cname);
+	json_object_put(old);
+}
+
+/* ---- resources ---- */
+
+static int ensure_networks(const struct stack *s, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < s->project->nnetworks; i++) {
+		const struct compose_resource *n = &s->project->networks[i];
+		json_object *info = NULL, *labels;
+
+		if (docker_network_inspect(s->docker, n->name, &info, err) == 0) {
+			json_object_put(info);
+			continue;
+		}
+		if (err->code != 404)
+			return error_wrap(err, "inspect network %s", n->name);
+		if (n->external)
+			return error_set(err, ERR_JOB,
+					 "network %s is declared external but does not exist; %s",
+					 n->name,
+					 s->attach_network && !strcmp(n->name, s->attach_network)
+						 ? "set up the durable layer first (durable:setup-<env>)"
+						 : "create it, or drop `external: true`");
+		labels = project_labels(s);
+		add_label(labels, "com.docker.compose.network", n->key);
+		if (docker_network_create(s->docker, n->name, labels, 0, NULL, err) < 0)
+			return error_wrap(err, "create network %s", n->name);
+		log_info("Created network %s", n->name);
+	}
+	if (s->attach_network) {
+		json_object *info = NULL;
+
+		if (docker_network_inspect(s->docker, s->attach_network, &info, err) < 0) {
+			if (err->code == 404)
+				return error_set(err, ERR_JOB,
+						 "the durable network %s does not exist: set up the "
+						 "durable layer of env %s first (durable:setup-%s)",
+						 s->attach_network, s->env, s->env);
+			return error_wrap(err, "inspect network %s", s->attach_network);
+		}
+		json_object_put(info);
+	}
+	return 0;
+}
+
+static int ensure_volumes(const struct stack *s, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < s->project->nvolumes; i++) {
+		const struct compose_resource *v = &s->project->volumes[i];
+		json_object *info = NULL, *labels;
+
+		if (docker_volume_inspect(s->docker, v->name, &info, err) == 0) {
+			json_object_put(info);
+			continue;
+		}
+		if (err->code != 404)
+			return error_wrap(err, "inspect volume %s", v->name);
+		if (v->external)
+			return error_set(err, ERR_JOB,
+					 "volume %s is declared external but does not exist; create "
+					 "it, or drop `external: true`",
+					 v->name);
+		labels = project_labels(s);
+		add_label(labels, "com.docker.compose.volume", v->key);
+		if (docker_volume_create(s->docker, v->name, labels, err) < 0)
+			return error_wrap(err, "create volume %s", v->name);
+		log_info("Created volume %s", v->name);
+	}
+	return 0;
+}
+
+static const char *label_of(json_object *info, const char *key)
+{
+	json_object *cfg, *labels, *v;
+
+	if (!json_object_object_get_ex(info, "Config", &cfg) ||
+	    !json_object_object_get_ex(cfg, "Labels", &labels) ||
+	    !json_object_object_get_ex(labels, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int state_bool(json_object *info, const char *key)
+{
+	json_object *st, *v;
+
+	return json_object_object_get_ex(info, "State", &st) &&
+	       json_object_object_get_ex(st, key, &v) && json_object_get_boolean(v);
+}
+
+static const char *health_status(json_object *info)
+{
+	json_object *st, *h, *v;
+
+	if (json_object_object_get_ex(info, "State", &st) &&
+	    json_object_object_get_ex(st, "Health", &h) &&
+	    json_object_object_get_ex(h, "Status", &v))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static int wait_dependency(const struct stack *s, const struct compose_service *svc,
+			   const struct compose_dependency *d, struct error *err)
+{
+	const struct compose_service *dep = compose_project_service(s->project, d->service);
+	int timeout = s->health_timeout_s > 0 ? s->health_timeout_s : 120;
+	struct timespec t0, now;
+
+	if (!dep)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		json_object *info = NULL;
+		const char *hs;
+		int ok = 0, failed = 0;
+
+		if (docker_container_inspect(s->docker, dep->container_name, &info, err) < 0)
+			return error_wrap(err, "wait for %s", dep->name);
+		hs = health_status(info);
+		switch (d->condition) {
+		case COMPOSE_COND_STARTED:
+			ok = state_bool(info, "Running");
+			break;
+		case COMPOSE_COND_HEALTHY:
+			ok = hs && !strcmp(hs, "healthy");
+			failed = (hs && !strcmp(hs, "unhealthy")) || !hs;
+			break;
+		case COMPOSE_COND_COMPLETED: {
+			json_object *st, *ec;
+
+			if (!state_bool(info, "Running") &&
+			    json_object_object_get_ex(info, "State", &st) &&
+			    json_object_object_get_ex(st, "ExitCode", &ec)) {
+				ok = json_object_get_int(ec) == 0;
+				failed = !ok;
+			}
+			break;
+		}
+		}
+		json_object_put(info);
+		if (ok)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (failed || now.tv_sec - t0.tv_sec > timeout)
+			return error_set(err, ERR_HEALTH,
+					 "service %s depends on %s being %s, and it is not%s", svc->name,
+					 dep->name,
+					 d->condition == COMPOSE_COND_HEALTHY ? "healthy"
+					 : d->condition == COMPOSE_COND_STARTED ? "started"
+										 : "completed successfully",
+					 d->condition == COMPOSE_COND_HEALTHY && !hs
+						 ? " (it has no healthcheck)"
+						 : "");
+		usleep(100 * 1000);
+	}
+}
+
+static int create_container(const struct stack *s, const struct compose_service *svc,
+			    json_object *cfg, struct error *err)
+{
+	json_object *netcfg, *eps;
+	_cleanup_free_ char *id = NULL;
+	const char *first = svc->nnetworks ? svc->networks[0].name : NULL;
+	json_object *rest = json_object_new_object();
+	int rc;
+
+	/* API 1.41 honours only one endpoint at create: keep the first */
+	if (json_object_object_get_ex(cfg, "NetworkingConfig", &netcfg) &&
+	    json_object_object_get_ex(netcfg, "EndpointsConfig", &eps)) {
+		json_object_object_foreach(eps, name, ep)
+		{
+			if (first && !strcmp(name, first))
+				continue;
+			json_object_object_add(rest, name, json_object_get(ep));
+		}
+		json_object_object_foreach(rest, rname, rep)
+		{
+			(void)rep;
+			json_object_object_del(eps, rname);
+		}
+	}
+	rc = docker_container_create(s->docker, svc->container_name, cfg, &id, err);
+	if (rc < 0) {
+		json_object_put(rest);
+		if (err->code == 409)
+			return error_set(err, ERR_JOB,
+					 "container name %s is in use by a container this stack did "
+					 "not create; rename the service's container_name or remove "
+					 "that container",
+					 svc->container_name);
+		return error_wrap(err, "create container %s", svc->container_name);
+	}
+	json_object_object_foreach(rest, name, ep)
+	{
+		json_object *aliases = NULL;
+		const char *list[32];
+		size_t i, n = 0;
+
+		if (json_object_object_get_ex(ep, "Aliases", &aliases))
+			for (i = 0; i < json_object_array_length(aliases) && n < 31; i++)
+				list[n++] = json_object_get_string(json_object_array_get_idx(aliases, i));
+		list[n] = NULL;
+		if (docker_network_connect(s->docker, name, id, list, err) < 0) {
+			json_object_put(rest);
+			return error_wrap(err, "connect %s to network %s", svc->container_name, name);
+		}
+	}
+	json_object_put(rest);
+	return 0;
+}
+
+static int start_container(const struct stack *s, const char *name, struct error *err)
+{
+	if (docker_container_start(s->docker, name, err) < 0) {
+		if (strstr(err->msg, "port is already allocated") ||
+		    strstr(err->msg, "address already in use")) {
+			err->cls = ERR_JOB;
+			return error_wrap(err,
+					  "start %s (a published port is taken: stop what uses it "
+					  "or change the port)",
+					  name);
+		}
+		return error_wrap(err, "start %s", name);
+	}
+	return 0;
+}
+
+int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
+{
+	const struct compose_project *p = s->project;
+	_cleanup_free_ size_t *order = calloc(p->nservices ? p->nservices : 1, sizeof(size_t));
+	size_t k, i;
+
+	if (!order)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	if (compose_project_start_order(p, order, err) < 0)
+		return -1;
+	if (ensure_networks(s, err) < 0 || ensure_volumes(s, err) < 0)
+		return -1;
+
+	for (k = 0; k < p->nservices; k++) {
+		const struct compose_service *svc = &p->services[order[k]];
+		json_object *cfg = NULL, *info = NULL;
+		char hash[65];
+		int exists, rc;
+
+		if (!svc->image || !*svc->image)
+			return error_set(err, ERR_COMPOSE, "%s:%d: service %s has no image (build: is "
+						      "not supported; build images in an earlier job)",
+					 svc->file, svc->line, svc->name);
+		if (!image_allowed(&s->cfg->allowed_images, svc->image))
+			return error_set(err, ERR_POLICY,
+					 "%s:%d: service %s uses image %s, which is not allowed on "
+					 "this runner (allowed: %s)",
+					 svc->file, svc->line, svc->name, svc->image,
+					 pattern_list_str(&s->cfg->allowed_images));
+		for (i = 0; i < svc->ndepends_on; i++)
+			if (wait_dependency(s, svc, &svc->depends_on[i], err) < 0)
+				return -1;
+		if (stack_container_config(s, svc, &cfg, hash, err) < 0)
+			return -1;
+
+		exists = docker_container_inspect(s->docker, svc->container_name, &info, err) == 0;
+		if (!exists && err->code != 404) {
+			json_object_put(cfg);
+			return error_wrap(err, "inspect %s", svc->container_name);
+		}
+		if (exists) {
+			const char *proj = label_of(info, "com.docker.compose.project");
+			const char *old = label_of(info, STACK_LABEL_HASH);
+
+			if (!proj || strcmp(proj, p->name) || !label_of(info, "io.executor.managed")) {
+				json_object_put(info);
+				json_object_put(cfg);
+				return error_set(err, ERR_JOB,
+						 "container name %s is in use by a container this "
+						 "stack did not create; rename the service's "
+						 "container_name or remove that container",
+						 svc->container_name);
+			}
+			if (old && !strcmp(old, hash)) {
+				if (state_bool(info, "Running")) {
+					rep->unchanged++;
+				} else {
+					rc = start_container(s, svc->container_name, err);
+					if (rc < 0) {
+						json_object_put(info);
+						json_object_put(cfg);
+						return -1;
+					}
+					log_info("Started %s again (it was stopped)", svc->container_name);
+					rep->started++;
+				}
+				json_object_put(info);
+				json_object_put(cfg);
+				continue;
+			}
+			if (s->mode == STACK_KEEP) {
+				json_object *labels, *spec_label, *spec;
+
+				json_object_object_get_ex(cfg, "Labels", &labels);
+				json_object_object_get_ex(labels, STACK_LABEL_SPEC, &spec_label);
+				spec = json_tokener_parse(json_object_get_string(spec_label));
+				spec_diff(&rep->drift, svc->container_name,
+					  label_of(info, STACK_LABEL_SPEC), spec);
+				json_object_put(spec);
+				rep->drifted++;
+				if (!state_bool(info, "Running")) {
+					if (start_container(s, svc->container_name, err) < 0) {
+						json_object_put(info);
+						json_object_put(cfg);
+						return -1;
+					}
+					rep->started++;
+				}
+				json_object_put(info);
+				json_object_put(cfg);
+				continue;
+			}
+			json_object_put(info);
+			if (docker_container_remove(s->docker, svc->container_name, 1, 0, err) < 0) {
+				json_object_put(cfg);
+				return error_wrap(err, "replace %s", svc->container_name);
+			}
+			rep->replaced++;
+		}
+		if (image_ensure(s->docker, s->cfg, svc->image, err) < 0) {
+			json_object_put(cfg);
+			return -1;
+		}
+		rc = create_container(s, svc, cfg, err);
+		json_object_put(cfg);
+		if (rc < 0)
+			return -1;
+		if (start_container(s, svc->container_name, err) < 0)
+			return -1;
+		if (!exists)
+			rep->created++;
+		log_info("Started %s (%s)", svc->container_name, svc->image);
+	}
+	return 0;
+}
+
+static void print_failure(const struct stack *s, const char *cname, json_object *info)
+{
+	struct error err = ERROR_INIT;
+	struct buf logs = BUF_INIT;
+	json_object *st, *h, *hlog;
+
+	if (json_object_object_get_ex(info, "State", &st) &&
+	    json_object_object_get_ex(st, "Health", &h) &&
+	    json_object_object_get_ex(h, "Log", &hlog) &&
+	    json_object_is_type(hlog, json_type_array)) {
+		size_t n = json_object_array_length(hlog), i;
+
+		log_warn("Last health checks of %s:", cname);
+		for (i = n > 3 ? n - 3 : 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(hlog, i), *ec, *out;
+
+			json_object_object_get_ex(e, "ExitCode", &ec);
+			json_object_object_get_ex(e, "Output", &out);
+			log_warn("  exit %d: %.300s", ec ? json_object_get_int(ec) : -1,
+				 out ? json_object_get_string(out) : "");
+		}
+	}
+	if (docker_container_logs(s->docker, cname, 30, &logs, &err) == 0 && logs.len) {
+		log_warn("Last lines of %s's log:", cname);
+		log_raw(buf_str(&logs));
+		if (logs.data[logs.len - 1] != '\n')
+			log_raw("\n");
+	}
+	buf_release(&logs);
+}
+
+int stack_wait_healthy(const struct stack *s, struct error *err)
+{
+	const struct compose_project *p = s->project;
+	int timeout = s->health_timeout_s > 0 ? s->health_timeout_s : 120;
+	struct timespec t0, now;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		const char *bad = NULL;
+		json_object *bad_info = NULL;
+		int pending = 0, failed = 0;
+
+		for (i = 0; i < p->nservices && !failed; i++) {
+			const struct compose_service *svc = &p->services[i];
+			json_object *info = NULL;
+			const char *hs;
+
+			if (docker_container_inspect(s->docker, svc->container_name, &info, err) < 0)
+				return error_wrap(err, "inspect %s", svc->container_name);
+			hs = health_status(info);
+			if (!state_bool(info, "Running") && !state_bool(info, "Restarting")) {
+				failed = 1;
+			} else if (state_bool(info, "Restarting")) {
+				pending = 1;
+			} else if (hs && !strcmp(hs, "unhealthy")) {
+				failed = 1;
+			} else if (hs && strcmp(hs, "healthy")) {
+				pending = 1;
+			}
+			if (failed || (pending && !bad)) {
+				bad = svc->container_name;
+				json_object_put(bad_info);
+				bad_info = info;
+			} else {
+				json_object_put(info);
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!failed && !pending) {
+			json_object_put(bad_info);
+			return 0;
+		}
+		if (failed || now.tv_sec - t0.tv_sec >= timeout) {
+			const char *hs = health_status(bad_info);
+			int running = state_bool(bad_info, "Running");
+
+			print_failure(s, bad, bad_info);
+			error_set(err, ERR_HEALTH,
+				  "%s did not become healthy (%s%s): the deployment is unhealthy; see "
+				  "its log above",
+				  bad, !running ? "it exited" : hs ? hs : "not running",
+				  failed ? "" : ", timed out");
+			json_object_put(bad_info);
+			return -1;
+		}
+		json_object_put(bad_info);
+		usleep(200 * 1000);
+	}
+}
+
+int stack_containers(struct docker_client *c, const char *project, json_object **out,
+		     struct error *err)
+{
+	char pl[512];
+	const char *filters[] = { pl, "io.executor.managed=true", NULL };
+
+	snprintf(pl, sizeof(pl), "com.docker.compose.project=%s", project);
+	return docker_container_list(c, filters, 1, out, err);
+}
+
+int stack_down(struct docker_client *c, const char *project, int remove_volumes,
+	       struct error *err)
+{
+	char pl[512];
+	const char *filters[] = { pl, "io.executor.managed=true", NULL };
+	json_object *list = NULL;
+	size_t i, n;
+
+	snprintf(pl, sizeof(pl), "com.docker.compose.project=%s", project);
+	if (docker_container_list(c, filters, 1, &list, err) < 0)
+		return error_wrap(err, "list containers of %s", project);
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *ct = json_object_array_get_idx(list, i), *id, *names;
+		const char *name = "?";
+
+		if (!json_object_object_get_ex(ct, "Id", &id))
+			continue;
+		if (json_object_object_get_ex(ct, "Names", &names) &&
+		    json_object_array_length(names) > 0)
+			name = json_object_get_string(json_object_array_get_idx(names, 0));
+		/* a graceful stop first: databases flush, nginx drains */
+		docker_container_stop(c, json_object_get_string(id), 10, err);
+		if (docker_container_remove(c, json_object_get_string(id), 1, 0, err) < 0) {
+			json_object_put(list);
+			return error_wrap(err, "remove container %s", name);
+		}
+		log_info("Removed container %s", name[0] == '/' ? name + 1 : name);
+	}
+	json_object_put(list);
+	list = NULL;
+	if (docker_network_list(c, filters, &list, err) < 0)
+		return error_wrap(err, "list networks of %s", project);
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *net = json_object_array_get_idx(list, i), *name;
+
+		if (!json_object_object_get_ex(net, "Name", &name))
+			continue;
+		if (docker_network_remove(c, json_object_get_string(name), err) < 0) {
+			json_object_put(list);
+			return error_wrap(err, "remove network %s", json_object_get_string(name));
+		}
+		log_info("Removed network %s", json_object_get_string(name));
+	}
+	json_object_put(list);
+	list = NULL;
+	if (!remove_volumes)
+		return 0;
+	if (docker_volume_list(c, filters, &list, err) < 0)
+		return error_wrap(err, "list volumes of %s", project);
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *vol = json_object_array_get_idx(list, i), *name;
+
+		if (!json_object_object_get_ex(vol, "Name", &name))
+			continue;
+		if (docker_volume_remove(c, json_object_get_string(name), 0, err) < 0) {
+			json_object_put(list);
+			return error_wrap(err, "remove volume %s", json_object_get_string(name));
+		}
+		log_info("Removed volume %s (its data is gone)", json_object_get_string(name));
+	}
+	json_object_put(list);
+	return 0;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef STAGES_STACK_H
+#define STAGES_STACK_H
+
+/*
+ * A Compose project carried out against the Engine API: networks, volumes
+ * and containers created in dependency order, labelled the way Compose
+ * labels them (so `docker compose -p NAME ps` lists them) plus our own
+ * labels, waited on until healthy, and removed by label.
+ */
+
+#include <json-c/json.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "compose/compose.h"
+#include "docker/docker.h"
+
+#define STACK_LABEL_ENV "io.executor.env"
+#define STACK_LABEL_COLOR "io.executor.color"
+#define STACK_LABEL_LAYER "io.executor.layer" /* "durable" or "color" */
+#define STACK_LABEL_HASH "io.executor.config-hash"
+#define STACK_LABEL_SPEC "io.executor.spec"
+
+enum stack_mode {
+	/* durable layer: keep what runs; a changed definition is drift, reported */
+	STACK_KEEP,
+	/* a color: a changed definition is recreated */
+	STACK_REPLACE,
+};
+
+struct stack {
+	struct docker_client *docker;
+	const struct config *cfg;
+	const struct compose_project *project;
+	enum stack_mode mode;
+	const char *layer; /* "durable" or "color" */
+	const char *env;
+	const char *color;        /* NULL for the durable layer */
+	const char *config_files; /* comma-joined, for Compose's label */
+	/* color stacks: every container joins this network too, known there only
+	 * as "<project>-<service>", so blue and green never resolve each other */
+	const char *attach_network;
+	/* host directories bind mounts may use besides allowed_bind_paths */
+	const char *const *bind_roots;
+	int health_timeout_s;
+};
+
+struct stack_report {
+	int created;
+	int started; /* existed, stopped, started again */
+	int unchanged;
+	int drifted;
+	int replaced;
+	struct buf drift; /* one line per difference */
+};
+
+void stack_report_release(struct stack_report *r);
+
+/* Create what is missing, start in dependency order, wait for depends_on. */
+int stack_up(const struct stack *s, struct stack_report *rep, struct error *err);
+/* Every container running, and healthy where it has a healthcheck; on
+ * timeout or unhealthy: ERR_HEALTH, the service's last log lines and health
+ * output in the log. */
+int stack_wait_healthy(const struct stack *s, struct error *err);
+/* Remove the project's containers and networks (and named volumes when
+ * asked); only what carries our managed label and the project's label. */
+int stack_down(struct docker_client *c, const char *project, int remove_volumes,
+	       struct error *err);
+/* The project's containers (JSON array from the engine), all states. */
+int stack_containers(struct docker_client *c, const char *project, json_object **out,
+		     struct error *err);
+/* Build the container-create body for one service (exposed for tests). */
+int stack_container_config(const struct stack *s, const struct compose_service *svc,
+			   json_object **out, char hash[65], struct error *err);
+
+#endif
