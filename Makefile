@@ -127,10 +127,10 @@ lint: $(BUILD)/.deps-ok
 
 # libFuzzer targets, one per parser; FUZZ_SECONDS bounds each.
 FUZZ_SECONDS ?= 60
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(BUILD)/gen/router_template.c
 	@mkdir -p $(@D)
 	clang $(ALL_CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-		-o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
+		-o $@ $< $(LIB_SRCS) $(BUILD)/gen/router_template.c $(PKG_LIBS) -lpthread
 
 fuzz: $(FUZZ_BINS)
 	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

@@ -36,6 +36,13 @@ int docker_ping(struct docker_client *c, struct error *err);
 const char *docker_api_version(const struct docker_client *c);
 /* Count of requests made by this client (for benchmarks and tests). */
 unsigned long docker_request_count(const struct docker_client *c);
+/* Added: a flag (set by a signal handler) that cancels every later request
+ * of this client, including the long ones without a cancel parameter (pull,
+ * wait, exec): they fail with ERR_CANCELED.  The signal itself wakes the
+ * wait, so this is prompt; a flag set by another thread is seen within about
+ * a second on an idle connection (100 ms in exec).  A request's own `cancel`
+ * wins over this one. */
+void docker_client_set_cancel(struct docker_client *c, volatile sig_atomic_t *cancel);
 
 /* ---- the one request function ---- */
 

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DOCKER_INTERNAL_H
+#define DOCKER_INTERNAL_H
+
+/*
+ * Private to docker/: shared by the module files, not part of the contract in
+ * docker/docker.h.
+ */
+
+#include <stddef.h>
+
+#include "docker/docker.h"
+
+/* Default whole-request timeout of the metadata calls (inspect, create...). */
+#define DOCKER_TIMEOUT_MS (60L * 1000L)
+
+/*
+ * Run `method path` with a JSON body over a hijacked connection (exec start):
+ * stdin_data is written (interleaved with reading, so a chatty process never
+ * deadlocks), then the write side is shut down; every byte of the raw stream
+ * that follows the 101/200 answer goes to on_data until the engine closes the
+ * connection.  on_tick (may be NULL) and the client's cancel flag are polled
+ * every 100 ms; a non-zero answer ends with ERR_CANCELED.  An HTTP error
+ * answer becomes ERR_ENGINE with the status in err->code, as docker_request.
+ */
+int docker_hijack(struct docker_client *c, const char *method, const char *path,
+		  const char *json_body, const void *stdin_data, size_t stdin_len,
+		  docker_data_cb on_data, void *payload, int (*on_tick)(void *payload),
+		  void *tick_payload, struct error *err);
+
+/* Percent-encode s for a URL path: like docker_urlencode but keeps '/', ':'
+ * and '@' (image references, container names). */
+int docker_urlencode_path(struct buf *out, const char *s);
+
+/* "/<prefix>/<encoded id><suffix>" into out, or ERR_SYSTEM when it does not
+ * fit.  Returns 0 / -1 with err filled. */
+int docker_build_path(struct buf *out, const char *prefix, const char *id, const char *suffix,
+		      struct error *err);
+
+/* Parse exactly one JSON value from data (trailing whitespace allowed). */
+int docker_json_parse(const char *data, size_t len, json_object **out);
+
+/* Member `key` of obj when it is a string, else NULL. */
+const char *docker_json_string(json_object *obj, const char *key);
+
+/* Copy s into dst (size n), trimmed, with control characters turned into
+ * spaces: safe to print on one line of a job log. */
+void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,910 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Engine API transport.  docker_request() performs every HTTP request;
+ * docker_hijack() opens the one kind of connection that is not plain HTTP
+ * (exec start with stdin).  Nothing else in the tree touches libcurl.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "docker/docker.h"
+#include "docker/internal.h"
+
+#ifndef EXECUTOR_VERSION
+#define EXECUTOR_VERSION "dev"
+#endif
+
+#define DEFAULT_HOST	   "unix:///var/run/docker.sock"
+#define API_MAX_MAJOR	   1
+#define API_MAX_MINOR	   43
+#define API_MIN_MINOR	   40
+#define ERROR_BODY_MAX	   (64u * 1024u)
+#define CONNECT_TIMEOUT_MS (15L * 1000L)
+#define HIJACK_HEADER_MAX  (64u * 1024u)
+#define HIJACK_CHUNK	   65536u
+#define TICK_MS		   100
+#define USER_AGENT	   "executor/" EXECUTOR_VERSION
+
+struct docker_client {
+	char *host;	   /* as given: unix:///var/run/docker.sock */
+	char *socket_path; /* /var/run/docker.sock */
+	char version[16];  /* negotiated "1.41"; empty before the first ping */
+	char server_version[16];
+	int pinging;
+	unsigned long requests;
+	volatile sig_atomic_t *cancel;
+};
+
+/* ---- client ---- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int refuse_tcp(const char *host, struct error *err)
+{
+	const char *addr = host + strlen("tcp://");
+	const char *colon = strrchr(addr, ':');
+	const char *close_br = strchr(addr, ']');
+	char *end = NULL;
+	long port;
+
+	/* [::1]:2376 or 127.0.0.1:2376 or host (default port) */
+	if (!*addr || *addr == ':' || strchr(addr, '/'))
+		return error_set(err, ERR_CONFIG,
+				 "DOCKER_HOST=%s: malformed address, expected "
+				 "tcp://HOST:PORT",
+				 host);
+	if (colon && (!close_br || colon > close_br)) {
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (errno || !end || *end || end == colon + 1 || port < 1 || port > 65535)
+			return error_set(err, ERR_CONFIG,
+					 "DOCKER_HOST=%s: malformed port, expected tcp://HOST:PORT",
+					 host);
+	}
+	return error_set(err, ERR_CONFIG,
+			 "DOCKER_HOST=%s: TCP/TLS engines are not supported yet; use a unix socket "
+			 "(DOCKER_HOST=unix:///var/run/docker.sock)",
+			 host);
+}
+
+struct docker_client *docker_client_new(const char *host, struct error *err)
+{
+	struct docker_client *c;
+	const char *path;
+
+	if (!host) {
+		host = getenv("DOCKER_HOST");
+		if (!host || !*host)
+			host = DEFAULT_HOST;
+	}
+	if (!strncmp(host, "tcp://", 6)) {
+		refuse_tcp(host, err);
+		return NULL;
+	}
+	if (strncmp(host, "unix://", 7)) {
+		error_set(err, ERR_CONFIG,
+			  "DOCKER_HOST=%s: unsupported address; use unix:///path/to/docker.sock",
+			  host);
+		return NULL;
+	}
+	path = host + 7;
+	if (path[0] != '/') {
+		error_set(err, ERR_CONFIG,
+			  "DOCKER_HOST=%s: the socket path must be absolute "
+			  "(unix:///run/docker.sock)",
+			  host);
+		return NULL;
+	}
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		error_set(err, ERR_CONFIG, "DOCKER_HOST=%s: socket path too long", host);
+		return NULL;
+	}
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK) {
+		error_set(err, ERR_SYSTEM, "initialise libcurl: %s",
+			  curl_easy_strerror(curl_init_rc));
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->host = strdup(host)) || !(c->socket_path = strdup(path))) {
+		docker_client_free(c);
+		error_set(err, ERR_SYSTEM, "out of memory");
+		return NULL;
+	}
+	return c;
+}
+
+void docker_client_free(struct docker_client *c)
+{
+	if (!c)
+		return;
+	free(c->host);
+	free(c->socket_path);
+	free(c);
+}
+
+const char *docker_client_host(const struct docker_client *c)
+{
+	return c->host;
+}
+
+const char *docker_api_version(const struct docker_client *c)
+{
+	return c->version;
+}
+
+unsigned long docker_request_count(const struct docker_client *c)
+{
+	return c->requests;
+}
+
+void docker_client_set_cancel(struct docker_client *c, volatile sig_atomic_t *cancel)
+{
+	c->cancel = cancel;
+}
+
+static int parse_version(const char *s, unsigned *major, unsigned *minor)
+{
+	char *end;
+	unsigned long ma, mi;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	ma = strtoul(s, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return -1;
+	mi = strtoul(end + 1, &end, 10);
+	if (*end || ma > 99 || mi > 999)
+		return -1;
+	*major = (unsigned)ma;
+	*minor = (unsigned)mi;
+	return 0;
+}
+
+int docker_ping(struct docker_client *c, struct error *err)
+{
+	struct docker_request req = {.method = "GET", .path = "/_ping", .timeout_ms = 30000};
+	struct docker_response resp;
+	unsigned major, minor;
+	int ret;
+
+	docker_response_init(&resp);
+	c->server_version[0] = '\0';
+	c->pinging = 1;
+	ret = docker_request(c, &req, &resp, err);
+	c->pinging = 0;
+	docker_response_release(&resp);
+	if (ret < 0)
+		return -1;
+	if (!c->server_version[0])
+		return error_set(err, ERR_ENGINE,
+				 "%s answered /_ping without an Api-Version header; is it a Docker "
+				 "engine?",
+				 c->host);
+	if (parse_version(c->server_version, &major, &minor) < 0)
+		return error_set(err, ERR_ENGINE, "%s reports a malformed API version '%s'",
+				 c->host, c->server_version);
+	if (major < API_MAX_MAJOR || (major == API_MAX_MAJOR && minor < API_MIN_MINOR))
+		return error_set(err, ERR_ENGINE,
+				 "the Docker engine at %s speaks API %u.%u; at least %u.%u (Docker "
+				 "19.03) is required",
+				 c->host, major, minor, API_MAX_MAJOR, API_MIN_MINOR);
+	if (major > API_MAX_MAJOR || (major == API_MAX_MAJOR && minor > API_MAX_MINOR)) {
+		major = API_MAX_MAJOR;
+		minor = API_MAX_MINOR;
+	}
+	snprintf(c->version, sizeof(c->version), "%u.%u", major, minor);
+	return 0;
+}
+
+/* Lazy negotiation: the first request of a client pings first. */
+static int ensure_version(struct docker_client *c, struct error *err)
+{
+	if (c->version[0] || c->pinging)
+		return 0;
+	return docker_ping(c, err);
+}
+
+/* ---- responses and errors ---- */
+
+void docker_response_init(struct docker_response *r)
+{
+	r->status = 0;
+	buf_init(&r->body, 0);
+}
+
+void docker_response_release(struct docker_response *r)
+{
+	buf_release(&r->body);
+}
+
+/* err from an HTTP error answer: the JSON "message", else the body. */
+static int set_http_error(struct error *err, long status, const char *body, size_t len)
+{
+	json_object *obj = NULL;
+	const char *msg = NULL;
+	char line[ERROR_MSG_MAX];
+
+	if (len && docker_json_parse(body, len, &obj) == 0)
+		msg = docker_json_string(obj, "message");
+	if (msg)
+		docker_sanitize_line(line, sizeof(line), msg, strlen(msg));
+	else
+		docker_sanitize_line(line, sizeof(line), body, len);
+	json_object_put(obj);
+	if (!line[0])
+		snprintf(line, sizeof(line), "HTTP %ld from the Docker engine", status);
+	error_set(err, ERR_ENGINE, "%s", line);
+	err->code = (int)status;
+	return -1;
+}
+
+static int set_connect_error(const struct docker_client *c, int os_errno, const char *detail,
+			     struct error *err)
+{
+	switch (os_errno) {
+	case ENOENT:
+		return error_set(err, ERR_ENGINE,
+				 "cannot reach the Docker engine at %s: no such socket; is dockerd "
+				 "running? (systemctl start docker)",
+				 c->host);
+	case ECONNREFUSED:
+		return error_set(
+			err, ERR_ENGINE,
+			"cannot reach the Docker engine at %s: connection refused; is dockerd "
+			"running? (systemctl start docker)",
+			c->host);
+	case EACCES:
+	case EPERM:
+		return error_set(
+			err, ERR_ENGINE,
+			"cannot reach the Docker engine at %s: permission denied; run as root "
+			"or add this user to the docker group",
+			c->host);
+	case 0:
+		return error_set(err, ERR_ENGINE,
+				 "cannot reach the Docker engine at %s: %s; is dockerd running? "
+				 "(systemctl start docker)",
+				 c->host, detail);
+	default:
+		return error_set(err, ERR_ENGINE,
+				 "cannot reach the Docker engine at %s: %s; is dockerd running? "
+				 "(systemctl start docker)",
+				 c->host, strerror(os_errno));
+	}
+}
+
+/* ---- the one request function ---- */
+
+struct xfer {
+	CURL *h;
+	const struct docker_request *req;
+	struct docker_response *resp;
+	struct docker_client *c;
+	volatile sig_atomic_t *cancel;
+	int canceled;
+	int aborted; /* on_data said stop */
+	int too_big; /* collected body over the buffer limit */
+	long status; /* of the last status line seen */
+};
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+	static const char api[] = "api-version:";
+
+	if (n > 5 && !strncmp(ptr, "HTTP/", 5)) {
+		const char *sp = memchr(ptr, ' ', n);
+
+		x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+	} else if (n > sizeof(api) - 1 && !strncasecmp(ptr, api, sizeof(api) - 1)) {
+		char v[sizeof(x->c->server_version)];
+
+		docker_sanitize_line(v, sizeof(v), ptr + sizeof(api) - 1, n - (sizeof(api) - 1));
+		memcpy(x->c->server_version, v, sizeof(v));
+	}
+	return n;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+	struct buf *body = &x->resp->body;
+
+	if (!n)
+		return 0;
+	if (x->status >= 200 && x->status < 300) {
+		if (x->req->on_data) {
+			if (x->req->on_data(ptr, n, x->req->payload) < 0) {
+				x->aborted = 1;
+				return 0;
+			}
+			return n;
+		}
+		if (buf_append(body, ptr, n) < 0) {
+			x->too_big = 1;
+			return 0;
+		}
+		return n;
+	}
+	/* error bodies: keep the start, drop the rest */
+	if (body->len < ERROR_BODY_MAX) {
+		size_t room = ERROR_BODY_MAX - body->len;
+
+		buf_append(body, ptr, n < room ? n : room);
+	}
+	return n;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+
+	if (x->cancel && *x->cancel) {
+		x->canceled = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000L + (t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+static int set_method(CURL *h, const struct docker_request *req)
+{
+	const char *m = req->method ? req->method : "GET";
+	int has_body = req->body != NULL;
+	CURLcode rc;
+
+	if (!strcmp(m, "GET") && !has_body)
+		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK ? 0 : -1;
+	if (!strcmp(m, "HEAD"))
+		return curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK ? 0 : -1;
+	if (strcmp(m, "POST") && curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m) != CURLE_OK)
+		return -1;
+	if (!has_body && strcmp(m, "POST"))
+		return 0;
+	/* POST (with or without a body) and PUT/DELETE with a body */
+	rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, has_body ? req->body : "");
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+/* "Name: value", or "Name:" (curl then sends no such header) for NULL. */
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+	_cleanup_buf_ struct buf line = BUF_INIT;
+	struct curl_slist *l;
+
+	if ((value ? buf_printf(&line, "%s: %s", name, value) : buf_printf(&line, "%s:", name)) < 0)
+		return -1;
+	l = curl_slist_append(*list, line.data);
+	if (!l)
+		return -1;
+	*list = l;
+	return 0;
+}
+
+int docker_request(struct docker_client *c, const struct docker_request *req,
+		   struct docker_response *resp, struct error *err)
+{
+	_cleanup_buf_ struct buf url = BUF_INIT;
+	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	const char *method = req->method ? req->method : "GET";
+	struct xfer x = {.req = req, .resp = resp, .c = c};
+	struct timespec t0;
+	CURLcode rc;
+	long os_errno = 0;
+	int ret = -1;
+	CURL *h;
+
+	resp->status = 0;
+	buf_reset(&resp->body);
+	if (!req->path || req->path[0] != '/')
+		return error_set(err, ERR_SYSTEM, "engine request path must start with '/'");
+	if (ensure_version(c, err) < 0)
+		return -1;
+	x.cancel = req->cancel ? req->cancel : c->cancel;
+	if (x.cancel && *x.cancel)
+		return error_set(err, ERR_CANCELED, "%s %s: canceled", method, req->path);
+	if (buf_puts(&url, "http://localhost") < 0 ||
+	    (c->version[0] && buf_printf(&url, "/v%s", c->version) < 0) ||
+	    buf_puts(&url, req->path) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+
+	h = curl_easy_init();
+	if (!h)
+		return error_set(err, ERR_SYSTEM, "out of memory (curl handle)");
+	x.h = h;
+
+	if ((req->body &&
+	     add_header(&headers, "Content-Type",
+			req->content_type ? req->content_type : "application/json") < 0) ||
+	    (req->registry_auth &&
+	     add_header(&headers, "X-Registry-Auth", req->registry_auth) < 0) ||
+	    /* large uploads must not wait a second for "100 Continue" */
+	    add_header(&headers, "Expect", NULL) < 0) {
+		error_set(err, ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+
+	if (curl_easy_setopt(h, CURLOPT_URL, buf_str(&url)) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L) !=
+		    CURLE_OK ||
+	    set_method(h, req) < 0) {
+		error_set(err, ERR_SYSTEM, "configure the engine request %s %s", method, req->path);
+		goto out;
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c->requests++;
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+	log_debug("engine: %s %s -> %ld (%ld ms)", method,
+		  buf_str(&url) + strlen("http://localhost"), resp->status, elapsed_ms(&t0));
+
+	if (rc == CURLE_OK) {
+		if (resp->status >= 200 && resp->status < 300)
+			ret = 0;
+		else
+			set_http_error(err, resp->status, resp->body.data, resp->body.len);
+		goto out;
+	}
+	if (x.canceled) {
+		error_set(err, ERR_CANCELED, "%s %s: canceled", method, req->path);
+	} else if (x.aborted) {
+		error_set(err, ERR_ENGINE, "%s %s: the response stream was rejected by its reader",
+			  method, req->path);
+	} else if (x.too_big) {
+		error_set(err, ERR_ENGINE, "%s %s: response larger than %zu bytes", method,
+			  req->path, resp->body.limit);
+	} else if (rc == CURLE_COULDNT_CONNECT) {
+		set_connect_error(c, (int)os_errno, errbuf[0] ? errbuf : curl_easy_strerror(rc),
+				  err);
+	} else if (rc == CURLE_OPERATION_TIMEDOUT && req->timeout_ms > 0) {
+		error_set(err, ERR_ENGINE, "%s %s: the Docker engine did not answer within %ld ms",
+			  method, req->path, req->timeout_ms);
+	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+		error_set(err, ERR_ENGINE,
+			  "cannot reach the Docker engine at %s: it did not accept the connection "
+			  "within %ld s; is dockerd overloaded or hung?",
+			  c->host, CONNECT_TIMEOUT_MS / 1000);
+	} else if (resp->status && (resp->status < 200 || resp->status >= 300)) {
+		set_http_error(err, resp->status, resp->body.data, resp->body.len);
+	} else {
+		error_set(err, ERR_ENGINE, "%s %s: connection to the Docker engine at %s broke: %s",
+			  method, req->path, c->host, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+out:
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(h);
+	return ret;
+}
+
+int docker_call_json(struct docker_client *c, const char *method, const char *path, json_object *in,
+		     json_object **out, long timeout_ms, struct error *err)
+{
+	struct docker_request req = {.method = method, .path = path, .timeout_ms = timeout_ms};
+	struct docker_response resp;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (in) {
+		req.body = json_object_to_json_string_ext(
+			in, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (!req.body)
+			return error_set(err, ERR_SYSTEM, "out of memory");
+		req.body_len = strlen(req.body);
+	}
+	docker_response_init(&resp);
+	ret = docker_request(c, &req, &resp, err);
+	if (ret == 0 && out && resp.body.len &&
+	    docker_json_parse(resp.body.data, resp.body.len, out) < 0)
+		ret = error_set(err, ERR_ENGINE,
+				"%s %s: the Docker engine answered with invalid JSON", method,
+				path);
+	docker_response_release(&resp);
+	return ret;
+}
+
+/* ---- hijacked connection (exec with stdin) ---- */
+
+struct hijack {
+	struct docker_client *c;
+	CURL *h;
+	curl_socket_t fd;
+	int (*on_tick)(void *payload);
+	void *tick_payload;
+	struct timespec last_tick;
+};
+
+/* Poll the cancel flag and on_tick when 100 ms have passed. */
+static int hijack_tick(struct hijack *hj, struct error *err)
+{
+	if (elapsed_ms(&hj->last_tick) < TICK_MS)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &hj->last_tick);
+	if (hj->c->cancel && *hj->c->cancel)
+		return error_set(err, ERR_CANCELED, "canceled");
+	if (hj->on_tick && hj->on_tick(hj->tick_payload))
+		return error_set(err, ERR_CANCELED, "canceled");
+	return 0;
+}
+
+static int hijack_wait(struct hijack *hj, short events, struct error *err)
+{
+	struct pollfd pfd = {.fd = hj->fd, .events = events};
+
+	if (poll(&pfd, 1, TICK_MS) < 0 && errno != EINTR)
+		return error_set_errno(err, ERR_ENGINE, errno, "poll the Docker engine connection");
+	return hijack_tick(hj, err);
+}
+
+static int hijack_send_all(struct hijack *hj, const char *data, size_t len, struct error *err)
+{
+	while (len) {
+		size_t n = 0;
+		CURLcode rc = curl_easy_send(hj->h, data, len, &n);
+
+		if (rc == CURLE_AGAIN) {
+			if (hijack_wait(hj, POLLOUT, err) < 0)
+				return -1;
+			continue;
+		}
+		if (rc != CURLE_OK)
+			return error_set(err, ERR_ENGINE, "send to the Docker engine at %s: %s",
+					 hj->c->host, curl_easy_strerror(rc));
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* One recv: 1 = got *n bytes (0 = EOF), 0 = nothing yet, -1 = error. */
+static int hijack_recv(struct hijack *hj, char *dst, size_t cap, size_t *n, struct error *err)
+{
+	CURLcode rc;
+
+	*n = 0;
+	rc = curl_easy_recv(hj->h, dst, cap, n);
+	if (rc == CURLE_AGAIN)
+		return 0;
+	if (rc != CURLE_OK)
+		return error_set(err, ERR_ENGINE, "read from the Docker engine at %s: %s",
+				 hj->c->host, curl_easy_strerror(rc));
+	return 1;
+}
+
+static const char *find_crlf2(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 3 < len; i++)
+		if (s[i] == '\r' && s[i + 1] == '\n' && s[i + 2] == '\r' && s[i + 3] == '\n')
+			return s + i;
+	return NULL;
+}
+
+/* Value of header `name` in the block [s, end), or NULL; *vlen its length. */
+static const char *header_value(const char *s, const char *end, const char *name, size_t *vlen)
+{
+	size_t nlen = strlen(name);
+	const char *line = s;
+
+	while (line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+
+		if (!eol)
+			eol = end;
+		if ((size_t)(eol - line) > nlen && !strncasecmp(line, name, nlen) &&
+		    line[nlen] == ':') {
+			const char *v = line + nlen + 1;
+			const char *ve = eol;
+
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+				ve--;
+			*vlen = (size_t)(ve - v);
+			return v;
+		}
+		line = eol + 1;
+	}
+	return NULL;
+}
+
+/* Remove chunked framing in place (best effort, for error bodies). */
+static void dechunk(struct buf *b)
+{
+	size_t in = 0, out = 0;
+
+	while (in < b->len) {
+		char *end;
+		unsigned long size = strtoul(b->data + in, &end, 16);
+		char *eol = memchr(b->data + in, '\n', b->len - in);
+
+		if (!eol || end == b->data + in || size == 0)
+			break;
+		in = (size_t)(eol - b->data) + 1;
+		if (size > b->len - in)
+			size = b->len - in;
+		memmove(b->data + out, b->data + in, size);
+		out += size;
+		in += size;
+		while (in < b->len && (b->data[in] == '\r' || b->data[in] == '\n'))
+			in++;
+	}
+	b->len = out;
+	if (b->data)
+		b->data[out] = '\0';
+}
+
+/* Read the rest of an error answer (bounded, until Content-Length or EOF). */
+static void hijack_error_body(struct hijack *hj, struct buf *raw, size_t body_at)
+{
+	const char *v;
+	size_t vlen, want = ERROR_BODY_MAX;
+	int chunked = 0;
+	char chunk[4096];
+	struct timespec t0;
+	struct error ignore = ERROR_INIT;
+
+	v = header_value(raw->data, raw->data + body_at, "Content-Length", &vlen);
+	if (v)
+		want = strtoul(v, NULL, 10);
+	v = header_value(raw->data, raw->data + body_at, "Transfer-Encoding", &vlen);
+	if (v && vlen == 7 && !strncasecmp(v, "chunked", 7))
+		chunked = 1;
+	if (want > ERROR_BODY_MAX)
+		want = ERROR_BODY_MAX;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (raw->len - body_at < want && elapsed_ms(&t0) < 5000) {
+		size_t n;
+		int r = hijack_recv(hj, chunk, sizeof(chunk), &n, &ignore);
+
+		if (r < 0 || (r == 1 && n == 0))
+			break;
+		if (r == 0) {
+			if (hijack_wait(hj, POLLIN, &ignore) < 0)
+				break;
+			continue;
+		}
+		if (buf_append(raw, chunk, n) < 0)
+			break;
+		if (chunked && raw->len - body_at >= 5 &&
+		    !memcmp(raw->data + raw->len - 5, "0\r\n\r\n", 5))
+			break;
+	}
+	buf_consume(raw, body_at);
+	if (chunked)
+		dechunk(raw);
+}
+
+static int hijack_open(struct hijack *hj, const char *method, const char *path,
+		       const char *json_body, struct buf *early, struct error *err)
+{
+	_cleanup_buf_ struct buf request = BUF_INIT;
+	_cleanup_buf_ struct buf raw = BUF_INIT;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	size_t body_len = json_body ? strlen(json_body) : 0;
+	const char *end;
+	long os_errno = 0, status;
+	CURLcode rc;
+	char chunk[4096];
+
+	if (buf_printf(&request, "http://localhost/v%s%s", hj->c->version, path) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	if (curl_easy_setopt(hj->h, CURLOPT_URL, buf_str(&request)) != CURLE_OK ||
+	    curl_easy_setopt(hj->h, CURLOPT_UNIX_SOCKET_PATH, hj->c->socket_path) != CURLE_OK ||
+	    curl_easy_setopt(hj->h, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK ||
+	    curl_easy_setopt(hj->h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(hj->h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
+	    curl_easy_setopt(hj->h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS) != CURLE_OK)
+		return error_set(err, ERR_SYSTEM, "configure the engine connection");
+
+	/* CONNECT_ONLY: this opens the socket and sends nothing */
+	hj->c->requests++;
+	rc = curl_easy_perform(hj->h);
+	if (rc != CURLE_OK) {
+		curl_easy_getinfo(hj->h, CURLINFO_OS_ERRNO, &os_errno);
+		return set_connect_error(hj->c, (int)os_errno,
+					 errbuf[0] ? errbuf : curl_easy_strerror(rc), err);
+	}
+	if (curl_easy_getinfo(hj->h, CURLINFO_ACTIVESOCKET, &hj->fd) != CURLE_OK ||
+	    hj->fd == CURL_SOCKET_BAD)
+		return error_set(err, ERR_ENGINE, "no socket for the engine connection");
+
+	buf_reset(&request);
+	if (buf_printf(&request,
+		       "%s /v%s%s HTTP/1.1\r\n"
+		       "Host: localhost\r\n"
+		       "User-Agent: " USER_AGENT "\r\n"
+		       "Content-Type: application/json\r\n"
+		       "Content-Length: %zu\r\n"
+		       "Connection: Upgrade\r\n"
+		       "Upgrade: tcp\r\n"
+		       "\r\n",
+		       method, hj->c->version, path, body_len) < 0 ||
+	    (json_body && buf_append(&request, json_body, body_len) < 0))
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	if (hijack_send_all(hj, request.data, request.len, err) < 0)
+		return -1;
+
+	/* status line and headers, parsed by hand */
+	buf_init(&raw, HIJACK_HEADER_MAX + ERROR_BODY_MAX);
+	for (;;) {
+		size_t n;
+		int r = hijack_recv(hj, chunk, sizeof(chunk), &n, err);
+
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (hijack_wait(hj, POLLIN, err) < 0)
+				return -1;
+			continue;
+		}
+		if (n == 0)
+			return error_set(err, ERR_ENGINE,
+					 "%s %s: the Docker engine closed the connection before "
+					 "answering",
+					 method, path);
+		if (buf_append(&raw, chunk, n) < 0)
+			return error_set(err, ERR_ENGINE, "%s %s: answer headers too long", method,
+					 path);
+		end = find_crlf2(raw.data, raw.len);
+		if (end)
+			break;
+		if (raw.len > HIJACK_HEADER_MAX)
+			return error_set(err, ERR_ENGINE, "%s %s: answer headers too long", method,
+					 path);
+	}
+	if (raw.len < 12 || strncmp(raw.data, "HTTP/1.", 7) || raw.data[8] != ' ')
+		return error_set(err, ERR_ENGINE, "%s %s: malformed answer from the Docker engine",
+				 method, path);
+	status = strtol(raw.data + 9, NULL, 10);
+	if (status == 101 || status == 200) {
+		size_t body_at = (size_t)(end - raw.data) + 4;
+
+		if (buf_append(early, raw.data + body_at, raw.len - body_at) < 0)
+			return error_set(err, ERR_SYSTEM, "out of memory");
+		return 0;
+	}
+	hijack_error_body(hj, &raw, (size_t)(end - raw.data) + 4);
+	return set_http_error(err, status, raw.data, raw.len);
+}
+
+int docker_hijack(struct docker_client *c, const char *method, const char *path,
+		  const char *json_body, const void *stdin_data, size_t stdin_len,
+		  docker_data_cb on_data, void *payload, int (*on_tick)(void *payload),
+		  void *tick_payload, struct error *err)
+{
+	_cleanup_buf_ struct buf early = BUF_INIT;
+	struct hijack hj = {
+		.c = c, .fd = CURL_SOCKET_BAD, .on_tick = on_tick, .tick_payload = tick_payload};
+	const char *in = stdin_data;
+	size_t in_left = stdin_data ? stdin_len : 0;
+	int write_open = 1;
+	int ret = -1;
+	char *chunk = NULL;
+
+	if (ensure_version(c, err) < 0)
+		return -1;
+	if (c->cancel && *c->cancel)
+		return error_set(err, ERR_CANCELED, "%s %s: canceled", method, path);
+	hj.h = curl_easy_init();
+	chunk = malloc(HIJACK_CHUNK);
+	if (!hj.h || !chunk) {
+		error_set(err, ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &hj.last_tick);
+	if (hijack_open(&hj, method, path, json_body, &early, err) < 0)
+		goto out;
+	if (early.len && on_data(early.data, early.len, payload) < 0) {
+		error_set(err, ERR_ENGINE, "%s %s: the stream was rejected by its reader", method,
+			  path);
+		goto out;
+	}
+
+	for (;;) {
+		struct pollfd pfd = {.fd = hj.fd, .events = POLLIN};
+		size_t n;
+		int r;
+
+		if (write_open && !in_left) {
+			/* stdin is done: the process sees EOF */
+			shutdown(hj.fd, SHUT_WR);
+			write_open = 0;
+		}
+		if (write_open)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, TICK_MS) < 0 && errno != EINTR) {
+			error_set_errno(err, ERR_ENGINE, errno,
+					"poll the Docker engine connection");
+			goto out;
+		}
+		if (hijack_tick(&hj, err) < 0)
+			goto out;
+		if (write_open && (pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			CURLcode rc = curl_easy_send(
+				hj.h, in, in_left < HIJACK_CHUNK ? in_left : HIJACK_CHUNK, &n);
+
+			if (rc == CURLE_OK) {
+				in += n;
+				in_left -= n;
+			} else if (rc != CURLE_AGAIN) {
+				/* the process is gone or closed its stdin: keep reading */
+				log_debug("engine: stdin not fully written (%zu bytes left): %s",
+					  in_left, curl_easy_strerror(rc));
+				in_left = 0;
+			}
+		}
+		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		/* drain what is there, then poll again */
+		for (int i = 0; i < 16; i++) {
+			r = hijack_recv(&hj, chunk, HIJACK_CHUNK, &n, err);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				break;
+			if (n == 0) {
+				ret = 0;
+				goto out;
+			}
+			if (on_data(chunk, n, payload) < 0) {
+				error_set(err, ERR_ENGINE,
+					  "%s %s: the stream was rejected by its reader", method,
+					  path);
+				goto out;
+			}
+		}
+	}
+out:
+	free(chunk);
+	if (hj.h)
+		curl_easy_cleanup(hj.h);
+	return ret;
+}
