@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* The container-create bodies a Compose service becomes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "stages/stack.h"
+
+static const char app_yml[] =
+	"services:\n"
+	"  api-gateway:\n"
+	"    image: echobase/api-gateway:local\n"
+	"    container_name: echobase-green-api-gateway\n"
+	"    environment:\n"
+	"      DB_PASSWORD: s3cretpassw0rd\n"
+	"      MODE: prod\n"
+	"    ports: [\"127.0.0.1:3101:3001\"]\n"
+	"    networks: [app, durable]\n"
+	"    healthcheck:\n"
+	"      test: [\"CMD\", \"true\"]\n"
+	"      interval: 2s\n"
+	"      retries: 5\n"
+	"    restart: unless-stopped\n"
+	"    volumes:\n"
+	"      - ./config:/etc/app:ro\n"
+	"      - data:/data\n"
+	"networks:\n"
+	"  app:\n"
+	"    name: echobase-green-network\n"
+	"  durable:\n"
+	"    external: true\n"
+	"    name: echobase-ci-durable-network\n"
+	"volumes:\n"
+	"  data: {}\n";
+
+static struct compose_project *load(const char *text, const char *dir)
+{
+	const char *files[] = { "docker-compose.yml" };
+	const char *contents[] = { text };
+	struct compose_load_opts o = { 0 };
+	struct compose_project *p = NULL;
+	struct error err = ERROR_INIT;
+
+	o.files = files;
+	o.contents = contents;
+	o.nfiles = 1;
+	o.project_name = "echobase-green";
+	o.project_dir = dir;
+	if (compose_load(&o, &p, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	return p;
+}
+
+static void init_stack(struct stack *s, struct config *cfg, struct compose_project *p)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->project = p;
+	s->mode = STACK_REPLACE;
+	s->layer = "color";
+	s->env = "ci";
+	s->color = "green";
+	s->config_files = "docker-compose.yml";
+	s->attach_network = "echobase-ci-durable-network";
+}
+
+/* path components are separated by "|" (label keys hold dots) */
+static json_object *get(json_object *o, const char *path)
+{
+	char copy[256], *save = NULL, *tok;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (tok = strtok_r(copy, "|", &save); tok && o; tok = strtok_r(NULL, "|", &save))
+		if (!json_object_object_get_ex(o, tok, &o))
+			return NULL;
+	return o;
+}
+
+static void test_stack__compose_labels_and_ports(void **state)
+{
+	struct config cfg;
+	struct compose_project *p = load(app_yml, "/tmp");
+	struct stack s;
+	json_object *c = NULL, *b;
+	struct error err = ERROR_INIT;
+	char hash[65];
+
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash, &err), 0);
+	assert_string_equal(json_object_get_string(get(c, "Labels|com.docker.compose.project")),
+			    "echobase-green");
+	assert_string_equal(json_object_get_string(get(c, "Labels|com.docker.compose.service")),
+			    "api-gateway");
+	assert_string_equal(json_object_get_string(get(c, "Labels|com.docker.compose.oneoff")),
+			    "False");
+	assert_string_equal(json_object_get_string(get(c, "Labels|io.executor.config-hash")), hash);
+	b = json_object_array_get_idx(get(c, "HostConfig|PortBindings|3001/tcp"), 0);
+	assert_non_null(b);
+	assert_string_equal(json_object_get_string(get(b, "HostIp")), "127.0.0.1");
+	assert_string_equal(json_object_get_string(get(b, "HostPort")), "3101");
+	assert_string_equal(json_object_get_string(get(c, "HostConfig|RestartPolicy|Name")),
+			    "unless-stopped");
+	assert_int_equal(json_object_get_int64(get(c, "Healthcheck|Interval")), 2000000000LL);
+	json_object_put(c);
+	compose_project_free(p);
+	config_release(&cfg);
+}
+
+static void test_stack__spec_label_hides_secret_values(void **state)
+{
+	struct config cfg;
+	struct compose_project *p = load(app_yml, "/tmp");
+	struct stack s;
+	json_object *c = NULL;
+	struct error err = ERROR_INIT;
+	const char *spec;
+	char hash[65];
+
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash, &err), 0);
+	spec = json_object_get_string(get(c, "Labels|io.executor.spec"));
+	assert_non_null(spec);
+	assert_null(strstr(spec, "s3cretpassw0rd"));
+	assert_non_null(strstr(spec, "DB_PASSWORD=sha256:"));
+	json_object_put(c);
+	compose_project_free(p);
+	config_release(&cfg);
+}
+
+static void test_stack__durable_network_alias_is_project_scoped(void **state)
+{
+	struct config cfg;
+	struct compose_project *p = load(app_yml, "/tmp");
+	struct stack s;
+	json_object *c = NULL, *aliases;
+	struct error err = ERROR_INIT;
+	char hash[65];
+	size_t i;
+	int own = 0, bare = 0;
+
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash, &err), 0);
+	aliases = get(c, "NetworkingConfig|EndpointsConfig|echobase-ci-durable-network|Aliases");
+	assert_non_null(aliases);
+	for (i = 0; i < json_object_array_length(aliases); i++) {
+		const char *a = json_object_get_string(json_object_array_get_idx(aliases, i));
+
+		own += !strcmp(a, "echobase-green-api-gateway");
+		bare += !strcmp(a, "api-gateway");
+	}
+	/* blue and green share the durable network: never the bare service name there */
+	assert_int_equal(own, 1);
+	assert_int_equal(bare, 0);
+	/* on its own network the service keeps its name */
+	aliases = get(c, "NetworkingConfig|EndpointsConfig|echobase-green-network|Aliases");
+	assert_non_null(aliases);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(aliases, 0)),
+			    "api-gateway");
+	json_object_put(c);
+	compose_project_free(p);
+	config_release(&cfg);
+}
+
+static void test_stack__bind_outside_project_refused(void **state)
+{
+	static const char yml[] = "services:\n"
+				  "  evil:\n"
+				  "    image: x\n"
+				  "    volumes: [\"/etc:/host-etc\"]\n";
+	struct config cfg;
+	struct compose_project *p = load(yml, "/tmp/checkout");
+	struct stack s;
+	json_object *c = NULL;
+	struct error err = ERROR_INIT;
+	char hash[65];
+
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_non_null(strstr(err.msg, "/etc"));
+	assert_non_null(strstr(err.msg, "allowed_bind_paths"));
+	compose_project_free(p);
+	config_release(&cfg);
+}
+
+static void test_stack__bind_allowed_by_admin(void **state)
+{
+	static const char yml[] = "services:\n"
+				  "  ok:\n"
+				  "    image: x\n"
+				  "    volumes: [\"/srv/shared/data:/data\"]\n";
+	struct config cfg;
+	struct compose_project *p = load(yml, "/tmp/checkout");
+	struct stack s;
+	json_object *c = NULL;
+	struct error err = ERROR_INIT;
+	char hash[65];
+
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t", "allowed_bind_paths = /srv/shared\n", &err), 0);
+	init_stack(&s, &cfg, p);
+	/* do not create the host path in a unit test */
+	p->services[0].volumes[0].create_host_path = false;
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash, &err), 0);
+	json_object_put(c);
+	compose_project_free(p);
+	config_release(&cfg);
+}
+
+static void test_stack__hash_changes_with_definition(void **state)
+{
+	struct config cfg;
+	struct compose_project *p = load(app_yml, "/tmp");
+	struct stack s;
+	json_object *c = NULL;
+	struct error err = ERROR_INIT;
+	char h1[65], h2[65], h3[65];
+
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, h1, &err), 0);
+	json_object_put(c);
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, h2, &err), 0);
+	json_object_put(c);
+	assert_string_equal(h1, h2);
+	free(p->services[0].image);
+	p->services[0].image = strdup("echobase/api-gateway:v2");
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, h3, &err), 0);
+	json_object_put(c);
+	assert_string_not_equal(h1, h3);
+	compose_project_free(p);
+	config_release(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stack__compose_labels_and_ports),
+		cmocka_unit_test(test_stack__spec_label_hides_secret_values),
+		cmocka_unit_test(test_stack__durable_network_alias_is_project_scoped),
+		cmocka_unit_test(test_stack__bind_outside_project_refused),
+		cmocka_unit_test(test_stack__bind_allowed_by_admin),
+		cmocka_unit_test(test_stack__hash_changes_with_definition),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
