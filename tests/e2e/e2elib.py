@@ -1,0 +1,188 @@
+"""Helpers shared by the e2e tests, the demo and run.py (Python 3.11 stdlib only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from harness import Job, JobResult, RunnerConfig, Service, run_job, start_job  # noqa: E402,F401
+
+# Every job the e2e tests run uses this runner token, so the driver labels everything
+# it creates io.executor.runner=e2etest (docs/configuration.md).
+RUNNER_TOKEN = "glrt-e2etest"
+RUNNER_SHORT = "e2etest"
+JOB_IMAGE = "executor-test/bash:latest"
+BUSYBOX = "executor-test/busybox:latest"
+NGINX = "executor-test/nginx:latest"
+MARIADB = "executor-test/mariadb:latest"
+
+
+class SetupError(Exception):
+    """The environment the tests need is missing (reported as a failure, never skipped)."""
+
+
+def executor_bin() -> str:
+    b = os.environ.get("EXECUTOR_BIN", "")
+    if not b:
+        raise SetupError("EXECUTOR_BIN is not set (make e2e sets it to build/executor)")
+    if not os.access(b, os.X_OK):
+        raise SetupError(f"EXECUTOR_BIN={b} is not an executable file (build it with make)")
+    return b
+
+
+def state_dir() -> str:
+    d = os.environ.get("E2E_STATE_DIR", "")
+    if not d:
+        raise SetupError("E2E_STATE_DIR is not set; run the tests through tests/e2e/run.py")
+    return d
+
+
+def runner_config(**kw: Any) -> RunnerConfig:
+    """The runner registration of docs/configuration.md, with the e2e runner token."""
+    base: dict[str, Any] = dict(token=RUNNER_TOKEN, name="e2e-runner",
+                                preparation_retry_interval=float(os.environ.get("E2E_PREPARE_RETRY_INTERVAL", "1")),
+                                echo=os.environ.get("E2E_ECHO") == "1")
+    base.update(kw)
+    return RunnerConfig.for_driver(executor_bin(), **base)
+
+
+def new_job(script: list[str], **kw: Any) -> Job:
+    kw.setdefault("image", JOB_IMAGE)
+    return Job(script, **kw)
+
+
+# ------------------------------------------------------------------ admin config file
+
+
+def write_admin_config(path: str, state: str, **extra: str) -> str:
+    """The driver's admin file (docs/configuration.md): key = value lines."""
+    keys = {"state_dir": state, "default_image": JOB_IMAGE, "allowed_images": "executor-test/*", "shell": "bash"}
+    keys.update(extra)
+    with open(path, "w") as f:
+        f.write("# written by tests/e2e for one test run\n")
+        for k, v in keys.items():
+            f.write(f'{k} = "{v}"\n')
+    os.chmod(path, 0o600)
+    return path
+
+
+# ------------------------------------------------------------------ docker (test assertions only)
+
+
+def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    p = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {p.stderr.strip()}")
+    return p
+
+
+def labelled(runner: str = RUNNER_SHORT, job_id: int | None = None) -> dict[str, list[str]]:
+    """Containers, networks and volumes carrying the driver's labels for that runner (and job)."""
+    filters = ["--filter", f"label=io.executor.runner={runner}"]
+    if job_id is not None:
+        filters += ["--filter", f"label=io.executor.job={job_id}"]
+    out = {}
+    out["containers"] = docker("ps", "-a", "--format", "{{.Names}}", *filters).stdout.split()
+    out["networks"] = docker("network", "ls", "--format", "{{.Name}}", *filters).stdout.split()
+    out["volumes"] = docker("volume", "ls", "--format", "{{.Name}}", *filters).stdout.split()
+    return out
+
+
+def roles_of(job_id: int, runner: str = RUNNER_SHORT) -> dict[str, list[str]]:
+    """io.executor.role of each labelled object of a job: {'job': [...], 'service': [...], 'network': [...]}."""
+    roles: dict[str, list[str]] = {}
+    objs = labelled(runner, job_id)
+    for kind, names in (("container", objs["containers"]), ("network", objs["networks"])):
+        for n in names:
+            cmd = ["inspect", "-f", '{{index .Config.Labels "io.executor.role"}}'] if kind == "container" else \
+                ["network", "inspect", "-f", '{{index .Labels "io.executor.role"}}']
+            r = docker(*cmd, n, check=False).stdout.strip()
+            roles.setdefault(r, []).append(n)
+    return roles
+
+
+def assert_no_leftovers(job: Job | int, runner: str = RUNNER_SHORT, wait: float = 5.0) -> None:
+    """Nothing with this job's labels may exist (containers, networks, volumes)."""
+    job_id = job.id if isinstance(job, Job) else job
+    end = time.monotonic() + wait
+    while True:
+        left = labelled(runner, job_id)
+        if not any(left.values()):
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"job {job_id} left Docker objects behind: {left}")
+        time.sleep(0.2)
+
+
+def remove_runner_leftovers(runner: str = RUNNER_SHORT) -> list[str]:
+    """Remove what an earlier run left with io.executor.runner=<runner>; nothing else."""
+    removed = []
+    f = ["--filter", f"label=io.executor.runner={runner}"]
+    ids = docker("ps", "-aq", *f).stdout.split()
+    if ids:
+        docker("rm", "-f", "-v", *ids, check=False)
+        removed += [f"container {i}" for i in ids]
+    nets = docker("network", "ls", "-q", *f).stdout.split()
+    if nets:
+        docker("network", "rm", *nets, check=False)
+        removed += [f"network {n}" for n in nets]
+    vols = docker("volume", "ls", "-q", *f).stdout.split()
+    if vols:
+        docker("volume", "rm", "-f", *vols, check=False)
+        removed += [f"volume {v}" for v in vols]
+    return removed
+
+
+# ------------------------------------------------------------------ assertions
+
+
+def _tail(res: JobResult | None, n: int = 40) -> str:
+    if res is None:
+        return ""
+    lines = res.text.splitlines()
+    calls = "\n".join(f"    {c.kind} {c.stage or ''} rc={c.returncode} err={(c.stderr_text.strip().splitlines() or [''])[-1][:200]}"
+                      for c in res.calls)
+    return ("\n  --- job log (last %d lines) ---\n" % min(n, len(lines)) + "\n".join("  | " + ln for ln in lines[-n:])
+            + "\n  --- driver calls ---\n" + calls)
+
+
+def check(cond: Any, msg: str, res: JobResult | None = None) -> None:
+    if not cond:
+        raise AssertionError(msg + _tail(res))
+
+
+def expect_success(res: JobResult) -> None:
+    check(res.status == "success", f"job {res.job.id} should succeed but {res.final_line!r}", res)
+
+
+def expect_failure(res: JobResult, failure: str, exit_code: int | None = None) -> None:
+    check(res.failure == failure, f"job {res.job.id} should be a {failure} failure, got status={res.status} "
+          f"failure={res.failure}: {res.final_line!r}", res)
+    if exit_code is not None:
+        check(res.exit_code == exit_code, f"job {res.job.id}: exit code {res.exit_code}, want {exit_code}", res)
+
+
+def exclusive(name: str):
+    """Hold /tmp/<name>.lock for the process lifetime: runs sharing a runner token on one
+    engine must not overlap (each removes the other's leftovers at start)."""
+    import fcntl
+
+    f = open(os.path.join("/tmp", name + ".lock"), "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"waiting for another run holding /tmp/{name}.lock ...", flush=True)
+        fcntl.flock(f, fcntl.LOCK_EX)
+    return f
+
+
+def dump_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)
