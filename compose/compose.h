@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef COMPOSE_COMPOSE_H
+#define COMPOSE_COMPOSE_H
+
+/*
+ * The Compose-file reader: one or more stack files, merged the way
+ * `docker compose -f a.yml -f b.yml` merges them, interpolated with the
+ * caller's variables, checked, and turned into a plain C model that the
+ * deploy code drives the Engine API with.  Nothing here talks to the engine.
+ *
+ *	const char *files[] = {"docker-compose.yml", "docker-compose.green.yml"};
+ *	struct compose_load_opts opts = {
+ *		.files = files, .nfiles = 2, .project_name = "echobase-green",
+ *		.lookup = my_lookup, .payload = vars,
+ *	};
+ *	struct compose_diags diags = COMPOSE_DIAGS_INIT;
+ *	struct compose_project *p;
+ *	if (compose_load(&opts, &p, &diags, &err) < 0) ...   // err: "file:line: ..."
+ *	for (i = 0; i < diags.n; i++) log_warn("%s:%d: %s", ...);
+ *	...
+ *	compose_project_free(p);
+ *	compose_diags_release(&diags);
+ *
+ * The supported subset and the merge rules are described in docs/compose.md.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "compose/interp.h"
+
+/* ---- diagnostics: warnings the caller prints, "file:line: message" ---- */
+
+struct compose_diag {
+	char *file;    /* the stack file (or env_file) as named to the reader */
+	int line;      /* 1-based; 0 when not tied to a line */
+	char *message; /* e.g. "unsupported key services.api.deploy (ignored)" */
+};
+
+struct compose_diags {
+	struct compose_diag *items;
+	size_t n, cap;
+};
+
+#define COMPOSE_DIAGS_INIT                                                                         \
+	{                                                                                          \
+		.items = NULL, .n = 0, .cap = 0                                                    \
+	}
+
+void compose_diags_release(struct compose_diags *d);
+
+/* ---- the model ---- */
+
+/* An ordered name/value pair; value NULL means "declared but unset". */
+struct compose_kv {
+	char *key;
+	char *value;
+};
+
+/* command, entrypoint, healthcheck test.  set=false: the image's default. */
+struct compose_argv {
+	bool set;
+	char **argv; /* argc strings, then NULL */
+	size_t argc;
+};
+
+/* One published or exposed container port; ranges are expanded one port per entry. */
+struct compose_port {
+	char *host_ip;	     /* NULL: all interfaces */
+	int published_start; /* 0: not bound to a fixed host port (the engine picks one) */
+	int published_end;   /* == published_start, except "8000-8010:80" (engine picks in range) */
+	int target;	     /* the container port */
+	char protocol[8];    /* "tcp", "udp" or "sctp" */
+};
+
+enum compose_mount_type {
+	COMPOSE_MOUNT_BIND,
+	COMPOSE_MOUNT_VOLUME,
+	COMPOSE_MOUNT_TMPFS,
+};
+
+struct compose_mount {
+	enum compose_mount_type type;
+	/* bind: absolute host path (relative paths resolved against the project
+	 * directory, ~ against $HOME); volume: the key in compose_project.volumes,
+	 * NULL for an anonymous volume; tmpfs: NULL */
+	char *source;
+	char *volume_name; /* volume: the engine's name for it; NULL when anonymous */
+	char *target;	   /* absolute path in the container */
+	bool read_only;
+	bool create_host_path; /* bind: create a missing source (Compose's default) */
+	bool nocopy;	       /* volume: do not copy image content into a new volume */
+	int64_t tmpfs_size;    /* tmpfs: bytes, 0 = engine default */
+	uint32_t tmpfs_mode;   /* tmpfs: permission bits, 0 = engine default */
+};
+
+enum compose_condition {
+	COMPOSE_COND_STARTED,	/* service_started (the list form) */
+	COMPOSE_COND_HEALTHY,	/* service_healthy */
+	COMPOSE_COND_COMPLETED, /* service_completed_successfully */
+};
+
+struct compose_dependency {
+	char *service;
+	enum compose_condition condition;
+	bool required; /* default true; an optional missing service is dropped with a warning */
+	bool restart;  /* restart this service when the dependency is updated */
+};
+
+struct compose_healthcheck {
+	bool set;     /* the service has a healthcheck: key; false = the image's */
+	bool disable; /* disable: true or test: [NONE]; test is then ["NONE"] */
+	/* ["CMD", arg...], ["CMD-SHELL", command] or ["NONE"]; a string test becomes CMD-SHELL.
+	 * test.set=false: the image's test with these timings. */
+	struct compose_argv test;
+	int64_t interval_ms; /* -1 = engine default, for all four */
+	int64_t timeout_ms;
+	int64_t start_period_ms;
+	int64_t start_interval_ms;
+	int retries; /* -1 = engine default */
+};
+
+/* A service's attachment to a network. */
+struct compose_service_network {
+	char *key;	/* the key in compose_project.networks */
+	char *name;	/* the engine's name of that network */
+	char **aliases; /* DNS names on it: always the service name first, then the file's */
+	size_t naliases;
+};
+
+struct compose_service {
+	char *name;
+	char *file; /* where the service is first declared */
+	int line;
+
+	char *image;
+	char *container_name;	 /* given, or Compose's default "<project>-<service>-1" */
+	bool container_name_set; /* the file gave it */
+	struct compose_argv command;
+	struct compose_argv entrypoint;
+	/* env_file entries first (in order, later files win), then environment:
+	 * one entry per name, in first-declared order; value NULL = unset */
+	struct compose_kv *environment;
+	size_t nenvironment;
+	struct compose_port *ports;
+	size_t nports;
+	struct compose_port *expose; /* host fields unused */
+	size_t nexpose;
+	/* never empty: a service that names none is on "default" */
+	struct compose_service_network *networks;
+	size_t nnetworks;
+	struct compose_mount *volumes;
+	size_t nvolumes;
+	struct compose_dependency *depends_on; /* sorted by service */
+	size_t ndepends_on;
+	struct compose_healthcheck healthcheck;
+	char *restart;		 /* "no", "always", "on-failure", "unless-stopped"; NULL = unset */
+	int restart_max_retries; /* on-failure[:N]; 0 = unlimited */
+	struct compose_kv *labels;
+	size_t nlabels;
+	char *user;
+	char *working_dir;
+	char *hostname;
+	struct compose_kv *extra_hosts; /* host -> IP, "host:ip" for the engine */
+	size_t nextra_hosts;
+	int64_t stop_grace_period_ms; /* -1 = engine default */
+};
+
+/* A top-level network or volume. */
+struct compose_resource {
+	char *key;  /* as written under networks: / volumes: */
+	char *name; /* engine name: `name:`, else the key when external, else "<project>_<key>" */
+	bool external; /* exists already; never created or removed by the project */
+	bool implicit; /* not declared: the "default" network Compose adds */
+	char *driver;  /* NULL = engine default */
+	struct compose_kv *labels;
+	size_t nlabels;
+	char *file; /* where declared (NULL when implicit) */
+	int line;
+};
+
+struct compose_project {
+	char *name;	   /* validated: [a-z0-9][a-z0-9_-]* */
+	char *working_dir; /* absolute project directory (relative paths resolve here) */
+	struct compose_service *services; /* sorted by name */
+	size_t nservices;
+	struct compose_resource *networks; /* sorted by key */
+	size_t nnetworks;
+	struct compose_resource *volumes; /* sorted by key */
+	size_t nvolumes;
+};
+
+/* ---- loading ---- */
+
+struct compose_load_opts {
+	/* Stack files in -f order, at least one.  Relative paths in all of them
+	 * resolve against the project directory, as Compose does. */
+	const char *const *files;
+	size_t nfiles;
+	/* Optional, parallel to files: the text of files[i] in memory (an entry
+	 * of NULL reads files[i] from disk).  For tests and fuzzing. */
+	const char *const *contents;
+	/* The project name, like `docker compose -p`: wins over the file's `name:`. */
+	const char *project_name;
+	/* Used when neither project_name nor `name:` is set; when this is NULL
+	 * too, the project directory's base name, normalized as Compose does. */
+	const char *project_name_default;
+	/* Default: the directory of files[0]. */
+	const char *project_dir;
+	/* Interpolation variables: the job's variables, the env's secrets, the
+	 * driver's own names.  May be NULL (no variables). */
+	compose_lookup_fn lookup;
+	void *payload;
+};
+
+/*
+ * Read, interpolate and merge the files and build the model.  Returns 0 and
+ * a project in *out, or -1 with one ERR_COMPOSE error naming the file and
+ * line ("docker-compose.green.yml:14: services.api-gateway.ports[0]:
+ * expected a string or mapping, got a sequence"); ERR_IO when a file cannot
+ * be read.  Warnings (unknown keys, unset variables, ignored options) are
+ * appended to diags; with diags NULL they go to log_warn().
+ */
+int compose_load(const struct compose_load_opts *opts, struct compose_project **out,
+		 struct compose_diags *diags, struct error *err);
+
+void compose_project_free(struct compose_project *p);
+
+const struct compose_service *compose_project_service(const struct compose_project *p,
+						      const char *name);
+const struct compose_resource *compose_project_network(const struct compose_project *p,
+						       const char *key);
+const struct compose_resource *compose_project_volume(const struct compose_project *p,
+						      const char *key);
+
+/*
+ * Start order: fills order[0..p->nservices) with indexes into p->services
+ * such that every service comes after the services it depends on; the order
+ * is deterministic (a depth-first walk in name order); stop in the reverse
+ * order.  -1 with ERR_COMPOSE naming the cycle ("dependency cycle: a -> b ->
+ * a"); compose_load() already refuses cycles, so after a load it succeeds.
+ */
+int compose_project_start_order(const struct compose_project *p, size_t *order, struct error *err);
+
+/*
+ * The canonical JSON of a service: every field of the model in a fixed
+ * order, environment, labels, extra_hosts, networks and depends_on sorted by
+ * name, and the declaring file and line left out.  Holds environment values,
+ * which may be secrets: hash it, never log it.
+ */
+int compose_service_json(const struct compose_service *s, struct buf *out, struct error *err);
+
+#define COMPOSE_HASH_HEX_LEN 64
+
+/* SHA-256 (hex) of compose_service_json(): changes when the service must be recreated. */
+int compose_service_hash(const struct compose_service *s, char hex[COMPOSE_HASH_HEX_LEN + 1],
+			 struct error *err);
+
+#endif

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/* Canonical JSON of a service and its SHA-256, for drift detection. */
+#include "compose/internal.h"
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+
+static void cleanup_jsonp(json_object **j)
+{
+	json_object_put(*j);
+}
+#define _cleanup_json_ __attribute__((cleanup(cleanup_jsonp)))
+
+/*
+ * Adders that take ownership of val in every case.  JSON null is a NULL
+ * json_object in json-c, so nulls are written as JNULL here and a NULL val
+ * always means "out of memory".
+ */
+static char jnull_marker;
+#define JNULL ((json_object *)&jnull_marker)
+
+static int add(json_object *obj, const char *key, json_object *val)
+{
+	if (!val)
+		return -1;
+	if (val == JNULL)
+		return json_object_object_add(obj, key, NULL) < 0 ? -1 : 0;
+	if (json_object_object_add(obj, key, val) < 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+static int push(json_object *arr, json_object *val)
+{
+	if (!val)
+		return -1;
+	if (val == JNULL)
+		return json_object_array_add(arr, NULL) < 0 ? -1 : 0;
+	if (json_object_array_add(arr, val) < 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+static json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : JNULL;
+}
+
+static json_object *argv_json(const struct compose_argv *a)
+{
+	json_object *arr;
+	size_t i;
+
+	if (!a->set)
+		return JNULL;
+	arr = json_object_new_array();
+	for (i = 0; arr && i < a->argc; i++)
+		if (push(arr, json_object_new_string(a->argv[i])) < 0) {
+			json_object_put(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+	const struct compose_kv *x = *(const struct compose_kv *const *)a;
+	const struct compose_kv *y = *(const struct compose_kv *const *)b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return strcmp(x->value ? x->value : "", y->value ? y->value : "");
+}
+
+/* [[key, value], ...] sorted by key (then value, for repeated hosts). */
+static json_object *kv_json(const struct compose_kv *kv, size_t n)
+{
+	_cleanup_free_ const struct compose_kv **sorted = calloc(n + 1, sizeof(*sorted));
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	if (!sorted || !arr)
+		goto fail;
+	for (i = 0; i < n; i++)
+		sorted[i] = &kv[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_kv);
+	for (i = 0; i < n; i++) {
+		json_object *pair = json_object_new_array();
+
+		if (!pair || push(arr, pair) < 0 ||
+		    push(pair, json_object_new_string(sorted[i]->key)) < 0 ||
+		    push(pair, str_or_null(sorted[i]->value)) < 0)
+			goto fail;
+	}
+	return arr;
+fail:
+	json_object_put(arr);
+	return NULL;
+}
+
+static json_object *ports_json(const struct compose_port *p, size_t n)
+{
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; arr && i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		if (!o || push(arr, o) < 0 || add(o, "host_ip", str_or_null(p[i].host_ip)) < 0 ||
+		    add(o, "published_start", json_object_new_int(p[i].published_start)) < 0 ||
+		    add(o, "published_end", json_object_new_int(p[i].published_end)) < 0 ||
+		    add(o, "target", json_object_new_int(p[i].target)) < 0 ||
+		    add(o, "protocol", json_object_new_string(p[i].protocol)) < 0) {
+			json_object_put(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static int cmp_network(const void *a, const void *b)
+{
+	return strcmp((*(const struct compose_service_network *const *)a)->key,
+		      (*(const struct compose_service_network *const *)b)->key);
+}
+
+static json_object *networks_json(const struct compose_service *s)
+{
+	_cleanup_free_ const struct compose_service_network **sorted =
+		calloc(s->nnetworks + 1, sizeof(*sorted));
+	json_object *arr = json_object_new_array();
+	size_t i, j;
+
+	if (!sorted || !arr)
+		goto fail;
+	for (i = 0; i < s->nnetworks; i++)
+		sorted[i] = &s->networks[i];
+	qsort(sorted, s->nnetworks, sizeof(*sorted), cmp_network);
+	for (i = 0; i < s->nnetworks; i++) {
+		json_object *o = json_object_new_object(), *al;
+
+		if (!o || push(arr, o) < 0 ||
+		    add(o, "key", json_object_new_string(sorted[i]->key)) < 0 ||
+		    add(o, "name", json_object_new_string(sorted[i]->name)) < 0)
+			goto fail;
+		al = json_object_new_array();
+		if (!al || add(o, "aliases", al) < 0)
+			goto fail;
+		for (j = 0; j < sorted[i]->naliases; j++)
+			if (push(al, json_object_new_string(sorted[i]->aliases[j])) < 0)
+				goto fail;
+	}
+	return arr;
+fail:
+	json_object_put(arr);
+	return NULL;
+}
+
+static json_object *mounts_json(const struct compose_mount *m, size_t n)
+{
+	static const char *const types[] = {"bind", "volume", "tmpfs"};
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; arr && i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		if (!o || push(arr, o) < 0 ||
+		    add(o, "type", json_object_new_string(types[m[i].type])) < 0 ||
+		    add(o, "source", str_or_null(m[i].source)) < 0 ||
+		    add(o, "volume_name", str_or_null(m[i].volume_name)) < 0 ||
+		    add(o, "target", json_object_new_string(m[i].target)) < 0 ||
+		    add(o, "read_only", json_object_new_boolean(m[i].read_only)) < 0 ||
+		    add(o, "create_host_path", json_object_new_boolean(m[i].create_host_path)) <
+			    0 ||
+		    add(o, "nocopy", json_object_new_boolean(m[i].nocopy)) < 0 ||
+		    add(o, "tmpfs_size", json_object_new_int64(m[i].tmpfs_size)) < 0 ||
+		    add(o, "tmpfs_mode", json_object_new_int64(m[i].tmpfs_mode)) < 0) {
+			json_object_put(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static json_object *depends_json(const struct compose_service *s)
+{
+	static const char *const conds[] = {"service_started", "service_healthy",
+					    "service_completed_successfully"};
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	/* depends_on is kept sorted by service */
+	for (i = 0; arr && i < s->ndepends_on; i++) {
+		const struct compose_dependency *d = &s->depends_on[i];
+		json_object *o = json_object_new_object();
+
+		if (!o || push(arr, o) < 0 ||
+		    add(o, "service", json_object_new_string(d->service)) < 0 ||
+		    add(o, "condition", json_object_new_string(conds[d->condition])) < 0 ||
+		    add(o, "required", json_object_new_boolean(d->required)) < 0 ||
+		    add(o, "restart", json_object_new_boolean(d->restart)) < 0) {
+			json_object_put(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static json_object *healthcheck_json(const struct compose_healthcheck *hc)
+{
+	json_object *o;
+
+	if (!hc->set)
+		return JNULL;
+	o = json_object_new_object();
+	if (!o || add(o, "disable", json_object_new_boolean(hc->disable)) < 0 ||
+	    add(o, "test", argv_json(&hc->test)) < 0 ||
+	    add(o, "interval_ms", json_object_new_int64(hc->interval_ms)) < 0 ||
+	    add(o, "timeout_ms", json_object_new_int64(hc->timeout_ms)) < 0 ||
+	    add(o, "start_period_ms", json_object_new_int64(hc->start_period_ms)) < 0 ||
+	    add(o, "start_interval_ms", json_object_new_int64(hc->start_interval_ms)) < 0 ||
+	    add(o, "retries", json_object_new_int(hc->retries)) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int compose_service_json(const struct compose_service *s, struct buf *out, struct error *err)
+{
+	_cleanup_json_ json_object *o = json_object_new_object();
+	const char *text;
+
+	if (!o || add(o, "name", json_object_new_string(s->name)) < 0 ||
+	    add(o, "image", json_object_new_string(s->image)) < 0 ||
+	    add(o, "container_name", json_object_new_string(s->container_name)) < 0 ||
+	    add(o, "command", argv_json(&s->command)) < 0 ||
+	    add(o, "entrypoint", argv_json(&s->entrypoint)) < 0 ||
+	    add(o, "environment", kv_json(s->environment, s->nenvironment)) < 0 ||
+	    add(o, "ports", ports_json(s->ports, s->nports)) < 0 ||
+	    add(o, "expose", ports_json(s->expose, s->nexpose)) < 0 ||
+	    add(o, "networks", networks_json(s)) < 0 ||
+	    add(o, "volumes", mounts_json(s->volumes, s->nvolumes)) < 0 ||
+	    add(o, "depends_on", depends_json(s)) < 0 ||
+	    add(o, "healthcheck", healthcheck_json(&s->healthcheck)) < 0 ||
+	    add(o, "restart", str_or_null(s->restart)) < 0 ||
+	    add(o, "restart_max_retries", json_object_new_int(s->restart_max_retries)) < 0 ||
+	    add(o, "labels", kv_json(s->labels, s->nlabels)) < 0 ||
+	    add(o, "user", str_or_null(s->user)) < 0 ||
+	    add(o, "working_dir", str_or_null(s->working_dir)) < 0 ||
+	    add(o, "hostname", str_or_null(s->hostname)) < 0 ||
+	    add(o, "extra_hosts", kv_json(s->extra_hosts, s->nextra_hosts)) < 0 ||
+	    add(o, "stop_grace_period_ms", json_object_new_int64(s->stop_grace_period_ms)) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text || buf_puts(out, text) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	return 0;
+}
+
+int compose_service_hash(const struct compose_service *s, char hex[COMPOSE_HASH_HEX_LEN + 1],
+			 struct error *err)
+{
+	_cleanup_buf_ struct buf json = BUF_INIT;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+
+	if (compose_service_json(s, &json, err) < 0)
+		return -1;
+	if (!EVP_Digest(json.data, json.len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		return error_set(err, ERR_SYSTEM, "SHA-256 failed");
+	for (i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
