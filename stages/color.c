@@ -263,7 +263,7 @@ static int probe_routes(struct deploy_ctx *d, json_object *state, const char *co
 
 static int load_state(struct deploy_ctx *d, json_object **state, struct error *err)
 {
-	if (durable_state_load(d->cfg->state_dir, d->action.env, state, err) < 0)
+	if (durable_state_load(d->state_root, d->action.env, state, err) < 0)
 		return -1;
 	if (!durable_state_setup_at(*state) || !route_router_container(*state))
 		return error_set(err, ERR_JOB,
@@ -322,6 +322,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	s.project = p;
 	s.mode = STACK_REPLACE;
 	s.layer = "color";
+	s.app = d->app;
 	s.env = d->action.env;
 	s.color = d->action.color;
 	s.config_files = joined;
@@ -372,7 +373,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	}
 	gitlab_section_end(stderr, "preview");
 	durable_state_set_preview(state, d->action.color);
-	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;
 
 	if (dotenv_path) {
@@ -410,7 +411,7 @@ out:
 			if (route_apply(d, state, durable_state_live(state), prev_preview, &e2) < 0)
 				log_warn("could not restore the preview entry: %s", e2.msg);
 		}
-		durable_state_save(d->cfg->state_dir, d->action.env, state, &e2);
+		durable_state_save(d->state_root, d->action.env, state, &e2);
 	}
 	if (rc < 0 && err->cls == ERR_HEALTH)
 		log_error("The deployment of %s is unhealthy; the live color is untouched",
@@ -490,7 +491,7 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 	}
 	durable_state_set_live(state, target);
 	durable_state_set_preview(state, old_live);
-	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;
 	log_notice("%s: %s is live in env %s (switched in %lld ms; %s stays running for "
 		   "rollback)",
@@ -600,7 +601,7 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 	long long t0 = now_ms();
 	int rc = -1;
 
-	if (durable_state_load(d->cfg->state_dir, d->action.env, &state, err) < 0)
+	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;
 	if (durable_state_live(state) && !strcmp(durable_state_live(state), d->action.color)) {
 		error_set(err, ERR_JOB,
@@ -619,7 +620,7 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 	if (stack_down(d->docker, project, 0, err) < 0)
 		goto out;
 	durable_state_remove_color(state, d->action.color);
-	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;
 	log_notice("Color %s of env %s removed; durable resources untouched", d->action.color,
 		   d->action.env);

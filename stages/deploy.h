@@ -40,6 +40,7 @@ struct deploy_ctx {
 	struct action action;
 
 	char app[64];              /* EXECUTOR_APP, default: the project's name */
+	char state_root[4096];     /* <state_dir>/apps/<app>: envs of this app live here */
 	char project_dir[4096];    /* the checkout holding the stack files */
 	char durable_project[160]; /* <app>-<env>-durable */
 	char durable_network[192]; /* <app>-<env>-durable-network */
@@ -68,6 +69,13 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		    const struct gitlab_job *job, const struct action *action,
 		    const char *project_dir, struct error *err);
 void deploy_ctx_release(struct deploy_ctx *d);
+
+/* The application name: explicit (EXECUTOR_APP), else the last component of
+ * the project path, else of dir; normalized to [a-z0-9-]. */
+int deploy_app_name(const char *explicit_name, const char *project_path, const char *dir,
+		    char *out, size_t size, struct error *err);
+/* <state_dir>/apps/<app> */
+void deploy_state_root(const struct config *cfg, const char *app, char *out, size_t size);
 
 /* Load stack files (relative to project_dir) with the context's variables. */
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,

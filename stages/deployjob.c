@@ -191,11 +191,16 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 int job_join_color(struct job_ctx *ctx, struct error *err)
 {
 	json_object *state = NULL, *rec, *nets = NULL;
+	char app[64], root[4096];
 	size_t i, n;
 
 	if (!ctx->action.env[0])
 		snprintf(ctx->action.env, sizeof(ctx->action.env), "ci");
-	if (durable_state_load(ctx->cfg->state_dir, ctx->action.env, &state, err) < 0)
+	if (deploy_app_name(gitlab_var("EXECUTOR_APP"), ctx->job.project_path,
+			    gitlab_var("CI_PROJECT_DIR"), app, sizeof(app), err) < 0)
+		return -1;
+	deploy_state_root(ctx->cfg, app, root, sizeof(root));
+	if (durable_state_load(root, ctx->action.env, &state, err) < 0)
 		return error_wrap(err, "read env %s", ctx->action.env);
 	rec = durable_state_color(state, ctx->action.color);
 	if (!rec || !json_object_object_get_ex(rec, "networks", &nets) ||

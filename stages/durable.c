@@ -100,7 +100,7 @@ static int ensure_tls(struct deploy_ctx *d, json_object *state, const struct com
 		list[i] = json_object_get_string(v);
 	}
 	durable_tls_release(&d->tls);
-	rc = durable_tls_ensure(d->cfg->state_dir, d->action.env, list, &d->tls, err);
+	rc = durable_tls_ensure(d->state_root, d->action.env, list, &d->tls, err);
 	free(list);
 	if (rc == 0 && d->tls.cert_issued)
 		log_info("Issued the TLS certificate of env %s (%zu names)", d->action.env, n + 3);
@@ -144,7 +144,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	const char *roots[3];
 	struct stack s = { 0 };
 	long long t0 = now_ms();
-	int rc = -1;
+	int rc = -1, running;
 	size_t i;
 
 	if (!file_exists(d, file)) {
@@ -156,7 +156,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	}
 	if (deploy_load_stack(d, &file, 1, d->durable_project, &p, err) < 0)
 		goto out;
-	if (durable_state_load(d->cfg->state_dir, d->action.env, &state, err) < 0)
+	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;
 	if (ensure_tls(d, state, p, err) < 0)
 		goto out;
@@ -188,6 +188,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	s.project = p;
 	s.mode = STACK_KEEP;
 	s.layer = "durable";
+	s.app = d->app;
 	s.env = d->action.env;
 	s.config_files = file;
 	s.bind_roots = roots;
@@ -213,14 +214,17 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 			 "set it up again",
 			 d->action.env);
 	}
+	/* services that were running already: unchanged ones and drifted ones
+	 * left as they are (a drifted stopped one counts as started) */
+	running = (int)p->nservices - rep.created - rep.started - rep.replaced;
 	if (!rep.created && !rep.started && !rep.replaced)
 		log_notice("The durable layer of env %s is already running and healthy (%d "
 			   "service%s); nothing to do",
-			   d->action.env, rep.unchanged, rep.unchanged == 1 ? "" : "s");
+			   d->action.env, running, running == 1 ? "" : "s");
 	else
 		log_notice("Durable layer of env %s ready: %d created, %d started again, %d "
 			   "already running",
-			   d->action.env, rep.created, rep.started, rep.unchanged);
+			   d->action.env, rep.created, rep.started, running);
 
 	hashes = json_object_new_object();
 	for (i = 0; i < p->nservices; i++) {
@@ -237,7 +241,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		record_router(state, router);
 	else
 		log_warn("the durable stack has no router service: deploy and promote need one");
-	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -251,27 +255,35 @@ out:
 	return rc;
 }
 
-/* Colors of the env that still have containers. */
+/* Colors of this app in the env that still have containers (their Compose
+ * project is <app>-<color>; another app's colors in an env of the same name
+ * run on another durable layer). */
 static int running_colors(struct deploy_ctx *d, struct buf *names, struct error *err)
 {
 	char envl[128];
 	const char *filters[] = { envl, "io.executor.layer=color", "io.executor.managed=true",
 				  NULL };
 	json_object *list = NULL;
-	size_t i, n;
+	size_t i, n, applen = strlen(d->app);
 
 	snprintf(envl, sizeof(envl), "io.executor.env=%s", d->action.env);
 	if (docker_container_list(d->docker, filters, 1, &list, err) < 0)
 		return -1;
 	n = json_object_array_length(list);
 	for (i = 0; i < n; i++) {
-		json_object *c = json_object_array_get_idx(list, i), *labels, *color;
+		json_object *c = json_object_array_get_idx(list, i), *labels, *color, *proj;
+		const char *cs, *ps;
 
-		if (json_object_object_get_ex(c, "Labels", &labels) &&
-		    json_object_object_get_ex(labels, "io.executor.color", &color) &&
-		    !strstr(buf_str(names), json_object_get_string(color)))
-			buf_printf(names, "%s%s", names->len ? ", " : "",
-				   json_object_get_string(color));
+		if (!json_object_object_get_ex(c, "Labels", &labels) ||
+		    !json_object_object_get_ex(labels, "io.executor.color", &color) ||
+		    !json_object_object_get_ex(labels, "com.docker.compose.project", &proj))
+			continue;
+		cs = json_object_get_string(color);
+		ps = json_object_get_string(proj);
+		if (strncmp(ps, d->app, applen) || ps[applen] != '-' || strcmp(ps + applen + 1, cs))
+			continue;
+		if (!strstr(buf_str(names), cs))
+			buf_printf(names, "%s%s", names->len ? ", " : "", cs);
 	}
 	json_object_put(list);
 	return 0;
@@ -295,15 +307,15 @@ int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct err
 	}
 	if (stack_down(d->docker, d->durable_project, remove_volumes, err) < 0)
 		goto out;
-	if (durable_state_load(d->cfg->state_dir, d->action.env, &state, err) < 0)
+	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;
 	durable_state_clear_setup(state);
 	json_object_object_del(state, "router");
-	if (durable_state_save(d->cfg->state_dir, d->action.env, state, err) < 0)
+	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;
 	if (remove_volumes) {
 		/* the data is gone: the next setup starts over with new passwords */
-		if (durable_secrets_remove(d->cfg->state_dir, d->action.env, err) < 0)
+		if (durable_secrets_remove(d->state_root, d->action.env, err) < 0)
 			goto out;
 		log_notice("Durable layer of env %s removed, with its data", d->action.env);
 	} else {

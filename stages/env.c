@@ -133,6 +133,34 @@ static void normalize_name(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
+int deploy_app_name(const char *explicit_name, const char *project_path, const char *dir,
+		    char *out, size_t size, struct error *err)
+{
+	const char *app = explicit_name, *slash;
+
+	if (!app || !*app) {
+		if (project_path && *project_path) {
+			slash = strrchr(project_path, '/');
+			app = slash ? slash + 1 : project_path;
+		} else {
+			slash = dir ? strrchr(dir, '/') : NULL;
+			app = slash && slash[1] ? slash + 1 : "app";
+		}
+	}
+	normalize_name(out, size, app);
+	if (!out[0] || strlen(out) > 40)
+		return error_set(err, ERR_JOB,
+				 "cannot derive an application name from \"%.64s\": set EXECUTOR_APP "
+				 "(a-z, 0-9 and -, at most 40)",
+				 app);
+	return 0;
+}
+
+void deploy_state_root(const struct config *cfg, const char *app, char *out, size_t size)
+{
+	snprintf(out, size, "%s/apps/%s", cfg->state_dir, app);
+}
+
 /* ---- context ---- */
 
 int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_client *docker,
@@ -155,31 +183,20 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	vars_from_environ(&d->vars, d->runner_mode);
 
 	app = vars_get(&d->vars, "EXECUTOR_APP");
-	if (!app || !*app) {
-		const char *slash;
-
-		if (job && job->project_path) {
-			slash = strrchr(job->project_path, '/');
-			app = slash ? slash + 1 : job->project_path;
-		} else {
-			slash = strrchr(d->project_dir, '/');
-			app = slash && slash[1] ? slash + 1 : "app";
-		}
-	}
-	normalize_name(d->app, sizeof(d->app), app);
-	if (!d->app[0] || strlen(d->app) > 40)
-		return error_set(err, ERR_JOB,
-				 "cannot derive an application name from \"%.64s\": set EXECUTOR_APP "
-				 "(a-z, 0-9 and -, at most 40)",
-				 app);
+	if (deploy_app_name(app, job ? job->project_path : NULL, d->project_dir, d->app,
+			    sizeof(d->app), err) < 0)
+		return -1;
+	deploy_state_root(cfg, d->app, d->state_root, sizeof(d->state_root));
+	if (fs_mkdir_p(d->state_root, 0700, err) < 0)
+		return -1;
 	snprintf(d->durable_project, sizeof(d->durable_project), "%s-%s-durable", d->app,
 		 action->env);
 	snprintf(d->durable_network, sizeof(d->durable_network), "%s-network",
 		 d->durable_project);
 
-	if (durable_env_ensure(cfg->state_dir, action->env, err) < 0 ||
-	    durable_env_path(cfg->state_dir, action->env, NULL, &d->env_dir, err) < 0 ||
-	    durable_env_path(cfg->state_dir, action->env, "router", &d->router_dir, err) < 0)
+	if (durable_env_ensure(d->state_root, action->env, err) < 0 ||
+	    durable_env_path(d->state_root, action->env, NULL, &d->env_dir, err) < 0 ||
+	    durable_env_path(d->state_root, action->env, "router", &d->router_dir, err) < 0)
 		return -1;
 	if (fs_mkdir_p(d->router_dir, 0755, err) < 0)
 		return -1;
@@ -209,10 +226,10 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	d->who.project = d->project_path[0] ? d->project_path : NULL;
 	d->who.user = vars_get(&d->vars, "GITLAB_USER_LOGIN");
 
-	if (durable_lock_acquire(cfg->state_dir, action->env, &d->who, cfg->lock_timeout, &d->lock,
+	if (durable_lock_acquire(d->state_root, action->env, &d->who, cfg->lock_timeout, &d->lock,
 				 err) < 0)
 		return -1;
-	if (durable_secrets_ensure(cfg->state_dir, action->env, NULL, &d->secrets, err) < 0)
+	if (durable_secrets_ensure(d->state_root, action->env, NULL, &d->secrets, err) < 0)
 		return error_wrap(err, "secrets of env %s", action->env);
 
 	/* defaults first, then what the job says, then the driver's own names
@@ -319,7 +336,7 @@ void deploy_history(struct deploy_ctx *d, const char *result, long long duration
 	e.commit = d->commit[0] ? d->commit : NULL;
 	e.images = images;
 	e.message = message;
-	if (durable_history_append(d->cfg->state_dir, d->action.env, &e, &err) < 0)
+	if (durable_history_append(d->state_root, d->action.env, &e, &err) < 0)
 		log_warn("could not record the history: %s", err.msg);
 }
 

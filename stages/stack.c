@@ -60,6 +60,8 @@ static json_object *project_labels(const struct stack *s)
 	add_label(l, "com.docker.compose.version", COMPOSE_VERSION_LABEL);
 	add_label(l, "io.executor.managed", "true");
 	add_label(l, STACK_LABEL_LAYER, s->layer);
+	if (s->app)
+		add_label(l, STACK_LABEL_APP, s->app);
 	if (s->env)
 		add_label(l, STACK_LABEL_ENV, s->env);
 	if (s->color)

@@ -16,6 +16,7 @@
 #include "compose/compose.h"
 #include "docker/docker.h"
 
+#define STACK_LABEL_APP "io.executor.app"
 #define STACK_LABEL_ENV "io.executor.env"
 #define STACK_LABEL_COLOR "io.executor.color"
 #define STACK_LABEL_LAYER "io.executor.layer" /* "durable" or "color" */
@@ -35,6 +36,7 @@ struct stack {
 	const struct compose_project *project;
 	enum stack_mode mode;
 	const char *layer; /* "durable" or "color" */
+	const char *app;
 	const char *env;
 	const char *color;        /* NULL for the durable layer */
 	const char *config_files; /* comma-joined, for Compose's label */

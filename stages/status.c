@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* executor status: per env, the durable layer, the colors, live and preview,
  * the last deployments.  Reads only; takes no lock. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,14 @@
 #include "stages/route.h"
 #include "stages/stack.h"
 
-static json_object *containers_of(struct docker_client *c, const char *env, const char *layer,
-				  struct error *err)
+static json_object *containers_of(struct docker_client *c, const char *app, const char *env,
+				  const char *layer, struct error *err)
 {
-	char envl[128], layerl[128];
-	const char *filters[] = { envl, layerl, "io.executor.managed=true", NULL };
+	char envl[128], layerl[128], appl[128];
+	const char *filters[] = { envl, layerl, appl, "io.executor.managed=true", NULL };
 	json_object *list = NULL;
 
+	snprintf(appl, sizeof(appl), "io.executor.app=%s", app);
 	snprintf(envl, sizeof(envl), "io.executor.env=%s", env);
 	snprintf(layerl, sizeof(layerl), "io.executor.layer=%s", layer);
 	if (docker_container_list(c, filters, 1, &list, err) < 0)
@@ -96,19 +98,14 @@ static const char *str_of(json_object *o, const char *key)
 	return NULL;
 }
 
-int action_status(struct config *cfg, struct docker_client *docker, int json, struct error *err)
+static int status_app(const char *root, const char *app, struct docker_client *docker, int json,
+		      json_object *out, struct error *err)
 {
 	char **envs = NULL;
 	size_t nenvs = 0, i;
-	json_object *out = json_object_new_array();
 
-	if (durable_env_list(cfg->state_dir, &envs, &nenvs, err) < 0) {
-		json_object_put(out);
-		return error_wrap(err, "list envs in %s", cfg->state_dir);
-	}
-	if (!nenvs && !json)
-		printf("No env has been set up under %s (executor durable setup <env>)\n",
-		       cfg->state_dir);
+	if (durable_env_list(root, &envs, &nenvs, err) < 0)
+		return error_wrap(err, "list envs in %s", root);
 	for (i = 0; i < nenvs; i++) {
 		const char *env = envs[i];
 		json_object *state = NULL, *dur = NULL, *col = NULL, *hist = NULL, *colors, *e;
@@ -116,31 +113,31 @@ int action_status(struct config *cfg, struct docker_client *docker, int json, st
 		struct durable_lock_info lock;
 		char text[256], when[64];
 
-		if (durable_state_load(cfg->state_dir, env, &state, err) < 0) {
+		if (durable_state_load(root, env, &state, err) < 0) {
 			log_warn("env %s: %s", env, err->msg);
 			error_clear(err);
 			json_object_put(je);
 			json_object_put(jc);
 			continue;
 		}
-		dur = containers_of(docker, env, "durable", err);
-		col = containers_of(docker, env, "color", err);
+		dur = containers_of(docker, app, env, "durable", err);
+		col = containers_of(docker, app, env, "color", err);
 		if (!dur || !col) {
 			json_object_put(state);
 			json_object_put(dur);
 			json_object_put(col);
 			json_object_put(je);
 			json_object_put(jc);
-			json_object_put(out);
 			durable_env_list_free(envs);
 			return -1;
 		}
-		durable_history_read(cfg->state_dir, env, 5, &hist, err);
+		durable_history_read(root, env, 5, &hist, err);
 		error_clear(err);
 		memset(&lock, 0, sizeof(lock));
-		durable_lock_query(cfg->state_dir, env, &lock, err);
+		durable_lock_query(root, env, &lock, err);
 		error_clear(err);
 
+		json_object_object_add(je, "app", json_object_new_string(app));
 		json_object_object_add(je, "env", json_object_new_string(env));
 		json_object_object_add(je, "durable", json_object_new_string(summarize(dur, NULL, text,
 									   sizeof(text))));
@@ -152,7 +149,7 @@ int action_status(struct config *cfg, struct docker_client *docker, int json, st
 					       ? json_object_new_string(durable_state_preview(state))
 					       : NULL);
 		if (!json) {
-			printf("env %s\n", env);
+			printf("app %s, env %s\n", app, env);
 			printf("  durable   %s\n", text);
 			printf("  live      %s   (https://localhost:%d/)\n",
 			       durable_state_live(state) ? durable_state_live(state) : "-",
@@ -217,10 +214,39 @@ int action_status(struct config *cfg, struct docker_client *docker, int json, st
 		json_object_put(dur);
 		json_object_put(col);
 	}
-	if (json)
+	durable_env_list_free(envs);
+	return 0;
+}
+
+int action_status(struct config *cfg, struct docker_client *docker, int json, struct error *err)
+{
+	json_object *out = json_object_new_array();
+	char apps[4096];
+	DIR *dir;
+	struct dirent *de;
+	int rc = 0;
+
+	snprintf(apps, sizeof(apps), "%s/apps", cfg->state_dir);
+	dir = opendir(apps);
+	while (dir && (de = readdir(dir))) {
+		char root[4096];
+
+		if (de->d_name[0] == '.')
+			continue;
+		deploy_state_root(cfg, de->d_name, root, sizeof(root));
+		if (status_app(root, de->d_name, docker, json, out, err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	if (rc == 0 && !json && json_object_array_length(out) == 0)
+		printf("No env has been set up under %s (executor durable setup <env>)\n",
+		       cfg->state_dir);
+	if (rc == 0 && json)
 		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(out);
-	durable_env_list_free(envs);
-	return 0;
+	return rc;
 }
