@@ -113,7 +113,7 @@ static json_object *stack_routes(const struct compose_project *p, struct error *
 
 		if (!path)
 			continue;
-		portn = port ? atoi(port) : 0;
+		portn = port ? (int)strtol(port, NULL, 10) : 0;
 		if (path[0] != '/' || portn <= 0 || portn > 65535 || strpbrk(path, " ;{}'\"\\$")) {
 			json_object_put(routes);
 			error_set(err, ERR_COMPOSE,
