@@ -270,7 +270,8 @@ static int load_state(struct deploy_ctx *d, json_object **state, struct error *e
 				 "the durable layer of env %s is not set up: run durable:setup-%s "
 				 "(or executor durable setup %s) first",
 				 d->action.env, d->action.env, d->action.env);
-	return 0;
+	/* the probes verify against the env's CA: load it (same names, no reissue) */
+	return deploy_ensure_tls(d, *state, NULL, err);
 }
 
 int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *err)
@@ -377,19 +378,27 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 		goto out;
 
 	if (dotenv_path) {
-		char url[128], port[16];
-		const char *kv[12];
+		char url[128], live[128];
+		const char *kv[16];
 		int n = 0;
 
-		snprintf(port, sizeof(port), "%d", route_router_port(state, "preview_port"));
-		snprintf(url, sizeof(url), "https://localhost:%s/", port);
+		/* not EXECUTOR_*: jobs that need this one inherit the report, and
+		 * must not have their own action variables overridden */
+		snprintf(url, sizeof(url), "https://localhost:%d/",
+			 route_router_port(state, "preview_port"));
+		snprintf(live, sizeof(live), "https://localhost:%d/",
+			 route_router_port(state, "live_port"));
 		kv[n++] = "ENVIRONMENT_URL";
 		kv[n++] = url;
-		kv[n++] = "EXECUTOR_ENV";
+		kv[n++] = "PREVIEW_URL";
+		kv[n++] = url;
+		kv[n++] = "LIVE_URL";
+		kv[n++] = live;
+		kv[n++] = "DEPLOYED_ENV";
 		kv[n++] = d->action.env;
-		kv[n++] = "EXECUTOR_COLOR";
+		kv[n++] = "DEPLOYED_COLOR";
 		kv[n++] = d->action.color;
-		kv[n++] = "EXECUTOR_COMMIT";
+		kv[n++] = "DEPLOYED_COMMIT";
 		kv[n++] = d->commit;
 		kv[n++] = NULL;
 		kv[n] = NULL;

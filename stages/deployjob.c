@@ -211,6 +211,26 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 				 "cannot join its network; deploy it first",
 				 ctx->action.color, ctx->action.color, ctx->action.env);
 	}
+	/* the env's CA (never a key), so tests verify the color's certificates */
+	{
+		char ca[4200];
+		struct buf pem = BUF_INIT, tar = BUF_INIT;
+
+		snprintf(ca, sizeof(ca), "%s/envs/%s/tls/ca.pem", root, ctx->action.env);
+		if (fs_read_file(ca, &pem, 1 << 20, err) == 0 &&
+		    docker_tar_add_dir(&tar, "etc/executor", 0755, 0, 0) == 0 &&
+		    docker_tar_add_dir(&tar, "etc/executor/tls", 0755, 0, 0) == 0 &&
+		    docker_tar_add_file(&tar, "etc/executor/tls/ca.pem", pem.data, pem.len, 0644, 0,
+					0) == 0 &&
+		    docker_tar_finish(&tar) == 0 &&
+		    docker_archive_put(ctx->docker, ctx->name, "/", tar.data, tar.len, err) == 0)
+			log_info("The env's CA is at /etc/executor/tls/ca.pem in the job container");
+		else
+			log_warn("could not give the job the env's CA: %s", err->msg);
+		error_clear(err);
+		buf_release(&pem);
+		buf_release(&tar);
+	}
 	n = json_object_array_length(nets);
 	for (i = 0; i < n; i++) {
 		const char *net = json_object_get_string(json_object_array_get_idx(nets, i));
