@@ -21,10 +21,11 @@ struct local_args {
 	const char *env;
 	int volumes;
 	int json;
+	int force;
 };
 
 static int parse(int argc, char **argv, struct local_args *a, int allow_volumes, int allow_json,
-		 struct error *err)
+		 int allow_force, struct error *err)
 {
 	int i;
 
@@ -40,6 +41,8 @@ static int parse(int argc, char **argv, struct local_args *a, int allow_volumes,
 			a->volumes = 1;
 		} else if (allow_json && !strcmp(argv[i], "--json")) {
 			a->json = 1;
+		} else if (allow_force && !strcmp(argv[i], "--force")) {
+			a->force = 1;
 		} else if (argv[i][0] == '-') {
 			return error_set(err, ERR_JOB, "unknown option %s; see --help", argv[i]);
 		} else if (a->npos < 4) {
@@ -65,7 +68,7 @@ static int with_engine(struct config *cfg, struct docker_client **out, struct er
 }
 
 static int run_action(struct config *cfg, enum action_kind kind, const char *env,
-		      const char *color, int volumes, struct error *err)
+		      const char *color, int volumes, int force, struct error *err)
 {
 	struct docker_client *docker = NULL;
 	struct deploy_ctx d;
@@ -82,6 +85,7 @@ static int run_action(struct config *cfg, enum action_kind kind, const char *env
 	if (with_engine(cfg, &docker, err) < 0)
 		return -1;
 	rc = deploy_ctx_init(&d, cfg, docker, NULL, &a, cwd, err);
+	d.force = force;
 	if (rc == 0) {
 		switch (kind) {
 		case ACTION_DURABLE_SETUP:
@@ -115,7 +119,7 @@ int cmd_durable(int argc, char **argv, struct config *cfg, struct error *err)
 {
 	struct local_args a;
 
-	if (parse(argc, argv, &a, 1, 0, err) < 0)
+	if (parse(argc, argv, &a, 1, 0, 0, err) < 0)
 		return -1;
 	if (a.npos != 2 || (strcmp(a.positional[0], "setup") && strcmp(a.positional[0], "teardown")))
 		return error_set(err, ERR_JOB,
@@ -123,53 +127,54 @@ int cmd_durable(int argc, char **argv, struct config *cfg, struct error *err)
 	if (!strcmp(a.positional[0], "setup")) {
 		if (a.volumes)
 			return error_set(err, ERR_JOB, "--volumes goes with teardown");
-		return run_action(cfg, ACTION_DURABLE_SETUP, a.positional[1], NULL, 0, err);
+		return run_action(cfg, ACTION_DURABLE_SETUP, a.positional[1], NULL, 0, 0, err);
 	}
-	return run_action(cfg, ACTION_DURABLE_CLEANUP, a.positional[1], NULL, a.volumes, err);
+	return run_action(cfg, ACTION_DURABLE_CLEANUP, a.positional[1], NULL, a.volumes, 0, err);
 }
 
 int cmd_deploy(int argc, char **argv, struct config *cfg, struct error *err)
 {
 	struct local_args a;
 
-	if (parse(argc, argv, &a, 0, 0, err) < 0)
+	if (parse(argc, argv, &a, 0, 0, 0, err) < 0)
 		return -1;
 	if (a.npos != 1)
 		return error_set(err, ERR_JOB, "usage: executor deploy <color> [--env ENV]");
-	return run_action(cfg, ACTION_DEPLOY, a.env, a.positional[0], 0, err);
+	return run_action(cfg, ACTION_DEPLOY, a.env, a.positional[0], 0, 0, err);
 }
 
 int cmd_promote(int argc, char **argv, struct config *cfg, struct error *err)
 {
 	struct local_args a;
 
-	if (parse(argc, argv, &a, 0, 0, err) < 0)
+	if (parse(argc, argv, &a, 0, 0, 0, err) < 0)
 		return -1;
 	if (a.npos > 1)
 		return error_set(err, ERR_JOB, "usage: executor promote [<color>] [--env ENV]");
-	return run_action(cfg, ACTION_PROMOTE, a.env, a.npos ? a.positional[0] : NULL, 0, err);
+	return run_action(cfg, ACTION_PROMOTE, a.env, a.npos ? a.positional[0] : NULL, 0, 0, err);
 }
 
 int cmd_rollback(int argc, char **argv, struct config *cfg, struct error *err)
 {
 	struct local_args a;
 
-	if (parse(argc, argv, &a, 0, 0, err) < 0)
+	if (parse(argc, argv, &a, 0, 0, 0, err) < 0)
 		return -1;
 	if (a.npos != 1)
 		return error_set(err, ERR_JOB, "usage: executor rollback <color> [--env ENV]");
-	return run_action(cfg, ACTION_ROLLBACK, a.env, a.positional[0], 0, err);
+	return run_action(cfg, ACTION_ROLLBACK, a.env, a.positional[0], 0, 0, err);
 }
 
 int cmd_cleanup_color(int argc, char **argv, struct config *cfg, struct error *err)
 {
 	struct local_args a;
 
-	if (parse(argc, argv, &a, 0, 0, err) < 0)
+	if (parse(argc, argv, &a, 0, 0, 1, err) < 0)
 		return -1;
 	if (a.npos != 1)
-		return error_set(err, ERR_JOB, "usage: executor cleanup <color> [--env ENV]");
-	return run_action(cfg, ACTION_CLEANUP, a.env, a.positional[0], 0, err);
+		return error_set(err, ERR_JOB,
+				 "usage: executor cleanup <color> [--env ENV] [--force]");
+	return run_action(cfg, ACTION_CLEANUP, a.env, a.positional[0], 0, a.force, err);
 }
 
 int cmd_status(int argc, char **argv, struct config *cfg, struct error *err)
@@ -178,7 +183,7 @@ int cmd_status(int argc, char **argv, struct config *cfg, struct error *err)
 	struct local_args a;
 	int rc;
 
-	if (parse(argc, argv, &a, 0, 1, err) < 0)
+	if (parse(argc, argv, &a, 0, 1, 0, err) < 0)
 		return -1;
 	if (with_engine(cfg, &docker, err) < 0)
 		return -1;

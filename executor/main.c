@@ -39,12 +39,13 @@ const struct command commands[] = {
 	  1 },
 	{ "cleanup", cmd_cleanup, "remove what the job created (cleanup_exec), or a color",
 	  "usage: executor cleanup\n"
-	  "       executor cleanup <color> [--env ENV]\n\n"
+	  "       executor cleanup <color> [--env ENV] [--force]\n\n"
 	  "Without arguments (as cleanup_exec): removes the job's containers and network, found\n"
 	  "by their labels, so it works even after a SIGKILL. Idempotent; never touches anything\n"
 	  "else. Register as cleanup_exec with cleanup_args = [\"cleanup\"].\n\n"
 	  "With a color: removes that color's containers and network in the env (default ci,\n"
-	  "or $EXECUTOR_ENV). Refuses the live color; never touches durable resources.\n",
+	  "or $EXECUTOR_ENV). Refuses the live color unless --force (which retires the env's\n"
+	  "site: the live entry answers 503); never touches durable resources.\n",
 	  1 },
 	{ "durable", cmd_durable, "set up or tear down an env's durable layer",
 	  "usage: executor durable setup <env>\n"

@@ -613,18 +613,39 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;
 	if (durable_state_live(state) && !strcmp(durable_state_live(state), d->action.color)) {
-		error_set(err, ERR_JOB,
-			  "%s is the live color of env %s: cleaning it up would take the site "
-			  "down. Promote or roll back to another color first",
-			  d->action.color, d->action.env);
-		goto out;
+		if (!d->force) {
+			error_set(err, ERR_JOB,
+				  "%s is the live color of env %s: cleaning it up would take the "
+				  "site down. Promote or roll back to another color first (or, to "
+				  "retire the env, executor cleanup %s --force)",
+				  d->action.color, d->action.env, d->action.color);
+			goto out;
+		}
+		log_warn("%s is live in env %s: the live entry will answer 503", d->action.color,
+			 d->action.env);
 	}
 	snprintf(project, sizeof(project), "%s-%s", d->app, d->action.color);
-	if (durable_state_preview(state) && !strcmp(durable_state_preview(state), d->action.color) &&
-	    route_router_container(state)) {
+	if (route_router_container(state) &&
+	    ((durable_state_preview(state) &&
+	      !strcmp(durable_state_preview(state), d->action.color)) ||
+	     (durable_state_live(state) && !strcmp(durable_state_live(state), d->action.color)))) {
 		/* stop routing to it before it goes away */
-		if (route_apply(d, state, durable_state_live(state), NULL, err) < 0)
-			goto out;
+		const char *live = durable_state_live(state);
+		const char *preview = durable_state_preview(state);
+
+		if (live && !strcmp(live, d->action.color))
+			live = NULL;
+		if (preview && !strcmp(preview, d->action.color))
+			preview = NULL;
+		if (route_apply(d, state, live, preview, err) < 0) {
+			struct error e2 = ERROR_INIT;
+
+			/* a router that is gone routes nothing: go on */
+			if (docker_container_inspect(d->docker, route_router_container(state), NULL,
+						     &e2) == 0 || e2.code != 404)
+				goto out;
+			error_clear(err);
+		}
 	}
 	if (stack_down(d->docker, project, 0, err) < 0)
 		goto out;

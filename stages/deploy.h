@@ -58,6 +58,7 @@ struct deploy_ctx {
 	char job_id[32], pipeline_id[32], job_name[256], project_path[256];
 	char action_text[128];
 	volatile sig_atomic_t *cancel;
+	int force; /* local `cleanup <color> --force`: even the live color */
 };
 
 /*
