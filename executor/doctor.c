@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* executor doctor: check the host the way `brew doctor` does. */
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +20,8 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "docker/docker.h"
+#include "durable/env.h"
+#include "durable/tls.h"
 #include "executor/commands.h"
 
 enum check_status { CHECK_OK, CHECK_WARN, CHECK_ERROR };
@@ -261,6 +267,170 @@ static void check_engine(struct report *r, const struct config *cfg)
 	docker_client_free(c);
 }
 
+/* The seed's published ports: anything else listening there breaks a deploy. */
+static const struct {
+	int port;
+	const char *what;
+} seed_ports[] = {
+	{ 3306, "devlocal database" }, { 3307, "ci database" },      { 443, "ci router (live)" },
+	{ 1443, "ci router (preview)" }, { 3001, "blue API" },        { 3443, "blue frontend" },
+	{ 3000, "blue frontend HTTP" },  { 4566, "blue LocalStack" }, { 3101, "green API" },
+	{ 3543, "green frontend" },      { 3100, "green frontend HTTP" }, { 4666, "green LocalStack" },
+};
+
+static int port_listening(int port)
+{
+	struct sockaddr_in a = { 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+	if (fd < 0)
+		return 0;
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	close(fd);
+	return rc == 0;
+}
+
+/* Host ports published by containers the driver manages. */
+static int published_by_us(json_object *ours, int port)
+{
+	size_t i, n = ours ? json_object_array_length(ours) : 0;
+
+	for (i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(ours, i), *ports;
+		size_t k;
+
+		if (!json_object_object_get_ex(c, "Ports", &ports))
+			continue;
+		for (k = 0; k < json_object_array_length(ports); k++) {
+			json_object *p = json_object_array_get_idx(ports, k), *pub;
+
+			if (json_object_object_get_ex(p, "PublicPort", &pub) &&
+			    json_object_get_int(pub) == port)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void check_ports(struct report *r, const struct config *cfg)
+{
+	struct error err = ERROR_INIT;
+	struct docker_client *c = docker_client_new(cfg->docker_host, &err);
+	const char *filters[] = { "io.executor.managed=true", NULL };
+	json_object *ours = NULL;
+	int conflicts = 0;
+	size_t i;
+
+	if (c && docker_container_list(c, filters, 0, &ours, &err) < 0)
+		ours = NULL;
+	for (i = 0; i < ARRAY_SIZE(seed_ports); i++) {
+		if (!port_listening(seed_ports[i].port) || published_by_us(ours, seed_ports[i].port))
+			continue;
+		conflicts++;
+		check(r, "ports", CHECK_WARN,
+		      "stop what listens there, or move the env's port (EXECUTOR_*_PORT, overlays)",
+		      "port %d (the seed's %s) is taken by something executor did not start",
+		      seed_ports[i].port, seed_ports[i].what);
+	}
+	if (!conflicts)
+		check(r, "ports", CHECK_OK, NULL,
+		      "the seed's ports are free or used by executor's own containers");
+	json_object_put(ours);
+	if (c)
+		docker_client_free(c);
+}
+
+/* Per application and env: the durable layer's containers and the TLS material. */
+static void check_envs(struct report *r, const struct config *cfg)
+{
+	struct error err = ERROR_INIT;
+	struct docker_client *c = docker_client_new(cfg->docker_host, &err);
+	char apps[4096];
+	DIR *dir;
+	struct dirent *de;
+	int envs = 0;
+
+	snprintf(apps, sizeof(apps), "%s/apps", cfg->state_dir);
+	dir = opendir(apps);
+	while (dir && (de = readdir(dir))) {
+		char root[4400];
+		char **names = NULL;
+		size_t n = 0, i;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(root, sizeof(root), "%s/%s", apps, de->d_name);
+		if (durable_env_list(root, &names, &n, &err) < 0) {
+			error_clear(&err);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			char appl[300], envl[128];
+			const char *filters[] = { appl, envl, "io.executor.layer=durable",
+						  "io.executor.managed=true", NULL };
+			json_object *list = NULL;
+			time_t ca = 0, cert = 0;
+			size_t k, total = 0, bad = 0;
+
+			envs++;
+			snprintf(appl, sizeof(appl), "io.executor.app=%s", de->d_name);
+			snprintf(envl, sizeof(envl), "io.executor.env=%s", names[i]);
+			if (c && docker_container_list(c, filters, 1, &list, &err) == 0) {
+				for (k = 0; k < json_object_array_length(list); k++) {
+					json_object *st;
+					const char *s = "";
+
+					total++;
+					if (json_object_object_get_ex(json_object_array_get_idx(list, k),
+								      "Status", &st))
+						s = json_object_get_string(st);
+					if (strncmp(s, "Up", 2) || strstr(s, "unhealthy"))
+						bad++;
+				}
+				if (!total)
+					check(r, "durable", CHECK_OK, NULL, "%s/%s: not set up (or torn down)",
+					      de->d_name, names[i]);
+				else if (bad)
+					check(r, "durable", CHECK_ERROR,
+					      "run durable setup for the env (it starts stopped containers), "
+					      "and read the containers' logs",
+					      "%s/%s: %zu of %zu durable containers down or unhealthy",
+					      de->d_name, names[i], bad, total);
+				else
+					check(r, "durable", CHECK_OK, NULL,
+					      "%s/%s: %zu durable containers running and healthy", de->d_name,
+					      names[i], total);
+			}
+			json_object_put(list);
+			error_clear(&err);
+			if (durable_tls_expiry(root, names[i], &ca, &cert, &err) == 0 && cert) {
+				long days = (long)((cert - time(NULL)) / 86400);
+
+				if (days < 30)
+					check(r, "tls", days < 0 ? CHECK_ERROR : CHECK_WARN,
+					      "run durable setup for the env: it reissues the certificate",
+					      "%s/%s: server certificate expires in %ld days", de->d_name,
+					      names[i], days);
+				else
+					check(r, "tls", CHECK_OK, NULL,
+					      "%s/%s: server certificate valid for %ld more days", de->d_name,
+					      names[i], days);
+			}
+			error_clear(&err);
+		}
+		durable_env_list_free(names);
+	}
+	if (dir)
+		closedir(dir);
+	if (!envs)
+		check(r, "durable", CHECK_OK, NULL, "no env set up yet on this runner");
+	if (c)
+		docker_client_free(c);
+}
+
 int cmd_doctor(int argc, char **argv, struct config *cfg, struct error *err)
 {
 	struct report r = { .checks = json_object_new_array() };
@@ -293,6 +463,8 @@ int cmd_doctor(int argc, char **argv, struct config *cfg, struct error *err)
 	check_state_dir(&r, cfg);
 	check_disk(&r, "state", cfg->state_dir);
 	check_runner_toml(&r);
+	check_ports(&r, cfg);
+	check_envs(&r, cfg);
 
 	if (r.json)
 		puts(json_object_to_json_string_ext(r.checks, JSON_C_TO_STRING_PRETTY |
