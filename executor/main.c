@@ -85,8 +85,10 @@ const struct command commands[] = {
 	{ "doctor", cmd_doctor, "check this host and say how to fix what is wrong",
 	  "usage: executor doctor [--json]\n\n"
 	  "Checks the admin configuration, the Docker engine and its API version, the socket's\n"
-	  "permissions, the state directory, the default image and free disk space. One line\n"
-	  "per check: ok, warning or error, with the fix. Exits 1 when any check is an error.\n"
+	  "permissions, the state directory, the default image, free disk space, the runner's\n"
+	  "config.toml, the clock, conflicts with the seed's ports, and per env the durable\n"
+	  "layer's health and the TLS certificate's expiry. One line per check: ok, warning or\n"
+	  "error, with the fix. Exits 1 when any check is an error.\n"
 	  "  --json   print the checks as a JSON array\n",
 	  0 },
 	{ "version", cmd_version, "print the version", "usage: executor version\n", 0 },
