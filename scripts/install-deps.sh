@@ -1,14 +1,14 @@
 #!/bin/sh
 # Install the Debian packages a step needs, only when some are missing.
 #   install-deps.sh build   compiler and libraries
-#   install-deps.sh test    + cmocka, Docker engine, fixture sources (busybox, nginx, MariaDB), python3
-#   install-deps.sh bench   + docker-compose, hyperfine
+#   install-deps.sh test    + cmocka, Docker engine, fixture sources (busybox, nginx, MariaDB), python3, docker-compose
+#   install-deps.sh bench   + hyperfine
 set -eu
 what=${1:-build}
 
 build="build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libssl-dev libgit2-dev libfyaml-dev"
-test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates"
-bench="$test docker-compose hyperfine time"
+test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates docker-compose"
+bench="$test hyperfine time"
 
 case "$what" in
 build) pkgs=$build ;;

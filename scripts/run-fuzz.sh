@@ -21,7 +21,7 @@ for bin in "$@"; do
 	work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-$name.XXXXXX")
 	mkdir -p "$work/corpus"
 	[ -d "$seeds" ] && cp -R "$seeds/." "$work/corpus/"
-	"$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	UBSAN_OPTIONS=halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS} "$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$artifacts/$name-" "$work/corpus" >"$work/log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)

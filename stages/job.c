@@ -76,6 +76,16 @@ int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struc
 		return -1;
 	if (!need_engine)
 		return 0;
+	/* the state dir holds every project's checkouts and every env's secrets:
+	 * create it and its top folders 0700 before anything below them (the
+	 * slots themselves are 0755 for the job containers' users) */
+	{
+		char slots[4096];
+
+		snprintf(slots, sizeof(slots), "%s/slots", cfg->state_dir);
+		if (fs_mkdir_p(cfg->state_dir, 0700, err) < 0 || fs_mkdir_p(slots, 0700, err) < 0)
+			return error_wrap(err, "create the state directory (state_dir)");
+	}
 	ctx->docker = docker_client_new(cfg->docker_host, err);
 	if (!ctx->docker)
 		return -1;
