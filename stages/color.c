@@ -288,7 +288,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	const char *old_preview;
 	char *prev_preview = NULL;
 	long long t0 = now_ms();
-	int rc = -1, switched = 0;
+	int rc = -1, switched = 0, touched = 0;
 
 	if (load_state(d, &state, err) < 0)
 		goto out;
@@ -334,6 +334,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	gitlab_section_start(stderr, "deploy", "Deploying the color", 0);
 	log_info("Deploying %s to env %s: project %s from %s%s%.12s", d->action.color,
 		 d->action.env, project, joined, d->commit[0] ? " at " : "", d->commit);
+	touched = 1; /* from here on a failure leaves the color's containers changed */
 	if (stack_up(&s, &rep, err) < 0 || stack_wait_healthy(&s, err) < 0) {
 		gitlab_section_end(stderr, "deploy");
 		goto out;
@@ -411,7 +412,9 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 		   d->action.color);
 	rc = 0;
 out:
-	if (rc < 0 && state && durable_state_color(state, d->action.color)) {
+	/* a deploy refused or failed before it touched the color (the live color,
+	 * bad stack files) leaves the color's record as it was */
+	if (rc < 0 && touched && state && durable_state_color(state, d->action.color)) {
 		struct error e2 = ERROR_INIT;
 
 		durable_state_set_color_status(state, d->action.color, "unhealthy", &e2);
