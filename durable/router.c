@@ -131,9 +131,21 @@ oom:
 	return error_set(err, ERR_SYSTEM, "router configuration too large");
 }
 
+/*
+ * The candidate is checked before it replaces anything: a throwaway main
+ * configuration that includes only the candidate file (not *.conf, so the
+ * running nginx never loads it), tested with nginx -t -c.  The live file is
+ * replaced only after the check passes, so neither a failed check nor a
+ * SIGKILL at any point leaves a broken file where a router restart would
+ * load it.
+ */
+#define ROUTER_NEXT ".executor.conf.next"
+#define ROUTER_TEST ".executor-test.conf"
+#define ROUTER_MOUNT "/etc/nginx/conf.d"
+
 static int nginx_test(struct docker_client *c, const char *container, struct error *err)
 {
-	const char *argv[] = { "nginx", "-t", "-q", NULL };
+	const char *argv[] = { "nginx", "-t", "-q", "-c", ROUTER_MOUNT "/" ROUTER_TEST, NULL };
 	struct buf out = BUF_INIT;
 	int code = -1;
 
@@ -157,14 +169,26 @@ static int nginx_test(struct docker_client *c, const char *container, struct err
 	return 0;
 }
 
+static const char test_main[] =
+	"# written by executor to check a candidate with nginx -t; never loaded\n"
+	"pid /tmp/executor-nginx-test.pid;\n"
+	"error_log stderr warn;\n"
+	"events { worker_connections 64; }\n"
+	"http {\n"
+	"    include /etc/nginx/mime.types;\n"
+	"    include " ROUTER_MOUNT "/" ROUTER_NEXT ";\n"
+	"}\n";
+
 int router_apply(struct docker_client *c, const char *container, const char *dir,
 		 const char *text, struct error *err)
 {
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = NULL, *next = NULL, *test = NULL;
 	struct buf old = BUF_INIT;
 	int had_old;
 
-	if (asprintf(&path, "%s/%s", dir, ROUTER_FILE) < 0)
+	if (asprintf(&path, "%s/%s", dir, ROUTER_FILE) < 0 ||
+	    asprintf(&next, "%s/%s", dir, ROUTER_NEXT) < 0 ||
+	    asprintf(&test, "%s/%s", dir, ROUTER_TEST) < 0)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	had_old = fs_read_file(path, &old, 4 << 20, err) == 0;
 	error_clear(err);
@@ -175,23 +199,22 @@ int router_apply(struct docker_client *c, const char *container, const char *dir
 			return error_wrap(err, "reload the router %s", container);
 		return 0;
 	}
-	/* the router mounts the directory, so a rename is seen inside it */
-	if (fs_write_atomic(path, text, strlen(text), 0644, err) < 0) {
-		buf_release(&old);
+	buf_release(&old);
+	/* the router mounts the directory, so files written here are seen inside it */
+	if (fs_write_atomic(test, test_main, strlen(test_main), 0644, err) < 0 ||
+	    fs_write_atomic(next, text, strlen(text), 0644, err) < 0)
 		return -1;
-	}
 	if (nginx_test(c, container, err) < 0) {
-		struct error rerr = ERROR_INIT;
-
-		if (had_old)
-			fs_write_atomic(path, old.data, old.len, 0644, &rerr);
-		else
-			unlink(path);
-		buf_release(&old);
+		unlink(next);
 		log_warn("the router keeps its previous configuration");
 		return -1;
 	}
-	buf_release(&old);
+	if (rename(next, path) < 0) {
+		int e = errno;
+
+		unlink(next);
+		return error_set_errno(err, ERR_IO, e, "install the router configuration %s", path);
+	}
 	if (docker_container_kill(c, container, "HUP", err) < 0)
 		return error_wrap(err, "reload the router %s", container);
 	return 0;

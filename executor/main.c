@@ -182,7 +182,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	log_set_color(!getenv("NO_COLOR") && (cmd->runner_stage || isatty(2)));
+	/* the job log renders colours; a terminal does; a pipe or file does not */
+	log_set_color(!getenv("NO_COLOR") &&
+		      ((cmd->runner_stage && gitlab_runner_mode()) || isatty(2)));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	git_libgit2_init();
 
