@@ -87,28 +87,9 @@ static int run_action(struct config *cfg, enum action_kind kind, const char *env
 	rc = deploy_ctx_init(&d, cfg, docker, NULL, &a, cwd, err);
 	d.force = force;
 	if (rc == 0) {
-		switch (kind) {
-		case ACTION_DURABLE_SETUP:
-			rc = action_durable_setup(&d, err);
-			break;
-		case ACTION_DURABLE_CLEANUP:
-			rc = action_durable_teardown(&d, volumes, err);
-			break;
-		case ACTION_DEPLOY:
-			rc = action_deploy(&d, getenv("EXECUTOR_DOTENV"), err);
-			break;
-		case ACTION_PROMOTE:
-			rc = action_promote(&d, err);
-			break;
-		case ACTION_ROLLBACK:
-			rc = action_rollback(&d, err);
-			break;
-		case ACTION_CLEANUP:
-			rc = action_color_cleanup(&d, err);
-			break;
-		default:
-			rc = error_set(err, ERR_SYSTEM, "no action");
-		}
+		struct deploy_opts o = { .dotenv = getenv("EXECUTOR_DOTENV"), .volumes = volumes };
+
+		rc = deploy_perform(&d, &o, err);
 	}
 	deploy_ctx_release(&d);
 	docker_client_free(docker);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "durable/history.h"
@@ -20,14 +21,6 @@
 #include "stages/stages.h"
 
 #define VERIFY_CONSECUTIVE 5
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int file_exists(const struct deploy_ctx *d, const char *rel)
 {
@@ -203,7 +196,7 @@ static int probe_routes(struct deploy_ctx *d, json_object *state, const char *co
 {
 	json_object *rec = durable_state_color(state, color), *routes = NULL;
 	int port = route_router_port(state, !strcmp(entry, "live") ? "live_port" : "preview_port");
-	long long deadline = now_ms() + (long long)timeout_s * 1000;
+	long long deadline = clock_ms() + (long long)timeout_s * 1000;
 	size_t i, n;
 
 	if (rec)
@@ -236,7 +229,7 @@ static int probe_routes(struct deploy_ctx *d, json_object *state, const char *co
 				streak++;
 			} else {
 				streak = 0;
-				if (now_ms() > deadline) {
+				if (clock_ms() > deadline) {
 					if (r.error[0])
 						error_set(err, ERR_HEALTH,
 							  "%s through the %s entry: %s", url, entry,
@@ -287,7 +280,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	json_object *state = NULL, *routes = NULL, *images = NULL, *rec;
 	const char *old_preview;
 	char *prev_preview = NULL;
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc = -1, switched = 0, touched = 0;
 
 	if (load_state(d, &state, err) < 0)
@@ -428,7 +421,7 @@ out:
 	if (rc < 0 && err->cls == ERR_HEALTH)
 		log_error("The deployment of %s is unhealthy; the live color is untouched",
 			  d->action.color);
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, images,
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, images,
 		       rc == 0 ? "deployed" : err->msg);
 	free(prev_preview);
 	json_object_put(images);
@@ -484,7 +477,7 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 	const char *cur = durable_state_live(state);
 	char *old_live = cur ? strdup(cur) : NULL;
 	char *old_preview = durable_state_preview(state) ? strdup(durable_state_preview(state)) : NULL;
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc = -1;
 
 	gitlab_section_start(stderr, "switch", "Switching live traffic", 0);
@@ -507,7 +500,7 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 		goto out;
 	log_notice("%s: %s is live in env %s (switched in %lld ms; %s stays running for "
 		   "rollback)",
-		   what, target, d->action.env, now_ms() - t0, old_live ? old_live : "nothing");
+		   what, target, d->action.env, clock_ms() - t0, old_live ? old_live : "nothing");
 	rc = 0;
 out:
 	gitlab_section_end(stderr, "switch");
@@ -521,7 +514,7 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 	json_object *state = NULL;
 	const char *target;
 	char color[ACTION_NAME_MAX];
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc = -1;
 
 	if (deploy_check_guard(d, err) < 0) {
@@ -563,7 +556,7 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 		goto out;
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
 		       rc == 0 ? "promoted" : err->msg);
 	json_object_put(state);
 	return rc;
@@ -572,7 +565,7 @@ out:
 int action_rollback(struct deploy_ctx *d, struct error *err)
 {
 	json_object *state = NULL;
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc = -1;
 
 	if (deploy_check_guard(d, err) < 0) {
@@ -600,7 +593,7 @@ int action_rollback(struct deploy_ctx *d, struct error *err)
 		goto out;
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
 		       rc == 0 ? "rolled back" : err->msg);
 	json_object_put(state);
 	return rc;
@@ -610,7 +603,7 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 {
 	json_object *state = NULL;
 	char project[160];
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc = -1;
 
 	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
@@ -659,7 +652,7 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 		   d->action.env);
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
 		       rc == 0 ? "removed" : err->msg);
 	json_object_put(state);
 	return rc;

@@ -91,6 +91,17 @@ int deploy_ensure_tls(struct deploy_ctx *d, json_object *state, const struct com
 void deploy_history(struct deploy_ctx *d, const char *result, long long duration_ms,
 		    json_object *images, const char *message);
 
+struct deploy_opts {
+	const char *dotenv;  /* deploy: the dotenv report to write, or NULL */
+	const char *confirm; /* durable cleanup job: EXECUTOR_CONFIRM_DESTROY */
+	int volumes;         /* local durable teardown: --volumes */
+};
+
+/* Carry out d->action: the one dispatch shared by runner jobs and local
+ * commands.  A durable cleanup is the guarded, confirmed job when d->job is
+ * set, the operator's teardown otherwise. */
+int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct error *err);
+
 int action_durable_setup(struct deploy_ctx *d, struct error *err);
 /* teardown: keep volumes unless remove_volumes */
 int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct error *err);

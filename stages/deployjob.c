@@ -118,6 +118,7 @@ static int fetch_sources(struct job_ctx *ctx, const char *dir, struct error *err
 static int perform(struct job_ctx *ctx, const char *dir, struct error *err)
 {
 	struct deploy_ctx d;
+	struct deploy_opts o = { 0 };
 	char dotenv[4200];
 	int rc;
 
@@ -125,29 +126,10 @@ static int perform(struct job_ctx *ctx, const char *dir, struct error *err)
 		deploy_ctx_release(&d);
 		return -1;
 	}
-	switch (ctx->action.kind) {
-	case ACTION_DURABLE_SETUP:
-		rc = action_durable_setup(&d, err);
-		break;
-	case ACTION_DURABLE_CLEANUP:
-		rc = action_durable_cleanup(&d, gitlab_var("EXECUTOR_CONFIRM_DESTROY"), err);
-		break;
-	case ACTION_DEPLOY:
-		snprintf(dotenv, sizeof(dotenv), "%s/deploy.env", dir);
-		rc = action_deploy(&d, dotenv, err);
-		break;
-	case ACTION_PROMOTE:
-		rc = action_promote(&d, err);
-		break;
-	case ACTION_ROLLBACK:
-		rc = action_rollback(&d, err);
-		break;
-	case ACTION_CLEANUP:
-		rc = action_color_cleanup(&d, err);
-		break;
-	default:
-		rc = error_set(err, ERR_SYSTEM, "no action");
-	}
+	snprintf(dotenv, sizeof(dotenv), "%s/deploy.env", dir);
+	o.dotenv = dotenv;
+	o.confirm = gitlab_var("EXECUTOR_CONFIRM_DESTROY");
+	rc = deploy_perform(&d, &o, err);
 	deploy_ctx_release(&d);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "durable/history.h"
@@ -17,14 +18,6 @@
 #include "stages/route.h"
 #include "stages/stack.h"
 #include "stages/stages.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *durable_file(const struct deploy_ctx *d)
 {
@@ -143,7 +136,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	char tlsdir[4096];
 	const char *roots[3];
 	struct stack s = { 0 };
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc = -1, running;
 	size_t i;
 
@@ -245,7 +238,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		goto out;
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
 		       rc == 0 ? (rep.created ? "created" : rep.drifted ? "drift reported" : "verified")
 			       : err->msg);
 	json_object_put(hashes);
@@ -293,7 +286,7 @@ int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct err
 {
 	struct buf colors = BUF_INIT;
 	json_object *state = NULL;
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc = -1;
 
 	if (running_colors(d, &colors, err) < 0)
@@ -324,7 +317,7 @@ int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct err
 	}
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, now_ms() - t0, NULL,
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
 		       rc == 0 ? (remove_volumes ? "removed with volumes" : "removed, volumes kept")
 			       : err->msg);
 	json_object_put(state);

@@ -362,3 +362,26 @@ int deploy_check_guard(const struct deploy_ctx *d, struct error *err)
 				 action_name(d->action.kind), pattern_list_str(projects));
 	return 0;
 }
+
+int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct error *err)
+{
+	switch (d->action.kind) {
+	case ACTION_DURABLE_SETUP:
+		return action_durable_setup(d, err);
+	case ACTION_DURABLE_CLEANUP:
+		if (d->job)
+			return action_durable_cleanup(d, o->confirm, err);
+		return action_durable_teardown(d, o->volumes, err);
+	case ACTION_DEPLOY:
+		return action_deploy(d, o->dotenv, err);
+	case ACTION_PROMOTE:
+		return action_promote(d, err);
+	case ACTION_ROLLBACK:
+		return action_rollback(d, err);
+	case ACTION_CLEANUP:
+		return action_color_cleanup(d, err);
+	default:
+		return error_set(err, ERR_SYSTEM, "%s is not a deployment action",
+				 action_name(d->action.kind));
+	}
+}

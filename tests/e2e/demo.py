@@ -99,21 +99,6 @@ def git(cwd: str, *args: str) -> str:
     return p.stdout.strip()
 
 
-def port_free(port: int) -> bool:
-    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if fam == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.bind((addr, port))
-        except OSError as e:
-            if fam == socket.AF_INET6 and e.errno in (97, 99):  # no IPv6 here
-                continue
-            return False
-        finally:
-            s.close()
-    return True
 
 
 def demo_stack_running() -> bool:
@@ -129,13 +114,13 @@ def choose_ports() -> tuple[dict[str, int], str]:
     if saved and demo_stack_running():
         seed = saved == SEED_PORTS
         return saved, ("the seed's ports" if seed else "moved ports") + ", as the demo stack already running uses"
-    busy = [p for p in SEED_PORTS.values() if not port_free(p)]
+    busy = [p for p in SEED_PORTS.values() if not e2elib.port_free(p)]
     if not busy:
         return dict(SEED_PORTS), "the seed's ports (all free)"
     ports: dict[str, int] = {}
     for k, seed_port in SEED_PORTS.items():
         p = seed_port + PORT_SHIFT
-        while not port_free(p) or p in ports.values():
+        while not e2elib.port_free(p) or p in ports.values():
             p += 1
         ports[k] = p
     return ports, f"moved ports (seed port + {PORT_SHIFT}): {', '.join(map(str, busy))} in use on this machine"

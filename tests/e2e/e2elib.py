@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -186,3 +187,21 @@ def exclusive(name: str):
 
 def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str)
+
+
+def port_free(port: int) -> bool:
+    """Nothing listens on the port, on IPv4 or IPv6 (a bind succeeds)."""
+    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind((addr, port))
+        except OSError as e:
+            if fam == socket.AF_INET6 and e.errno in (97, 99):  # no IPv6 here
+                continue
+            return False
+        finally:
+            s.close()
+    return True

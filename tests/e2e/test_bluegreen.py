@@ -39,7 +39,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from e2elib import (REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
-                    expect_failure, expect_success, run_job, runner_config, state_dir, write_admin_config)
+                    expect_failure, expect_success, port_free, run_job, runner_config, state_dir,
+                    write_admin_config)
 
 NEEDS_DOCKER = True
 
@@ -72,21 +73,6 @@ def _git(cwd: str, *args: str) -> str:
     return p.stdout.strip()
 
 
-def _port_free(port: int) -> bool:
-    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if fam == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.bind((addr, port))
-        except OSError as e:
-            if fam == socket.AF_INET6 and e.errno in (97, 99):  # no IPv6 here
-                continue
-            return False
-        finally:
-            s.close()
-    return True
 
 
 # ------------------------------------------------------------------ the env's Docker objects
@@ -223,7 +209,7 @@ class World:
         while len(got) < len(PORT_VARS):
             port += 1
             check(port < PORT_BASE + 1000, "no free ports in 22000-22999")
-            if _port_free(port):
+            if port_free(port):
                 got.append(port)
         return {k: str(v) for k, v in zip(PORT_VARS, got)}
 

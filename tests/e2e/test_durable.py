@@ -36,8 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from e2elib import (BUSYBOX, REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
-                    expect_failure, expect_success, run_job, runner_config, start_job, state_dir,
-                    write_admin_config)
+                    expect_failure, expect_success, port_free, run_job, runner_config, start_job,
+                    state_dir, write_admin_config)
 
 NEEDS_DOCKER = True
 
@@ -130,21 +130,6 @@ def _remove_env_objects(env: str) -> list[str]:
     return removed
 
 
-def _port_free(port: int) -> bool:
-    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if fam == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.bind((addr, port))
-        except OSError as e:
-            if fam == socket.AF_INET6 and e.errno in (97, 99):  # no IPv6 here
-                continue
-            return False
-        finally:
-            s.close()
-    return True
 
 
 def ports_for(env: str) -> dict[str, str]:
@@ -157,7 +142,7 @@ def ports_for(env: str) -> dict[str, str]:
     while len(got) < 3:
         port += 1
         check(port < PORT_BASE + 2000, "no free ports in 23300-25300")
-        if port not in taken and _port_free(port):
+        if port not in taken and port_free(port):
             got.append(port)
     _ports[env] = {"EXECUTOR_DB_PORT": str(got[0]), "EXECUTOR_LIVE_PORT": str(got[1]),
                    "EXECUTOR_PREVIEW_PORT": str(got[2])}
@@ -571,7 +556,7 @@ def test_seed_envs_devlocal_and_ci_side_by_side():
     (router 443/1443), from the driver's defaults (the jobs set no port). When one of
     those ports is busy on this machine the test still runs, with moved ports, and says why."""
     wanted = [int(p) for env in SEED_ENVS for p in SEED_PORTS[env].values()]
-    busy = [p for p in wanted if not _port_free(p)]
+    busy = [p for p in wanted if not port_free(p)]
     why = f"seed ports {busy} are busy on this machine" if busy else \
         _seed_envs(SEED_PORTS, {env: {} for env in SEED_ENVS})
     if why:
