@@ -19,7 +19,10 @@ struct buf {
 	size_t limit;
 };
 
-#define BUF_INIT { .data = NULL, .len = 0, .cap = 0, .limit = 0 }
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		.data = NULL, .len = 0, .cap = 0, .limit = 0                                       \
+	}
 
 void buf_init(struct buf *b, size_t limit);
 void buf_release(struct buf *b);

@@ -173,8 +173,8 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 		} else if (!strcmp(key, "shell")) {
 			if (strcmp(val, "bash") && strcmp(val, "sh"))
 				return error_set(err, ERR_CONFIG,
-						 "%s:%d: shell must be bash or sh, not \"%s\"", name,
-						 lineno, val);
+						 "%s:%d: shell must be bash or sh, not \"%s\"",
+						 name, lineno, val);
 			bad = set_str(&cfg->shell, val);
 		} else if (!strcmp(key, "allowed_images")) {
 			bad = parse_list(&cfg->allowed_images, val);
@@ -192,10 +192,11 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 			else if (!strcmp(val, "never"))
 				cfg->pull_policy = PULL_NEVER;
 			else
-				return error_set(err, ERR_CONFIG,
-						 "%s:%d: pull_policy must be always, if-not-present "
-						 "or never, not \"%s\"",
-						 name, lineno, val);
+				return error_set(
+					err, ERR_CONFIG,
+					"%s:%d: pull_policy must be always, if-not-present "
+					"or never, not \"%s\"",
+					name, lineno, val);
 		} else if (!strcmp(key, "privileged")) {
 			if (parse_bool(val, &cfg->privileged) < 0)
 				goto bad_bool;
@@ -215,13 +216,14 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 					 name, lineno, key);
 		}
 		if (bad)
-			return error_set(err, ERR_CONFIG, "%s:%d: %s: too many values or out of memory",
-					 name, lineno, key);
+			return error_set(err, ERR_CONFIG,
+					 "%s:%d: %s: too many values or out of memory", name,
+					 lineno, key);
 		continue;
-bad_bool:
-		return error_set(err, ERR_CONFIG, "%s:%d: %s must be true or false, not \"%s\"", name,
-				 lineno, key, val);
-bad_int:
+	bad_bool:
+		return error_set(err, ERR_CONFIG, "%s:%d: %s must be true or false, not \"%s\"",
+				 name, lineno, key, val);
+	bad_int:
 		return error_set(err, ERR_CONFIG,
 				 "%s:%d: %s must be a whole number of seconds, not \"%s\"", name,
 				 lineno, key, val);

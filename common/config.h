@@ -20,7 +20,7 @@ struct pattern_list {
 };
 
 struct config {
-	char *path;   /* file read, or NULL when none existed */
+	char *path; /* file read, or NULL when none existed */
 	char *state_dir;
 	char *docker_host; /* NULL: $DOCKER_HOST or the default socket */
 	char *default_image;

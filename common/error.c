@@ -5,11 +5,11 @@
 #include <string.h>
 
 static const char *const class_names[ERR_CLASS_MAX] = {
-	[ERR_NONE] = "none",         [ERR_SYSTEM] = "system",   [ERR_IO] = "io",
-	[ERR_ENGINE] = "engine",     [ERR_PULL] = "pull",       [ERR_LOCK] = "lock",
-	[ERR_CONFIG] = "config",     [ERR_CANCELED] = "canceled", [ERR_JOB] = "job",
-	[ERR_COMPOSE] = "compose",   [ERR_POLICY] = "policy",   [ERR_HEALTH] = "health",
-	[ERR_SCRIPT] = "script",     [ERR_GIT] = "git",
+	[ERR_NONE] = "none",	   [ERR_SYSTEM] = "system",	[ERR_IO] = "io",
+	[ERR_ENGINE] = "engine",   [ERR_PULL] = "pull",		[ERR_LOCK] = "lock",
+	[ERR_CONFIG] = "config",   [ERR_CANCELED] = "canceled", [ERR_JOB] = "job",
+	[ERR_COMPOSE] = "compose", [ERR_POLICY] = "policy",	[ERR_HEALTH] = "health",
+	[ERR_SCRIPT] = "script",   [ERR_GIT] = "git",
 };
 
 const char *error_class_name(enum error_class cls)
@@ -90,8 +90,8 @@ int error_wrap(struct error *err, const char *fmt, ...)
 		memcpy(err->msg + n, ": ", 2);
 		n += 2;
 		/* the original message keeps what room is left */
-		snprintf(err->msg + n, sizeof(err->msg) - n, "%.*s", (int)(sizeof(err->msg) - n - 1),
-			 old);
+		snprintf(err->msg + n, sizeof(err->msg) - n, "%.*s",
+			 (int)(sizeof(err->msg) - n - 1), old);
 	}
 	if (err->cls == ERR_NONE)
 		err->cls = ERR_SYSTEM;

@@ -16,7 +16,7 @@ enum error_class {
 	ERR_NONE = 0,
 	/* not the job author's fault: system failure, retryable */
 	ERR_SYSTEM,   /* driver bug, out of memory, unexpected state */
-	ERR_IO,       /* local files, state directory */
+	ERR_IO,	      /* local files, state directory */
 	ERR_ENGINE,   /* engine unreachable, API error, stream broken */
 	ERR_PULL,     /* image could not be pulled */
 	ERR_LOCK,     /* lock not acquired in time */
@@ -36,11 +36,14 @@ enum error_class {
 
 struct error {
 	enum error_class cls;
-	int code;   /* optional detail: HTTP status, script exit code, errno */
+	int code; /* optional detail: HTTP status, script exit code, errno */
 	char msg[ERROR_MSG_MAX];
 };
 
-#define ERROR_INIT { .cls = ERR_NONE, .code = 0, .msg = "" }
+#define ERROR_INIT                                                                                 \
+	{                                                                                          \
+		.cls = ERR_NONE, .code = 0, .msg = ""                                              \
+	}
 
 /* Set the error and return -1. */
 int error_set(struct error *err, enum error_class cls, const char *fmt, ...)

@@ -88,14 +88,13 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		goto fail;
 	fsync_dir_of(path);
 	return 0;
-fail:
-	{
-		int saved = errno;
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		return error_set_errno(err, ERR_IO, saved, "write %s", path);
-	}
+fail : {
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return error_set_errno(err, ERR_IO, saved, "write %s", path);
+}
 }
 
 int fs_read_file(const char *path, struct buf *out, size_t limit, struct error *err)

@@ -49,12 +49,12 @@ void docker_client_set_cancel(struct docker_client *c, volatile sig_atomic_t *ca
 typedef int (*docker_data_cb)(const char *data, size_t len, void *payload);
 
 struct docker_request {
-	const char *method;       /* "GET", "POST", "PUT", "DELETE", "HEAD" */
-	const char *path;         /* "/containers/json?all=1": version prefix added */
+	const char *method;	  /* "GET", "POST", "PUT", "DELETE", "HEAD" */
+	const char *path;	  /* "/containers/json?all=1": version prefix added */
 	const char *content_type; /* NULL: application/json when body set */
 	const void *body;
 	size_t body_len;
-	long timeout_ms;           /* whole request; 0 = no limit */
+	long timeout_ms;	   /* whole request; 0 = no limit */
 	const char *registry_auth; /* X-Registry-Auth value, or NULL */
 	/* Response body: streamed to on_data when set (return <0 to abort),
 	 * otherwise collected into docker_response.body. */
@@ -82,8 +82,8 @@ void docker_response_release(struct docker_response *r);
 int docker_request(struct docker_client *c, const struct docker_request *req,
 		   struct docker_response *resp, struct error *err);
 /* Convenience: JSON in (may be NULL), JSON out (may be NULL). */
-int docker_call_json(struct docker_client *c, const char *method, const char *path,
-		     json_object *in, json_object **out, long timeout_ms, struct error *err);
+int docker_call_json(struct docker_client *c, const char *method, const char *path, json_object *in,
+		     json_object **out, long timeout_ms, struct error *err);
 
 /* ---- incremental stream decoders (no I/O; fuzzed) ---- */
 
@@ -192,11 +192,11 @@ struct docker_exec_io {
 };
 
 /* Start attached over a hijacked connection; returns when the output ends. */
-int docker_exec_start(struct docker_client *c, const char *exec_id,
-		      const struct docker_exec_io *io, struct error *err);
+int docker_exec_start(struct docker_client *c, const char *exec_id, const struct docker_exec_io *io,
+		      struct error *err);
 /* *running = 1 while still running; *exit_code valid once it is 0. */
-int docker_exec_inspect(struct docker_client *c, const char *exec_id, int *exit_code,
-			int *running, struct error *err);
+int docker_exec_inspect(struct docker_client *c, const char *exec_id, int *exit_code, int *running,
+			struct error *err);
 /* create + start + inspect; collects output when out is not NULL. */
 int docker_exec_simple(struct docker_client *c, const char *container, const char *const *argv,
 		       struct buf *out, int *exit_code, struct error *err);
@@ -211,8 +211,8 @@ int docker_network_inspect(struct docker_client *c, const char *name, json_objec
 /* aliases: NULL-terminated or NULL. */
 int docker_network_connect(struct docker_client *c, const char *network, const char *container,
 			   const char *const *aliases, struct error *err);
-int docker_network_disconnect(struct docker_client *c, const char *network,
-			      const char *container, int force, struct error *err);
+int docker_network_disconnect(struct docker_client *c, const char *network, const char *container,
+			      int force, struct error *err);
 /* A network that is already gone is success. */
 int docker_network_remove(struct docker_client *c, const char *name, struct error *err);
 int docker_network_list(struct docker_client *c, const char *const *label_filters,
@@ -226,8 +226,8 @@ int docker_volume_inspect(struct docker_client *c, const char *name, json_object
 			  struct error *err);
 /* A volume that is already gone is success. */
 int docker_volume_remove(struct docker_client *c, const char *name, int force, struct error *err);
-int docker_volume_list(struct docker_client *c, const char *const *label_filters,
-		       json_object **out, struct error *err);
+int docker_volume_list(struct docker_client *c, const char *const *label_filters, json_object **out,
+		       struct error *err);
 
 /* ---- archive ---- */
 

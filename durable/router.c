@@ -53,22 +53,24 @@ static int render_locations(struct buf *out, const char *entry, const struct rou
 		int tls = !strcmp(r->scheme, "https");
 
 		upstream_name(name, sizeof(name), entry, r->service);
-		if (buf_printf(out,
-			       "    location %s {\n"
-			       "        proxy_pass %s://%s/;\n"
-			       "        proxy_set_header Host $host;\n"
-			       "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-			       "        proxy_set_header X-Forwarded-Proto https;\n"
-			       "        proxy_hide_header X-Executor-Color;\n"
-			       "        add_header X-Executor-Color %s always;\n",
-			       r->path, tls ? "https" : "http", name, t->color) < 0)
+		if (buf_printf(
+			    out,
+			    "    location %s {\n"
+			    "        proxy_pass %s://%s/;\n"
+			    "        proxy_set_header Host $host;\n"
+			    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+			    "        proxy_set_header X-Forwarded-Proto https;\n"
+			    "        proxy_hide_header X-Executor-Color;\n"
+			    "        add_header X-Executor-Color %s always;\n",
+			    r->path, tls ? "https" : "http", name, t->color) < 0)
 			return -1;
-		if (tls && buf_printf(out,
-				      "        proxy_ssl_server_name on;\n"
-				      "        proxy_ssl_name %s;\n"
-				      "        proxy_ssl_verify on;\n"
-				      "        proxy_ssl_trusted_certificate /etc/executor/tls/ca.pem;\n",
-				      r->service) < 0)
+		if (tls &&
+		    buf_printf(out,
+			       "        proxy_ssl_server_name on;\n"
+			       "        proxy_ssl_name %s;\n"
+			       "        proxy_ssl_verify on;\n"
+			       "        proxy_ssl_trusted_certificate /etc/executor/tls/ca.pem;\n",
+			       r->service) < 0)
 			return -1;
 		if (buf_puts(out, "    }\n") < 0)
 			return -1;
@@ -97,8 +99,9 @@ int router_render(const char *template_text, const char *env, const struct route
 		close = strstr(open, "}}");
 		klen = close ? (size_t)(close - open - 2) : 0;
 		if (!close || klen >= sizeof(key))
-			return error_set(err, ERR_COMPOSE,
-					 "router template: unterminated or overlong {{ placeholder");
+			return error_set(
+				err, ERR_COMPOSE,
+				"router template: unterminated or overlong {{ placeholder");
 		memcpy(key, open + 2, klen);
 		key[klen] = '\0';
 		if (!strcmp(key, "env"))
@@ -139,13 +142,13 @@ oom:
  * SIGKILL at any point leaves a broken file where a router restart would
  * load it.
  */
-#define ROUTER_NEXT ".executor.conf.next"
-#define ROUTER_TEST ".executor-test.conf"
+#define ROUTER_NEXT  ".executor.conf.next"
+#define ROUTER_TEST  ".executor-test.conf"
 #define ROUTER_MOUNT "/etc/nginx/conf.d"
 
 static int nginx_test(struct docker_client *c, const char *container, struct error *err)
 {
-	const char *argv[] = { "nginx", "-t", "-q", "-c", ROUTER_MOUNT "/" ROUTER_TEST, NULL };
+	const char *argv[] = {"nginx", "-t", "-q", "-c", ROUTER_MOUNT "/" ROUTER_TEST, NULL};
 	struct buf out = BUF_INIT;
 	int code = -1;
 
@@ -179,8 +182,8 @@ static const char test_main[] =
 	"    include " ROUTER_MOUNT "/" ROUTER_NEXT ";\n"
 	"}\n";
 
-int router_apply(struct docker_client *c, const char *container, const char *dir,
-		 const char *text, struct error *err)
+int router_apply(struct docker_client *c, const char *container, const char *dir, const char *text,
+		 struct error *err)
 {
 	_cleanup_free_ char *path = NULL, *next = NULL, *test = NULL;
 	struct buf old = BUF_INIT;

@@ -23,7 +23,7 @@
 struct router_route {
 	const char *service; /* "api-gateway": upstream TLS name */
 	const char *path;    /* location prefix: "/api/" */
-	int port;            /* container port */
+	int port;	     /* container port */
 	const char *scheme;  /* "http" or "https" */
 	const char *health;  /* probe path below the route: "/health" */
 };
@@ -41,8 +41,8 @@ int router_render(const char *template_text, const char *env, const struct route
 
 /* Write dir/executor.conf atomically, nginx -t in the container, HUP.
  * On a failed check the previous file is restored and nothing is reloaded. */
-int router_apply(struct docker_client *c, const char *container, const char *dir,
-		 const char *text, struct error *err);
+int router_apply(struct docker_client *c, const char *container, const char *dir, const char *text,
+		 struct error *err);
 
 /* Routes of a color from its state record ("routes": [...]); the array of
  * structs points into the JSON (valid while it lives). */

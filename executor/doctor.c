@@ -39,7 +39,7 @@ static void check(struct report *r, const char *name, enum check_status st, cons
 static void check(struct report *r, const char *name, enum check_status st, const char *fix,
 		  const char *fmt, ...)
 {
-	static const char *const words[] = { "ok", "warning", "error" };
+	static const char *const words[] = {"ok", "warning", "error"};
 	char msg[1024];
 	va_list ap;
 	json_object *o;
@@ -62,7 +62,9 @@ static void check(struct report *r, const char *name, enum check_status st, cons
 		const char *color = "";
 
 		if (log_color_enabled())
-			color = st == CHECK_OK ? "\033[32m" : st == CHECK_WARN ? "\033[33m" : "\033[31m";
+			color = st == CHECK_OK	   ? "\033[32m"
+				: st == CHECK_WARN ? "\033[33m"
+						   : "\033[31m";
 		printf("%s%-7s%s %-8s %s%s%s\n", color, words[st], *color ? "\033[0m" : "", name,
 		       msg, fix ? " — fix: " : "", fix ? fix : "");
 		fflush(stdout);
@@ -80,8 +82,9 @@ static unsigned long long free_bytes(const char *path)
 		char *slash = strrchr(p, '/');
 
 		if (!slash || slash == p)
-			return statvfs("/", &vfs) == 0 ? (unsigned long long)vfs.f_bavail * vfs.f_frsize
-						      : 0;
+			return statvfs("/", &vfs) == 0
+				       ? (unsigned long long)vfs.f_bavail * vfs.f_frsize
+				       : 0;
 		*slash = '\0';
 	}
 	return (unsigned long long)vfs.f_bavail * vfs.f_frsize;
@@ -111,19 +114,21 @@ static void check_socket(struct report *r, const char *host)
 		return;
 	path = host + 7;
 	if (stat(path, &st) < 0) {
-		check(r, "socket", CHECK_ERROR, "start dockerd (systemctl start docker)",
-		      "%s: %s", path, strerror(errno));
+		check(r, "socket", CHECK_ERROR, "start dockerd (systemctl start docker)", "%s: %s",
+		      path, strerror(errno));
 		return;
 	}
 	if (access(path, R_OK | W_OK) < 0) {
 		check(r, "socket", CHECK_ERROR,
-		      "add the user gitlab-runner runs as to the socket's group (usermod -aG docker "
+		      "add the user gitlab-runner runs as to the socket's group (usermod -aG "
+		      "docker "
 		      "gitlab-runner)",
 		      "%s is not readable and writable by uid %d", path, (int)getuid());
 		return;
 	}
 	if (st.st_mode & S_IWOTH)
-		check(r, "socket", CHECK_WARN, "chmod 660 the socket; only the docker group may use it",
+		check(r, "socket", CHECK_WARN,
+		      "chmod 660 the socket; only the docker group may use it",
 		      "%s is world-writable: every local user is root on this host", path);
 	else
 		check(r, "socket", CHECK_OK, NULL, "%s mode %03o, usable by uid %d", path,
@@ -140,13 +145,14 @@ static void check_state_dir(struct report *r, const struct config *cfg)
 			      "create it: install -d -m 0700 -o <runner user> <dir>",
 			      "%s does not exist yet (the first job creates it)", cfg->state_dir);
 		else
-			check(r, "state", CHECK_ERROR, "check the path and its parents' permissions",
-			      "%s: %s", cfg->state_dir, strerror(errno));
+			check(r, "state", CHECK_ERROR,
+			      "check the path and its parents' permissions", "%s: %s",
+			      cfg->state_dir, strerror(errno));
 		return;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		check(r, "state", CHECK_ERROR, "point state_dir at a directory", "%s is not a directory",
-		      cfg->state_dir);
+		check(r, "state", CHECK_ERROR, "point state_dir at a directory",
+		      "%s is not a directory", cfg->state_dir);
 		return;
 	}
 	if (access(cfg->state_dir, W_OK | X_OK) < 0) {
@@ -155,8 +161,7 @@ static void check_state_dir(struct report *r, const struct config *cfg)
 		return;
 	}
 	if (st.st_mode & 0077)
-		check(r, "state", CHECK_WARN,
-		      "chmod 700 it: it holds per-env secrets and TLS keys",
+		check(r, "state", CHECK_WARN, "chmod 700 it: it holds per-env secrets and TLS keys",
 		      "%s has mode %03o", cfg->state_dir, st.st_mode & 0777);
 	else
 		check(r, "state", CHECK_OK, NULL, "%s (mode 700)", cfg->state_dir);
@@ -170,7 +175,8 @@ static void check_runner_toml(struct report *r)
 
 	if (access(path, F_OK) < 0) {
 		check(r, "runner", CHECK_OK, NULL,
-		      "%s not found (register the runner with the snippet in docs/configuration.md)",
+		      "%s not found (register the runner with the snippet in "
+		      "docs/configuration.md)",
 		      path);
 		return;
 	}
@@ -199,7 +205,8 @@ static void check_engine(struct report *r, const struct config *cfg)
 	const char *engine_version = "?";
 
 	if (!c) {
-		check(r, "engine", CHECK_ERROR, "fix docker_host in the admin config", "%s", err.msg);
+		check(r, "engine", CHECK_ERROR, "fix docker_host in the admin config", "%s",
+		      err.msg);
 		return;
 	}
 	check_socket(r, docker_client_host(c));
@@ -214,8 +221,8 @@ static void check_engine(struct report *r, const struct config *cfg)
 		engine_version = json_object_get_string(v);
 	if (strcmp(docker_api_version(c), "1.40") < 0)
 		check(r, "engine", CHECK_ERROR, "upgrade Docker to 19.03 or newer",
-		      "Docker %s at %s speaks API %s; executor needs 1.40 or newer",
-		      engine_version, docker_client_host(c), docker_api_version(c));
+		      "Docker %s at %s speaks API %s; executor needs 1.40 or newer", engine_version,
+		      docker_client_host(c), docker_api_version(c));
 	else
 		check(r, "engine", CHECK_OK, NULL, "Docker %s, API %s, at %s", engine_version,
 		      docker_api_version(c), docker_client_host(c));
@@ -225,7 +232,7 @@ static void check_engine(struct report *r, const struct config *cfg)
 		    !strncmp(docker_client_host(c), "unix://", 7))
 			check_disk(r, "engine data", json_object_get_string(v));
 		if (json_object_object_get_ex(info, "SystemTime", &v)) {
-			struct tm tm = { 0 };
+			struct tm tm = {0};
 			const char *s = json_object_get_string(v);
 
 			if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) {
@@ -253,9 +260,10 @@ static void check_engine(struct report *r, const struct config *cfg)
 			      cfg->default_image);
 		else if (err.code == 404)
 			check(r, "image", cfg->pull_policy == PULL_NEVER ? CHECK_ERROR : CHECK_WARN,
-			      cfg->pull_policy == PULL_NEVER ? "load the image on this host"
-							     : "the first job pulls it; pull it now "
-							       "to save that time",
+			      cfg->pull_policy == PULL_NEVER
+				      ? "load the image on this host"
+				      : "the first job pulls it; pull it now "
+					"to save that time",
 			      "default image %s is not present", cfg->default_image);
 		else
 			check(r, "image", CHECK_WARN, NULL, "default image %s: %s",
@@ -272,15 +280,23 @@ static const struct {
 	int port;
 	const char *what;
 } seed_ports[] = {
-	{ 3306, "devlocal database" }, { 3307, "ci database" },      { 443, "ci router (live)" },
-	{ 1443, "ci router (preview)" }, { 3001, "blue API" },        { 3443, "blue frontend" },
-	{ 3000, "blue frontend HTTP" },  { 4566, "blue LocalStack" }, { 3101, "green API" },
-	{ 3543, "green frontend" },      { 3100, "green frontend HTTP" }, { 4666, "green LocalStack" },
+	{3306, "devlocal database"},
+	{3307, "ci database"},
+	{443, "ci router (live)"},
+	{1443, "ci router (preview)"},
+	{3001, "blue API"},
+	{3443, "blue frontend"},
+	{3000, "blue frontend HTTP"},
+	{4566, "blue LocalStack"},
+	{3101, "green API"},
+	{3543, "green frontend"},
+	{3100, "green frontend HTTP"},
+	{4666, "green LocalStack"},
 };
 
 static int port_listening(int port)
 {
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
 
 	if (fd < 0)
@@ -319,7 +335,7 @@ static void check_ports(struct report *r, const struct config *cfg)
 {
 	struct error err = ERROR_INIT;
 	struct docker_client *c = docker_client_new(cfg->docker_host, &err);
-	const char *filters[] = { "io.executor.managed=true", NULL };
+	const char *filters[] = {"io.executor.managed=true", NULL};
 	json_object *ours = NULL;
 	int conflicts = 0;
 	size_t i;
@@ -327,7 +343,8 @@ static void check_ports(struct report *r, const struct config *cfg)
 	if (c && docker_container_list(c, filters, 0, &ours, &err) < 0)
 		ours = NULL;
 	for (i = 0; i < ARRAY_SIZE(seed_ports); i++) {
-		if (!port_listening(seed_ports[i].port) || published_by_us(ours, seed_ports[i].port))
+		if (!port_listening(seed_ports[i].port) ||
+		    published_by_us(ours, seed_ports[i].port))
 			continue;
 		conflicts++;
 		check(r, "ports", CHECK_WARN,
@@ -369,8 +386,8 @@ static void check_envs(struct report *r, const struct config *cfg)
 		}
 		for (i = 0; i < n; i++) {
 			char appl[300], envl[128];
-			const char *filters[] = { appl, envl, "io.executor.layer=durable",
-						  "io.executor.managed=true", NULL };
+			const char *filters[] = {appl, envl, "io.executor.layer=durable",
+						 "io.executor.managed=true", NULL};
 			json_object *list = NULL;
 			time_t ca = 0, cert = 0;
 			size_t k, total = 0, bad = 0;
@@ -384,25 +401,29 @@ static void check_envs(struct report *r, const struct config *cfg)
 					const char *s = "";
 
 					total++;
-					if (json_object_object_get_ex(json_object_array_get_idx(list, k),
-								      "Status", &st))
+					if (json_object_object_get_ex(
+						    json_object_array_get_idx(list, k), "Status",
+						    &st))
 						s = json_object_get_string(st);
 					if (strncmp(s, "Up", 2) || strstr(s, "unhealthy"))
 						bad++;
 				}
 				if (!total)
-					check(r, "durable", CHECK_OK, NULL, "%s/%s: not set up (or torn down)",
-					      de->d_name, names[i]);
+					check(r, "durable", CHECK_OK, NULL,
+					      "%s/%s: not set up (or torn down)", de->d_name,
+					      names[i]);
 				else if (bad)
 					check(r, "durable", CHECK_ERROR,
-					      "run durable setup for the env (it starts stopped containers), "
+					      "run durable setup for the env (it starts stopped "
+					      "containers), "
 					      "and read the containers' logs",
-					      "%s/%s: %zu of %zu durable containers down or unhealthy",
+					      "%s/%s: %zu of %zu durable containers down or "
+					      "unhealthy",
 					      de->d_name, names[i], bad, total);
 				else
 					check(r, "durable", CHECK_OK, NULL,
-					      "%s/%s: %zu durable containers running and healthy", de->d_name,
-					      names[i], total);
+					      "%s/%s: %zu durable containers running and healthy",
+					      de->d_name, names[i], total);
 			}
 			json_object_put(list);
 			error_clear(&err);
@@ -411,13 +432,14 @@ static void check_envs(struct report *r, const struct config *cfg)
 
 				if (days < 30)
 					check(r, "tls", days < 0 ? CHECK_ERROR : CHECK_WARN,
-					      "run durable setup for the env: it reissues the certificate",
-					      "%s/%s: server certificate expires in %ld days", de->d_name,
-					      names[i], days);
+					      "run durable setup for the env: it reissues the "
+					      "certificate",
+					      "%s/%s: server certificate expires in %ld days",
+					      de->d_name, names[i], days);
 				else
 					check(r, "tls", CHECK_OK, NULL,
-					      "%s/%s: server certificate valid for %ld more days", de->d_name,
-					      names[i], days);
+					      "%s/%s: server certificate valid for %ld more days",
+					      de->d_name, names[i], days);
 			}
 			error_clear(&err);
 		}
@@ -433,7 +455,7 @@ static void check_envs(struct report *r, const struct config *cfg)
 
 int cmd_doctor(int argc, char **argv, struct config *cfg, struct error *err)
 {
-	struct report r = { .checks = json_object_new_array() };
+	struct report r = {.checks = json_object_new_array()};
 	struct error cerr = ERROR_INIT;
 	struct config fresh;
 	int i;
@@ -467,8 +489,8 @@ int cmd_doctor(int argc, char **argv, struct config *cfg, struct error *err)
 	check_envs(&r, cfg);
 
 	if (r.json)
-		puts(json_object_to_json_string_ext(r.checks, JSON_C_TO_STRING_PRETTY |
-								      JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(
+			r.checks, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		printf("\n%d error(s), %d warning(s)\n", r.errors, r.warnings);
 	json_object_put(r.checks);

@@ -67,8 +67,8 @@ static int with_engine(struct config *cfg, struct docker_client **out, struct er
 	return 0;
 }
 
-static int run_action(struct config *cfg, enum action_kind kind, const char *env,
-		      const char *color, int volumes, int force, struct error *err)
+static int run_action(struct config *cfg, enum action_kind kind, const char *env, const char *color,
+		      int volumes, int force, struct error *err)
 {
 	struct docker_client *docker = NULL;
 	struct deploy_ctx d;
@@ -87,7 +87,7 @@ static int run_action(struct config *cfg, enum action_kind kind, const char *env
 	rc = deploy_ctx_init(&d, cfg, docker, NULL, &a, cwd, err);
 	d.force = force;
 	if (rc == 0) {
-		struct deploy_opts o = { .dotenv = getenv("EXECUTOR_DOTENV"), .volumes = volumes };
+		struct deploy_opts o = {.dotenv = getenv("EXECUTOR_DOTENV"), .volumes = volumes};
 
 		rc = deploy_perform(&d, &o, err);
 	}
@@ -102,7 +102,8 @@ int cmd_durable(int argc, char **argv, struct config *cfg, struct error *err)
 
 	if (parse(argc, argv, &a, 1, 0, 0, err) < 0)
 		return -1;
-	if (a.npos != 2 || (strcmp(a.positional[0], "setup") && strcmp(a.positional[0], "teardown")))
+	if (a.npos != 2 ||
+	    (strcmp(a.positional[0], "setup") && strcmp(a.positional[0], "teardown")))
 		return error_set(err, ERR_JOB,
 				 "usage: executor durable setup|teardown <env> [--volumes]");
 	if (!strcmp(a.positional[0], "setup")) {

@@ -15,85 +15,85 @@
 int command_exit_override = -1;
 
 const struct command commands[] = {
-	{ "config", cmd_config, "print the runner configuration as JSON (config_exec)",
-	  "usage: executor config\n\n"
-	  "Prints the custom executor's configuration for gitlab-runner as JSON on stdout:\n"
-	  "builds_dir and cache_dir under the state directory, builds_dir_is_shared, hostname,\n"
-	  "driver name and version, and shell. Register it as config_exec with\n"
-	  "config_args = [\"config\"].\n",
-	  1 },
-	{ "prepare", cmd_prepare, "create the job's network, services and container (prepare_exec)",
-	  "usage: executor prepare\n\n"
-	  "Resolves the job image (the job's image:, else default_image), checks it against\n"
-	  "allowed_images, pulls it when missing, creates the job's network, starts its\n"
-	  "services with their aliases and starts the long-lived job container with the\n"
-	  "builds directory mounted. Register as prepare_exec with prepare_args = [\"prepare\"].\n",
-	  1 },
-	{ "run", cmd_run, "run one stage's script in the job container (run_exec)",
-	  "usage: executor run <script> <stage>\n\n"
-	  "Runs the runner's script for any stage inside the job container, streaming stdout\n"
-	  "and stderr live. A failing script's exit code goes to $BUILD_EXIT_CODE_FILE and the\n"
-	  "command exits $BUILD_FAILURE_EXIT_CODE; anything else exits\n"
-	  "$SYSTEM_FAILURE_EXIT_CODE. SIGTERM stops the script within about 2 s.\n"
-	  "Register as run_exec with run_args = [\"run\"].\n",
-	  1 },
-	{ "cleanup", cmd_cleanup, "remove what the job created (cleanup_exec), or a color",
-	  "usage: executor cleanup\n"
-	  "       executor cleanup <color> [--env ENV] [--force]\n\n"
-	  "Without arguments (as cleanup_exec): removes the job's containers and network, found\n"
-	  "by their labels, so it works even after a SIGKILL. Idempotent; never touches anything\n"
-	  "else. Register as cleanup_exec with cleanup_args = [\"cleanup\"].\n\n"
-	  "With a color: removes that color's containers and network in the env (default ci,\n"
-	  "or $EXECUTOR_ENV). Refuses the live color unless --force (which retires the env's\n"
-	  "site: the live entry answers 503); never touches durable resources.\n",
-	  1 },
-	{ "durable", cmd_durable, "set up or tear down an env's durable layer",
-	  "usage: executor durable setup <env>\n"
-	  "       executor durable teardown <env> [--volumes]\n\n"
-	  "Run in a checkout of the application repository: reads durable/docker-compose.yml\n"
-	  "(or $EXECUTOR_DURABLE_FILE) and takes variables from the environment.\n"
-	  "setup creates the env's network, volumes and containers (database, router), generates\n"
-	  "its secrets and TLS material on first use, and waits until healthy; a later run finds\n"
-	  "them running and says so, starts stopped ones, and reports drift without recreating.\n"
-	  "teardown stops and removes the durable containers and network; volumes (data) are\n"
-	  "kept unless --volumes is given. It refuses while colors of the env still run.\n",
-	  0 },
-	{ "deploy", cmd_deploy, "deploy a color of the app stack and point preview at it",
-	  "usage: executor deploy <color> [--env ENV]\n\n"
-	  "Stands up docker-compose.yml plus docker-compose.<color>.yml (or\n"
-	  "$EXECUTOR_COMPOSE_FILES) as project <app>-<color>, attached to the env's durable\n"
-	  "network, waits until every service is healthy, points the router's preview entry at\n"
-	  "it and probes its routes through it. Refuses to deploy over the live color.\n"
-	  "$EXECUTOR_DOTENV names a dotenv report to write.\n",
-	  0 },
-	{ "promote", cmd_promote, "switch live traffic to a color (default: the preview)",
-	  "usage: executor promote [<color>] [--env ENV]\n\n"
-	  "Re-checks the color through the preview entry, switches the live entry to it\n"
-	  "(nginx -t, graceful reload), verifies through the live entry that it answers, and\n"
-	  "switches back if it does not. The previous color keeps running.\n",
-	  0 },
-	{ "rollback", cmd_rollback, "switch live traffic back to a running color",
-	  "usage: executor rollback <color> [--env ENV]\n\n"
-	  "Switches the live entry back to a color that still runs, the same way as promote.\n"
-	  "The database is not touched.\n",
-	  0 },
-	{ "status", cmd_status, "show each env: durable layer, colors, live and preview",
-	  "usage: executor status [--json]\n\n"
-	  "Per env: the durable layer's health, each color (containers, health, commit, age),\n"
-	  "which is live and which is preview, the lock holder, the last deployments.\n",
-	  0 },
-	{ "doctor", cmd_doctor, "check this host and say how to fix what is wrong",
-	  "usage: executor doctor [--json]\n\n"
-	  "Checks the admin configuration, the Docker engine and its API version, the socket's\n"
-	  "permissions, the state directory, the default image, free disk space, the runner's\n"
-	  "config.toml, the clock, conflicts with the seed's ports, and per env the durable\n"
-	  "layer's health and the TLS certificate's expiry. One line per check: ok, warning or\n"
-	  "error, with the fix. Exits 1 when any check is an error.\n"
-	  "  --json   print the checks as a JSON array\n",
-	  0 },
-	{ "version", cmd_version, "print the version", "usage: executor version\n", 0 },
-	{ "help", cmd_help, "list the commands", "usage: executor help [command]\n", 0 },
-	{ NULL, NULL, NULL, NULL, 0 },
+	{"config", cmd_config, "print the runner configuration as JSON (config_exec)",
+	 "usage: executor config\n\n"
+	 "Prints the custom executor's configuration for gitlab-runner as JSON on stdout:\n"
+	 "builds_dir and cache_dir under the state directory, builds_dir_is_shared, hostname,\n"
+	 "driver name and version, and shell. Register it as config_exec with\n"
+	 "config_args = [\"config\"].\n",
+	 1},
+	{"prepare", cmd_prepare, "create the job's network, services and container (prepare_exec)",
+	 "usage: executor prepare\n\n"
+	 "Resolves the job image (the job's image:, else default_image), checks it against\n"
+	 "allowed_images, pulls it when missing, creates the job's network, starts its\n"
+	 "services with their aliases and starts the long-lived job container with the\n"
+	 "builds directory mounted. Register as prepare_exec with prepare_args = [\"prepare\"].\n",
+	 1},
+	{"run", cmd_run, "run one stage's script in the job container (run_exec)",
+	 "usage: executor run <script> <stage>\n\n"
+	 "Runs the runner's script for any stage inside the job container, streaming stdout\n"
+	 "and stderr live. A failing script's exit code goes to $BUILD_EXIT_CODE_FILE and the\n"
+	 "command exits $BUILD_FAILURE_EXIT_CODE; anything else exits\n"
+	 "$SYSTEM_FAILURE_EXIT_CODE. SIGTERM stops the script within about 2 s.\n"
+	 "Register as run_exec with run_args = [\"run\"].\n",
+	 1},
+	{"cleanup", cmd_cleanup, "remove what the job created (cleanup_exec), or a color",
+	 "usage: executor cleanup\n"
+	 "       executor cleanup <color> [--env ENV] [--force]\n\n"
+	 "Without arguments (as cleanup_exec): removes the job's containers and network, found\n"
+	 "by their labels, so it works even after a SIGKILL. Idempotent; never touches anything\n"
+	 "else. Register as cleanup_exec with cleanup_args = [\"cleanup\"].\n\n"
+	 "With a color: removes that color's containers and network in the env (default ci,\n"
+	 "or $EXECUTOR_ENV). Refuses the live color unless --force (which retires the env's\n"
+	 "site: the live entry answers 503); never touches durable resources.\n",
+	 1},
+	{"durable", cmd_durable, "set up or tear down an env's durable layer",
+	 "usage: executor durable setup <env>\n"
+	 "       executor durable teardown <env> [--volumes]\n\n"
+	 "Run in a checkout of the application repository: reads durable/docker-compose.yml\n"
+	 "(or $EXECUTOR_DURABLE_FILE) and takes variables from the environment.\n"
+	 "setup creates the env's network, volumes and containers (database, router), generates\n"
+	 "its secrets and TLS material on first use, and waits until healthy; a later run finds\n"
+	 "them running and says so, starts stopped ones, and reports drift without recreating.\n"
+	 "teardown stops and removes the durable containers and network; volumes (data) are\n"
+	 "kept unless --volumes is given. It refuses while colors of the env still run.\n",
+	 0},
+	{"deploy", cmd_deploy, "deploy a color of the app stack and point preview at it",
+	 "usage: executor deploy <color> [--env ENV]\n\n"
+	 "Stands up docker-compose.yml plus docker-compose.<color>.yml (or\n"
+	 "$EXECUTOR_COMPOSE_FILES) as project <app>-<color>, attached to the env's durable\n"
+	 "network, waits until every service is healthy, points the router's preview entry at\n"
+	 "it and probes its routes through it. Refuses to deploy over the live color.\n"
+	 "$EXECUTOR_DOTENV names a dotenv report to write.\n",
+	 0},
+	{"promote", cmd_promote, "switch live traffic to a color (default: the preview)",
+	 "usage: executor promote [<color>] [--env ENV]\n\n"
+	 "Re-checks the color through the preview entry, switches the live entry to it\n"
+	 "(nginx -t, graceful reload), verifies through the live entry that it answers, and\n"
+	 "switches back if it does not. The previous color keeps running.\n",
+	 0},
+	{"rollback", cmd_rollback, "switch live traffic back to a running color",
+	 "usage: executor rollback <color> [--env ENV]\n\n"
+	 "Switches the live entry back to a color that still runs, the same way as promote.\n"
+	 "The database is not touched.\n",
+	 0},
+	{"status", cmd_status, "show each env: durable layer, colors, live and preview",
+	 "usage: executor status [--json]\n\n"
+	 "Per env: the durable layer's health, each color (containers, health, commit, age),\n"
+	 "which is live and which is preview, the lock holder, the last deployments.\n",
+	 0},
+	{"doctor", cmd_doctor, "check this host and say how to fix what is wrong",
+	 "usage: executor doctor [--json]\n\n"
+	 "Checks the admin configuration, the Docker engine and its API version, the socket's\n"
+	 "permissions, the state directory, the default image, free disk space, the runner's\n"
+	 "config.toml, the clock, conflicts with the seed's ports, and per env the durable\n"
+	 "layer's health and the TLS certificate's expiry. One line per check: ok, warning or\n"
+	 "error, with the fix. Exits 1 when any check is an error.\n"
+	 "  --json   print the checks as a JSON array\n",
+	 0},
+	{"version", cmd_version, "print the version", "usage: executor version\n", 0},
+	{"help", cmd_help, "list the commands", "usage: executor help [command]\n", 0},
+	{NULL, NULL, NULL, NULL, 0},
 };
 
 static const struct command *find_command(const char *name)
@@ -126,7 +126,8 @@ static void usage(FILE *f)
 		   "Commands:\n");
 	for (c = commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\nexecutor <command> --help shows a command's options; man executor has more.\n");
+	fprintf(f,
+		"\nexecutor <command> --help shows a command's options; man executor has more.\n");
 }
 
 int cmd_help(int argc, char **argv, struct config *cfg, struct error *err)

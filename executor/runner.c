@@ -15,7 +15,8 @@ int cmd_config(int argc, char **argv, struct config *cfg, struct error *err)
 	char dir[4096];
 
 	if (argc > 1)
-		return error_set(err, ERR_SYSTEM, "config takes no arguments (got \"%s\")", argv[1]);
+		return error_set(err, ERR_SYSTEM, "config takes no arguments (got \"%s\")",
+				 argv[1]);
 	snprintf(dir, sizeof(dir), "%s/builds", cfg->state_dir);
 	json_object_object_add(out, "builds_dir", json_object_new_string(dir));
 	snprintf(dir, sizeof(dir), "%s/cache", cfg->state_dir);
@@ -28,7 +29,8 @@ int cmd_config(int argc, char **argv, struct config *cfg, struct error *err)
 	json_object_object_add(driver, "version", json_object_new_string(EXECUTOR_VERSION));
 	json_object_object_add(out, "driver", driver);
 	json_object_object_add(out, "shell", json_object_new_string(cfg->shell));
-	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(out);
 	return 0;

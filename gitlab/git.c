@@ -69,8 +69,7 @@ out:
 	return rc;
 }
 
-static int checkout_sha(git_repository *repo, const char *sha, const char *url,
-			struct error *err)
+static int checkout_sha(git_repository *repo, const char *sha, const char *url, struct error *err)
 {
 	git_oid oid;
 	git_object *obj = NULL;
@@ -98,9 +97,9 @@ int git_fetch_checkout(const struct git_source *src, struct error *err)
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	git_fetch_options fopts = GIT_FETCH_OPTIONS_INIT;
-	git_strarray refspecs = { 0 };
-	static char *default_refspecs[] = { "+refs/heads/*:refs/remotes/origin/*",
-					    "+refs/tags/*:refs/tags/*" };
+	git_strarray refspecs = {0};
+	static char *default_refspecs[] = {"+refs/heads/*:refs/remotes/origin/*",
+					   "+refs/tags/*:refs/tags/*"};
 	char gitdir[4096];
 	struct stat st;
 	int rc = -1;

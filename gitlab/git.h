@@ -9,11 +9,11 @@
 #define GIT_SHA_HEX 40
 
 struct git_source {
-	const char *url;              /* may carry credentials; never printed */
-	const char *sha;              /* full commit to check out */
-	const char *const *refspecs;  /* NULL-terminated, or NULL for heads and tags */
-	const char *dir;              /* checkout directory (created) */
-	const char *ca_file;          /* CI_SERVER_TLS_CA_FILE or NULL */
+	const char *url;	     /* may carry credentials; never printed */
+	const char *sha;	     /* full commit to check out */
+	const char *const *refspecs; /* NULL-terminated, or NULL for heads and tags */
+	const char *dir;	     /* checkout directory (created) */
+	const char *ca_file;	     /* CI_SERVER_TLS_CA_FILE or NULL */
 };
 
 /* Fetch into dir (init or reuse) and check out sha, detached, forcibly. */

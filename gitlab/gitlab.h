@@ -44,11 +44,11 @@ struct gitlab_job {
 	char *ref;
 	char *sha;
 	char *ref_type;
-	int protected_ref; /* git_info.protected: 1, 0, or -1 when absent */
-	char *image;       /* image.name or NULL */
+	int protected_ref;	       /* git_info.protected: 1, 0, or -1 when absent */
+	char *image;		       /* image.name or NULL */
 	json_object *image_entrypoint; /* array or NULL (borrowed from root) */
-	json_object *services;         /* array or NULL (borrowed) */
-	json_object *variables;        /* array or NULL (borrowed) */
+	json_object *services;	       /* array or NULL (borrowed) */
+	json_object *variables;	       /* array or NULL (borrowed) */
 	json_object *root;
 };
 

@@ -77,8 +77,7 @@ int gitlab_job_parse(struct gitlab_job *job, const char *text, size_t len, struc
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	job->root = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
-	if (!job->root || jerr != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) < len) {
+	if (!job->root || jerr != json_tokener_success || json_tokener_get_parse_end(tok) < len) {
 		size_t end = json_tokener_get_parse_end(tok);
 
 		json_tokener_free(tok);

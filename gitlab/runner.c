@@ -74,8 +74,8 @@ int gitlab_exit_code_for(const struct error *err)
 void gitlab_section_start(FILE *f, const char *name, const char *title, int collapsed)
 {
 	fprintf(f, "section_start:%lld:%s%s\r\033[0K%s%s%s\n", (long long)time(NULL), name,
-		collapsed ? "[collapsed=true]" : "", log_color_enabled() ? "\033[36;1m" : "",
-		title, log_color_enabled() ? "\033[0;m" : "");
+		collapsed ? "[collapsed=true]" : "", log_color_enabled() ? "\033[36;1m" : "", title,
+		log_color_enabled() ? "\033[0;m" : "");
 	fflush(f);
 }
 

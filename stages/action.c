@@ -13,25 +13,25 @@ static const struct {
 	enum action_kind kind;
 	int arg_is_env;
 } job_names[] = {
-	{ "durable:setup-", ACTION_DURABLE_SETUP, 1 },
-	{ "cleanup:durable-", ACTION_DURABLE_CLEANUP, 1 },
-	{ "deploy:", ACTION_DEPLOY, 0 },
-	{ "promote:", ACTION_PROMOTE, 0 },
-	{ "rollback:to-", ACTION_ROLLBACK, 0 },
-	{ "cleanup:", ACTION_CLEANUP, 0 },
+	{"durable:setup-", ACTION_DURABLE_SETUP, 1},
+	{"cleanup:durable-", ACTION_DURABLE_CLEANUP, 1},
+	{"deploy:", ACTION_DEPLOY, 0},
+	{"promote:", ACTION_PROMOTE, 0},
+	{"rollback:to-", ACTION_ROLLBACK, 0},
+	{"cleanup:", ACTION_CLEANUP, 0},
 };
 
 static const struct {
 	const char *name;
 	enum action_kind kind;
 } action_names[] = {
-	{ "none", ACTION_NONE },
-	{ "durable-setup", ACTION_DURABLE_SETUP },
-	{ "durable-cleanup", ACTION_DURABLE_CLEANUP },
-	{ "deploy", ACTION_DEPLOY },
-	{ "promote", ACTION_PROMOTE },
-	{ "rollback", ACTION_ROLLBACK },
-	{ "cleanup", ACTION_CLEANUP },
+	{"none", ACTION_NONE},
+	{"durable-setup", ACTION_DURABLE_SETUP},
+	{"durable-cleanup", ACTION_DURABLE_CLEANUP},
+	{"deploy", ACTION_DEPLOY},
+	{"promote", ACTION_PROMOTE},
+	{"rollback", ACTION_ROLLBACK},
+	{"cleanup", ACTION_CLEANUP},
 };
 
 const char *action_name(enum action_kind kind)
@@ -90,11 +90,12 @@ int action_resolve(const char *job_name, const char *action, const char *env, co
 			if (!strcmp(action, action_names[i].name))
 				break;
 		if (i == ARRAY_SIZE(action_names))
-			return error_set(err, ERR_JOB,
-					 "EXECUTOR_ACTION \"%.64s\" is not an action: use none, "
-					 "durable-setup, durable-cleanup, deploy, promote, rollback "
-					 "or cleanup",
-					 action);
+			return error_set(
+				err, ERR_JOB,
+				"EXECUTOR_ACTION \"%.64s\" is not an action: use none, "
+				"durable-setup, durable-cleanup, deploy, promote, rollback "
+				"or cleanup",
+				action);
 		out->kind = action_names[i].kind;
 	} else if (job_name) {
 		for (i = 0; i < ARRAY_SIZE(job_names); i++) {

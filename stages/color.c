@@ -43,8 +43,7 @@ static const char *label_value(const struct compose_service *svc, const char *ke
 /* The stack files of a color: EXECUTOR_COMPOSE_FILES (comma-separated), else
  * docker-compose.yml plus docker-compose.<color>.yml (blue may use the seed's
  * docker-compose.override.yml). */
-static int color_files(const struct deploy_ctx *d, char files[][512], size_t *n,
-		       struct error *err)
+static int color_files(const struct deploy_ctx *d, char files[][512], size_t *n, struct error *err)
 {
 	const char *list = vars_get(&d->vars, "EXECUTOR_COMPOSE_FILES");
 	char overlay[512];
@@ -109,28 +108,31 @@ static json_object *stack_routes(const struct compose_project *p, struct error *
 		portn = port ? (int)strtol(port, NULL, 10) : 0;
 		if (path[0] != '/' || portn <= 0 || portn > 65535 || strpbrk(path, " ;{}'\"\\$")) {
 			json_object_put(routes);
-			error_set(err, ERR_COMPOSE,
-				  "%s:%d: service %s: io.executor.route.path must start with / (no "
-				  "spaces, quotes, braces or ;) and io.executor.route.port must be a "
-				  "port",
-				  svc->file, svc->line, svc->name);
+			error_set(
+				err, ERR_COMPOSE,
+				"%s:%d: service %s: io.executor.route.path must start with / (no "
+				"spaces, quotes, braces or ;) and io.executor.route.port must be a "
+				"port",
+				svc->file, svc->line, svc->name);
 			return NULL;
 		}
 		if (scheme && strcmp(scheme, "http") && strcmp(scheme, "https")) {
 			json_object_put(routes);
-			error_set(err, ERR_COMPOSE,
-				  "%s:%d: service %s: io.executor.route.scheme must be http or https",
-				  svc->file, svc->line, svc->name);
+			error_set(
+				err, ERR_COMPOSE,
+				"%s:%d: service %s: io.executor.route.scheme must be http or https",
+				svc->file, svc->line, svc->name);
 			return NULL;
 		}
 		r = json_object_new_object();
 		json_object_object_add(r, "service", json_object_new_string(svc->name));
 		json_object_object_add(r, "path", json_object_new_string(path));
 		json_object_object_add(r, "port", json_object_new_int(portn));
-		json_object_object_add(r, "scheme", json_object_new_string(scheme ? scheme : "http"));
-		json_object_object_add(r, "health",
-				       json_object_new_string(health && health[0] == '/' ? health
-										      : "/"));
+		json_object_object_add(r, "scheme",
+				       json_object_new_string(scheme ? scheme : "http"));
+		json_object_object_add(
+			r, "health",
+			json_object_new_string(health && health[0] == '/' ? health : "/"));
 		json_object_array_add(routes, r);
 	}
 	return routes;
@@ -216,7 +218,7 @@ static int probe_routes(struct deploy_ctx *d, json_object *state, const char *co
 	for (i = 0; i < n; i++) {
 		char url[512];
 		int streak = 0;
-		struct probe_result last = { 0 };
+		struct probe_result last = {0};
 
 		route_url(url, sizeof(url), json_object_array_get_idx(routes, i));
 		buf_init(&last.body, 64);
@@ -235,11 +237,12 @@ static int probe_routes(struct deploy_ctx *d, json_object *state, const char *co
 							  "%s through the %s entry: %s", url, entry,
 							  r.error);
 					else
-						error_set(err, ERR_HEALTH,
-							  "%s through the %s entry answered %ld from "
-							  "color \"%s\" (wanted %s): %.200s",
-							  url, entry, r.status, r.color, color,
-							  buf_str(&r.body));
+						error_set(
+							err, ERR_HEALTH,
+							"%s through the %s entry answered %ld from "
+							"color \"%s\" (wanted %s): %.200s",
+							url, entry, r.status, r.color, color,
+							buf_str(&r.body));
 					probe_result_release(&r);
 					probe_result_release(&last);
 					return -1;
@@ -275,8 +278,8 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	const char *roots[3];
 	size_t nfiles = 0, i;
 	struct compose_project *p = NULL;
-	struct stack_report rep = { 0 };
-	struct stack s = { 0 };
+	struct stack_report rep = {0};
+	struct stack s = {0};
 	json_object *state = NULL, *routes = NULL, *images = NULL, *rec;
 	const char *old_preview;
 	char *prev_preview = NULL;
@@ -339,10 +342,11 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 
 	images = stack_images(d, p);
 	{
-		struct durable_color_record r = { 0 };
+		struct durable_color_record r = {0};
 
 		r.commit = d->commit[0] ? d->commit : NULL;
-		r.ref = d->job && d->job->ref ? d->job->ref : vars_get(&d->vars, "CI_COMMIT_REF_NAME");
+		r.ref = d->job && d->job->ref ? d->job->ref
+					      : vars_get(&d->vars, "CI_COMMIT_REF_NAME");
 		r.images = images;
 		r.status = "healthy";
 		if (durable_state_set_color(state, d->action.color, &r, err) < 0)
@@ -421,8 +425,8 @@ out:
 	if (rc < 0 && err->cls == ERR_HEALTH)
 		log_error("The deployment of %s is unhealthy; the live color is untouched",
 			  d->action.color);
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, images,
-		       rc == 0 ? "deployed" : err->msg);
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0,
+		       images, rc == 0 ? "deployed" : err->msg);
 	free(prev_preview);
 	json_object_put(images);
 	json_object_put(routes);
@@ -455,7 +459,8 @@ static int color_healthy(struct deploy_ctx *d, const char *color, struct error *
 
 		if (json_object_object_get_ex(c, "Status", &st))
 			status = json_object_get_string(st);
-		if (json_object_object_get_ex(c, "Names", &names) && json_object_array_length(names))
+		if (json_object_object_get_ex(c, "Names", &names) &&
+		    json_object_array_length(names))
 			name = json_object_get_string(json_object_array_get_idx(names, 0));
 		if (strncmp(status, "Up", 2) || strstr(status, "unhealthy") ||
 		    strstr(status, "starting")) {
@@ -476,7 +481,8 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 {
 	const char *cur = durable_state_live(state);
 	char *old_live = cur ? strdup(cur) : NULL;
-	char *old_preview = durable_state_preview(state) ? strdup(durable_state_preview(state)) : NULL;
+	char *old_preview =
+		durable_state_preview(state) ? strdup(durable_state_preview(state)) : NULL;
 	long long t0 = clock_ms();
 	int rc = -1;
 
@@ -525,8 +531,9 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 		goto out;
 	target = d->action.color[0] ? d->action.color : durable_state_preview(state);
 	if (!target) {
-		error_set(err, ERR_JOB, "nothing to promote in env %s: no color is in preview; "
-					"deploy one first",
+		error_set(err, ERR_JOB,
+			  "nothing to promote in env %s: no color is in preview; "
+			  "deploy one first",
 			  d->action.env);
 		goto out;
 	}
@@ -556,8 +563,8 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 		goto out;
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
-		       rc == 0 ? "promoted" : err->msg);
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0,
+		       NULL, rc == 0 ? "promoted" : err->msg);
 	json_object_put(state);
 	return rc;
 }
@@ -593,8 +600,8 @@ int action_rollback(struct deploy_ctx *d, struct error *err)
 		goto out;
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
-		       rc == 0 ? "rolled back" : err->msg);
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0,
+		       NULL, rc == 0 ? "rolled back" : err->msg);
 	json_object_put(state);
 	return rc;
 }
@@ -638,7 +645,8 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 
 			/* a router that is gone routes nothing: go on */
 			if (docker_container_inspect(d->docker, route_router_container(state), NULL,
-						     &e2) == 0 || e2.code != 404)
+						     &e2) == 0 ||
+			    e2.code != 404)
 				goto out;
 			error_clear(err);
 		}
@@ -652,8 +660,8 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 		   d->action.env);
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
-		       rc == 0 ? "removed" : err->msg);
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0,
+		       NULL, rc == 0 ? "removed" : err->msg);
 	json_object_put(state);
 	return rc;
 }

@@ -39,14 +39,14 @@ struct deploy_ctx {
 	int runner_mode;
 	struct action action;
 
-	char app[64];              /* EXECUTOR_APP, default: the project's name */
-	char state_root[4096];     /* <state_dir>/apps/<app>: envs of this app live here */
-	char project_dir[4096];    /* the checkout holding the stack files */
+	char app[64];		   /* EXECUTOR_APP, default: the project's name */
+	char state_root[4096];	   /* <state_dir>/apps/<app>: envs of this app live here */
+	char project_dir[4096];	   /* the checkout holding the stack files */
 	char durable_project[160]; /* <app>-<env>-durable */
 	char durable_network[192]; /* <app>-<env>-durable-network */
-	char *env_dir;             /* <state>/envs/<env> */
-	char *router_dir;          /* <state>/envs/<env>/router */
-	char commit[41];           /* the checkout's HEAD, when it is a git tree */
+	char *env_dir;		   /* <state>/envs/<env> */
+	char *router_dir;	   /* <state>/envs/<env>/router */
+	char commit[41];	   /* the checkout's HEAD, when it is a git tree */
 
 	struct durable_secrets secrets;
 	struct durable_tls tls;
@@ -73,8 +73,8 @@ void deploy_ctx_release(struct deploy_ctx *d);
 
 /* The application name: explicit (EXECUTOR_APP), else the last component of
  * the project path, else of dir; normalized to [a-z0-9-]. */
-int deploy_app_name(const char *explicit_name, const char *project_path, const char *dir,
-		    char *out, size_t size, struct error *err);
+int deploy_app_name(const char *explicit_name, const char *project_path, const char *dir, char *out,
+		    size_t size, struct error *err);
 /* <state_dir>/apps/<app> */
 void deploy_state_root(const struct config *cfg, const char *app, char *out, size_t size);
 
@@ -94,7 +94,7 @@ void deploy_history(struct deploy_ctx *d, const char *result, long long duration
 struct deploy_opts {
 	const char *dotenv;  /* deploy: the dotenv report to write, or NULL */
 	const char *confirm; /* durable cleanup job: EXECUTOR_CONFIRM_DESTROY */
-	int volumes;         /* local durable teardown: --volumes */
+	int volumes;	     /* local durable teardown: --volumes */
 };
 
 /* Carry out d->action: the one dispatch shared by runner jobs and local

@@ -26,27 +26,33 @@ int deployjob_prepare(struct job_ctx *ctx, struct error *err)
 		log_warn("%s needs a protected ref; ref %s is not protected in the job payload, so "
 			 "the action will be refused",
 			 action_name(a->kind), ctx->job.ref ? ctx->job.ref : "?");
-	log_notice("Deployment job: %s%s%s in env %s, carried out by the driver", action_name(a->kind),
-		   a->color[0] ? " " : "", a->color, a->env);
+	log_notice("Deployment job: %s%s%s in env %s, carried out by the driver",
+		   action_name(a->kind), a->color[0] ? " " : "", a->color, a->env);
 	if (ctx->have_payload && ctx->job.image) {
 		if (!image_allowed(&ctx->cfg->allowed_images, ctx->job.image))
 			return error_set(err, ERR_POLICY,
 					 "image %s is not allowed on this runner; allowed: %s",
-					 ctx->job.image, pattern_list_str(&ctx->cfg->allowed_images));
+					 ctx->job.image,
+					 pattern_list_str(&ctx->cfg->allowed_images));
 		if (image_ensure(ctx->docker, ctx->cfg, ctx->job.image, err) < 0)
 			return -1;
 		{
 			json_object *net = NULL;
 			json_object *labels = json_object_new_object();
 
-			json_object_object_add(labels, JOB_LABEL_MANAGED, json_object_new_string("true"));
-			json_object_object_add(labels, JOB_LABEL_RUNNER, json_object_new_string(ctx->runner));
-			json_object_object_add(labels, JOB_LABEL_JOB, json_object_new_string(ctx->job_id));
-			json_object_object_add(labels, JOB_LABEL_ROLE, json_object_new_string("network"));
+			json_object_object_add(labels, JOB_LABEL_MANAGED,
+					       json_object_new_string("true"));
+			json_object_object_add(labels, JOB_LABEL_RUNNER,
+					       json_object_new_string(ctx->runner));
+			json_object_object_add(labels, JOB_LABEL_JOB,
+					       json_object_new_string(ctx->job_id));
+			json_object_object_add(labels, JOB_LABEL_ROLE,
+					       json_object_new_string("network"));
 			if (docker_network_inspect(ctx->docker, ctx->name, &net, err) == 0) {
 				json_object_put(net);
 				json_object_put(labels);
-			} else if (docker_network_create(ctx->docker, ctx->name, labels, 0, NULL, err) < 0) {
+			} else if (docker_network_create(ctx->docker, ctx->name, labels, 0, NULL,
+							 err) < 0) {
 				return error_wrap(err, "create the job network");
 			}
 		}
@@ -81,7 +87,7 @@ static int fetch_sources(struct job_ctx *ctx, const char *dir, struct error *err
 	const char *strategy = gitlab_var("GIT_STRATEGY");
 	const char *url = ctx->job.repo_url ? ctx->job.repo_url : gitlab_var("CI_REPOSITORY_URL");
 	const char *sha = ctx->job.sha ? ctx->job.sha : gitlab_var("CI_COMMIT_SHA");
-	struct git_source src = { 0 };
+	struct git_source src = {0};
 	json_object *git, *refspecs = NULL;
 	const char *specs[16];
 	char ca[4096], safe[1024];
@@ -92,8 +98,9 @@ static int fetch_sources(struct job_ctx *ctx, const char *dir, struct error *err
 		return 0;
 	}
 	if (!url || !sha)
-		return error_set(err, ERR_GIT,
-				 "the job has no repository URL or commit (git_info in the payload)");
+		return error_set(
+			err, ERR_GIT,
+			"the job has no repository URL or commit (git_info in the payload)");
 	if (ca_file(ca, sizeof(ca), err) < 0)
 		return -1;
 	if (ctx->job.root && json_object_object_get_ex(ctx->job.root, "git_info", &git))
@@ -118,7 +125,7 @@ static int fetch_sources(struct job_ctx *ctx, const char *dir, struct error *err
 static int perform(struct job_ctx *ctx, const char *dir, struct error *err)
 {
 	struct deploy_ctx d;
-	struct deploy_opts o = { 0 };
+	struct deploy_opts o = {0};
 	char dotenv[4200];
 	int rc;
 
@@ -134,8 +141,8 @@ static int perform(struct job_ctx *ctx, const char *dir, struct error *err)
 	return rc;
 }
 
-int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage,
-		  int *script_exit, struct error *err)
+int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
+		  struct error *err)
 {
 	char dir[4096];
 	int has_container;
@@ -188,10 +195,11 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 	if (!rec || !json_object_object_get_ex(rec, "networks", &nets) ||
 	    !json_object_array_length(nets)) {
 		json_object_put(state);
-		return error_set(err, ERR_JOB,
-				 "EXECUTOR_COLOR=%s: color %s is not deployed in env %s, so the job "
-				 "cannot join its network; deploy it first",
-				 ctx->action.color, ctx->action.color, ctx->action.env);
+		return error_set(
+			err, ERR_JOB,
+			"EXECUTOR_COLOR=%s: color %s is not deployed in env %s, so the job "
+			"cannot join its network; deploy it first",
+			ctx->action.color, ctx->action.color, ctx->action.env);
 	}
 	/* the env's CA (never a key), so tests verify the color's certificates */
 	{
@@ -206,7 +214,8 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 					0) == 0 &&
 		    docker_tar_finish(&tar) == 0 &&
 		    docker_archive_put(ctx->docker, ctx->name, "/", tar.data, tar.len, err) == 0)
-			log_info("The env's CA is at /etc/executor/tls/ca.pem in the job container");
+			log_info(
+				"The env's CA is at /etc/executor/tls/ca.pem in the job container");
 		else
 			log_warn("could not give the job the env's CA: %s", err->msg);
 		error_clear(err);
@@ -219,7 +228,8 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 
 		if (docker_network_connect(ctx->docker, net, ctx->name, NULL, err) < 0) {
 			json_object_put(state);
-			return error_wrap(err, "join network %s of color %s", net, ctx->action.color);
+			return error_wrap(err, "join network %s of color %s", net,
+					  ctx->action.color);
 		}
 		log_info("Job container joined network %s (color %s of env %s)", net,
 			 ctx->action.color, ctx->action.env);

@@ -66,7 +66,7 @@ static int ensure_tls(struct deploy_ctx *d, json_object *state, const struct com
 		json_object_object_add(state, "tls_names", names);
 	}
 	for (i = 0; p && i < p->nservices; i++) {
-		const char *cand[2] = { p->services[i].name, p->services[i].container_name };
+		const char *cand[2] = {p->services[i].name, p->services[i].container_name};
 		size_t c, j;
 
 		for (c = 0; c < 2; c++) {
@@ -75,7 +75,8 @@ static int ensure_tls(struct deploy_ctx *d, json_object *state, const struct com
 			if (!cand[c])
 				continue;
 			for (j = 0; j < json_object_array_length(names); j++)
-				if (!strcmp(json_object_get_string(json_object_array_get_idx(names, j)),
+				if (!strcmp(json_object_get_string(
+						    json_object_array_get_idx(names, j)),
 					    cand[c]))
 					found = 1;
 			if (!found)
@@ -130,12 +131,12 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 {
 	const char *file = durable_file(d);
 	struct compose_project *p = NULL;
-	struct stack_report rep = { 0 };
+	struct stack_report rep = {0};
 	json_object *state = NULL, *hashes = NULL;
 	const struct compose_service *router;
 	char tlsdir[4096];
 	const char *roots[3];
-	struct stack s = { 0 };
+	struct stack s = {0};
 	long long t0 = clock_ms();
 	int rc = -1, running;
 	size_t i;
@@ -238,8 +239,11 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		goto out;
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
-		       rc == 0 ? (rep.created ? "created" : rep.drifted ? "drift reported" : "verified")
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0,
+		       NULL,
+		       rc == 0 ? (rep.created	? "created"
+				  : rep.drifted ? "drift reported"
+						: "verified")
 			       : err->msg);
 	json_object_put(hashes);
 	json_object_put(state);
@@ -254,8 +258,7 @@ out:
 static int running_colors(struct deploy_ctx *d, struct buf *names, struct error *err)
 {
 	char envl[128];
-	const char *filters[] = { envl, "io.executor.layer=color", "io.executor.managed=true",
-				  NULL };
+	const char *filters[] = {envl, "io.executor.layer=color", "io.executor.managed=true", NULL};
 	json_object *list = NULL;
 	size_t i, n, applen = strlen(d->app);
 
@@ -317,7 +320,8 @@ int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct err
 	}
 	rc = 0;
 out:
-	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0, NULL,
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0,
+		       NULL,
 		       rc == 0 ? (remove_volumes ? "removed with volumes" : "removed, volumes kept")
 			       : err->msg);
 	json_object_put(state);

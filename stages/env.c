@@ -106,8 +106,8 @@ static const struct {
 	const char *env;
 	const char *db, *live, *preview;
 } env_ports[] = {
-	{ "devlocal", "3306", "8443", "9443" },
-	{ "ci", "3307", "443", "1443" },
+	{"devlocal", "3306", "8443", "9443"},
+	{"ci", "3307", "443", "1443"},
 };
 
 static void set_default(struct vars *v, const char *key, const char *value)
@@ -133,8 +133,8 @@ static void normalize_name(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
-int deploy_app_name(const char *explicit_name, const char *project_path, const char *dir,
-		    char *out, size_t size, struct error *err)
+int deploy_app_name(const char *explicit_name, const char *project_path, const char *dir, char *out,
+		    size_t size, struct error *err)
 {
 	const char *app = explicit_name, *slash;
 
@@ -149,10 +149,11 @@ int deploy_app_name(const char *explicit_name, const char *project_path, const c
 	}
 	normalize_name(out, size, app);
 	if (!out[0] || strlen(out) > 40)
-		return error_set(err, ERR_JOB,
-				 "cannot derive an application name from \"%.64s\": set EXECUTOR_APP "
-				 "(a-z, 0-9 and -, at most 40)",
-				 app);
+		return error_set(
+			err, ERR_JOB,
+			"cannot derive an application name from \"%.64s\": set EXECUTOR_APP "
+			"(a-z, 0-9 and -, at most 40)",
+			app);
 	return 0;
 }
 
@@ -191,8 +192,7 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		return -1;
 	snprintf(d->durable_project, sizeof(d->durable_project), "%s-%s-durable", d->app,
 		 action->env);
-	snprintf(d->durable_network, sizeof(d->durable_network), "%s-network",
-		 d->durable_project);
+	snprintf(d->durable_network, sizeof(d->durable_network), "%s-network", d->durable_project);
 
 	if (durable_env_ensure(d->state_root, action->env, err) < 0 ||
 	    durable_env_path(d->state_root, action->env, NULL, &d->env_dir, err) < 0 ||
@@ -274,7 +274,7 @@ void deploy_ctx_release(struct deploy_ctx *d)
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
 		      const char *project_name, struct compose_project **out, struct error *err)
 {
-	struct compose_load_opts opts = { 0 };
+	struct compose_load_opts opts = {0};
 	struct compose_diags diags = COMPOSE_DIAGS_INIT;
 	char *paths[8];
 	size_t i;
@@ -325,7 +325,7 @@ int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfi
 void deploy_history(struct deploy_ctx *d, const char *result, long long duration_ms,
 		    json_object *images, const char *message)
 {
-	struct durable_history_entry e = { 0 };
+	struct durable_history_entry e = {0};
 	struct error err = ERROR_INIT;
 
 	e.action = action_name(d->action.kind);
@@ -347,14 +347,15 @@ int deploy_check_guard(const struct deploy_ctx *d, struct error *err)
 	if (!d->job)
 		return 0; /* an operator on the host is the admin */
 	if (d->job->protected_ref != 1)
-		return error_set(err, ERR_POLICY,
-				 "%s runs only from a protected branch or tag; ref %s is %s in the "
-				 "job payload (CI_COMMIT_REF_PROTECTED set by a job does not count): "
-				 "protect the ref in Settings > Repository",
-				 action_name(d->action.kind), d->job->ref ? d->job->ref : "?",
-				 d->job->protected_ref == 0 ? "not protected" : "not marked protected");
-	if (projects->set && (!d->job->project_path ||
-			      !pattern_list_match(projects, d->job->project_path)))
+		return error_set(
+			err, ERR_POLICY,
+			"%s runs only from a protected branch or tag; ref %s is %s in the "
+			"job payload (CI_COMMIT_REF_PROTECTED set by a job does not count): "
+			"protect the ref in Settings > Repository",
+			action_name(d->action.kind), d->job->ref ? d->job->ref : "?",
+			d->job->protected_ref == 0 ? "not protected" : "not marked protected");
+	if (projects->set &&
+	    (!d->job->project_path || !pattern_list_match(projects, d->job->project_path)))
 		return error_set(err, ERR_POLICY,
 				 "project %s may not %s on this runner (protected_projects: %s); "
 				 "ask the runner admin",

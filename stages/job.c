@@ -30,7 +30,8 @@ static void sanitize(char *dst, size_t size, const char *src)
 	size_t i = 0;
 
 	for (; src && *src && i + 1 < size; src++)
-		dst[i++] = (isalnum((unsigned char)*src) || *src == '-' || *src == '_') ? *src : '_';
+		dst[i++] =
+			(isalnum((unsigned char)*src) || *src == '-' || *src == '_') ? *src : '_';
 	dst[i] = '\0';
 }
 
@@ -213,10 +214,14 @@ static int valid_alias(const char *a)
 
 static int is_secret_var(const char *key)
 {
-	static const char *const secret[] = { "CI_JOB_TOKEN", "CI_BUILD_TOKEN",
-					      "CI_REGISTRY_PASSWORD", "CI_REPOSITORY_URL",
-					      "CI_DEPENDENCY_PROXY_PASSWORD", "CI_JOB_JWT",
-					      "CI_JOB_JWT_V1", "CI_JOB_JWT_V2" };
+	static const char *const secret[] = {"CI_JOB_TOKEN",
+					     "CI_BUILD_TOKEN",
+					     "CI_REGISTRY_PASSWORD",
+					     "CI_REPOSITORY_URL",
+					     "CI_DEPENDENCY_PROXY_PASSWORD",
+					     "CI_JOB_JWT",
+					     "CI_JOB_JWT_V1",
+					     "CI_JOB_JWT_V2"};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(secret); i++)
@@ -343,7 +348,9 @@ static int wait_service(struct job_ctx *ctx, const char *cname, const char *imag
 			struct buf logs = BUF_INIT;
 
 			log_warn("Service %s probably didn't start properly (%s)", image,
-				 !is_running ? "it exited" : hs ? hs : "timeout");
+				 !is_running ? "it exited"
+				 : hs	     ? hs
+					     : "timeout");
 			if (docker_container_logs(ctx->docker, cname, 20, &logs, err) == 0 &&
 			    logs.len) {
 				log_warn("Last lines of its log:");
@@ -394,7 +401,8 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 			if (!valid_alias(tok)) {
 				json_object_put(aliases);
 				return error_set(err, ERR_JOB,
-						 "service alias \"%s\" is not a valid host name", tok);
+						 "service alias \"%s\" is not a valid host name",
+						 tok);
 			}
 			json_object_array_add(aliases, json_object_new_string(tok));
 		}
@@ -481,7 +489,8 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	json_object_array_add(v, json_object_new_string("sh"));
 	json_object_object_add(cfg, "Cmd", v);
 	if (ctx->job.image_entrypoint)
-		json_object_object_add(cfg, "Entrypoint", json_object_get(ctx->job.image_entrypoint));
+		json_object_object_add(cfg, "Entrypoint",
+				       json_object_get(ctx->job.image_entrypoint));
 	json_object_object_add(cfg, "OpenStdin", json_object_new_boolean(1));
 	json_object_object_add(cfg, "StdinOnce", json_object_new_boolean(0));
 	json_object_object_add(cfg, "Tty", json_object_new_boolean(0));
@@ -490,8 +499,8 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	binds = json_object_new_array();
 	json_object_array_add(binds, json_object_new_string(bind));
 	if (ctx->cfg->mount_docker_socket)
-		json_object_array_add(binds,
-				      json_object_new_string("/var/run/docker.sock:/var/run/docker.sock"));
+		json_object_array_add(
+			binds, json_object_new_string("/var/run/docker.sock:/var/run/docker.sock"));
 	json_object_object_add(host, "Binds", binds);
 	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->name));
 	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
@@ -694,9 +703,9 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 	_cleanup_buf_ struct buf script = BUF_INIT;
 	_cleanup_free_ char *exec_id = NULL;
 	json_object *info = NULL, *state, *v, *cfg, *cmd;
-	struct run_state st = { .ctx = ctx };
-	struct docker_exec_io io = { 0 };
-	struct sigaction sa = { 0 };
+	struct run_state st = {.ctx = ctx};
+	struct docker_exec_io io = {0};
+	struct sigaction sa = {0};
 	int running = 1, code = -1, rc, i;
 
 	*script_exit = -1;
@@ -765,9 +774,10 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 			usleep(20 * 1000);
 	}
 	if (running)
-		return error_set(err, ERR_ENGINE,
-				 "the %s stage's output ended but the engine still reports it running",
-				 stage);
+		return error_set(
+			err, ERR_ENGINE,
+			"the %s stage's output ended but the engine still reports it running",
+			stage);
 	*script_exit = code;
 	if ((code == 126 || code == 127) && strstr(st.tail, "executable file not found"))
 		return error_set(err, ERR_JOB,
@@ -789,7 +799,7 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 int stage_cleanup(struct job_ctx *ctx, struct error *err)
 {
 	char runner_l[128], job_l[128];
-	const char *filters[] = { runner_l, job_l, JOB_LABEL_MANAGED "=true", NULL };
+	const char *filters[] = {runner_l, job_l, JOB_LABEL_MANAGED "=true", NULL};
 	json_object *list = NULL;
 	size_t i, n;
 	int failed = 0;

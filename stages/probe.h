@@ -5,10 +5,10 @@
 #include "common/buf.h"
 
 struct probe_result {
-	long status;      /* HTTP status, 0 when no answer */
-	char color[64];   /* X-Executor-Color, "" when absent */
-	struct buf body;  /* first 4 KiB */
-	char error[512];  /* transport error, "" when answered */
+	long status;	 /* HTTP status, 0 when no answer */
+	char color[64];	 /* X-Executor-Color, "" when absent */
+	struct buf body; /* first 4 KiB */
+	char error[512]; /* transport error, "" when answered */
 };
 
 /* GET https://localhost:<port><path> (connecting to 127.0.0.1), verifying

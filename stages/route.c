@@ -103,10 +103,11 @@ int route_apply(const struct deploy_ctx *d, json_object *state, const char *live
 	int rc;
 
 	if (!container)
-		return error_set(err, ERR_JOB,
-				 "env %s has no router: its durable stack needs a service named "
-				 "router (or labelled io.executor.role=router); run durable:setup-%s",
-				 d->action.env, d->action.env);
+		return error_set(
+			err, ERR_JOB,
+			"env %s has no router: its durable stack needs a service named "
+			"router (or labelled io.executor.role=router); run durable:setup-%s",
+			d->action.env, d->action.env);
 	if (route_render(d, state, live, preview, &text, err) < 0) {
 		buf_release(&text);
 		return -1;

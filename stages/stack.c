@@ -178,14 +178,16 @@ static void ports_json(const struct compose_service *svc, json_object *exposed,
 		const struct compose_port *p = &svc->ports[i];
 		json_object *list, *b;
 
-		snprintf(key, sizeof(key), "%d/%s", p->target, p->protocol[0] ? p->protocol : "tcp");
+		snprintf(key, sizeof(key), "%d/%s", p->target,
+			 p->protocol[0] ? p->protocol : "tcp");
 		json_object_object_add(exposed, key, json_object_new_object());
 		if (!json_object_object_get_ex(bindings, key, &list)) {
 			list = json_object_new_array();
 			json_object_object_add(bindings, key, list);
 		}
 		b = json_object_new_object();
-		json_object_object_add(b, "HostIp", json_object_new_string(p->host_ip ? p->host_ip : ""));
+		json_object_object_add(b, "HostIp",
+				       json_object_new_string(p->host_ip ? p->host_ip : ""));
 		if (p->published_start <= 0)
 			hp[0] = '\0';
 		else if (p->published_end > p->published_start)
@@ -211,9 +213,11 @@ static json_object *healthcheck_json(const struct compose_healthcheck *h)
 	if (h->test.set)
 		json_object_object_add(o, "Test", argv_json(&h->test));
 	if (h->interval_ms >= 0)
-		json_object_object_add(o, "Interval", json_object_new_int64(h->interval_ms * 1000000));
+		json_object_object_add(o, "Interval",
+				       json_object_new_int64(h->interval_ms * 1000000));
 	if (h->timeout_ms >= 0)
-		json_object_object_add(o, "Timeout", json_object_new_int64(h->timeout_ms * 1000000));
+		json_object_object_add(o, "Timeout",
+				       json_object_new_int64(h->timeout_ms * 1000000));
 	if (h->start_period_ms >= 0)
 		json_object_object_add(o, "StartPeriod",
 				       json_object_new_int64(h->start_period_ms * 1000000));
@@ -277,8 +281,9 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 	if (svc->healthcheck.set)
 		json_object_object_add(cfg, "Healthcheck", healthcheck_json(&svc->healthcheck));
 	if (svc->stop_grace_period_ms >= 0)
-		json_object_object_add(cfg, "StopTimeout",
-				       json_object_new_int((int)((svc->stop_grace_period_ms + 999) / 1000)));
+		json_object_object_add(
+			cfg, "StopTimeout",
+			json_object_new_int((int)((svc->stop_grace_period_ms + 999) / 1000)));
 
 	for (i = 0; i < svc->nlabels; i++)
 		add_label(labels, svc->labels[i].key, svc->labels[i].value);
@@ -305,7 +310,8 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 
 		if (!strncmp(name, "on-failure", 10))
 			name = "on-failure";
-		json_object_object_add(rp, "Name", json_object_new_string(!strcmp(name, "no") ? "" : name));
+		json_object_object_add(rp, "Name",
+				       json_object_new_string(!strcmp(name, "no") ? "" : name));
 		if (svc->restart_max_retries > 0)
 			json_object_object_add(rp, "MaximumRetryCount",
 					       json_object_new_int(svc->restart_max_retries));
@@ -315,7 +321,8 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 		v = json_object_new_array();
 		for (i = 0; i < svc->nextra_hosts; i++) {
 			buf_reset(&tmp);
-			buf_printf(&tmp, "%s:%s", svc->extra_hosts[i].key, svc->extra_hosts[i].value);
+			buf_printf(&tmp, "%s:%s", svc->extra_hosts[i].key,
+				   svc->extra_hosts[i].value);
 			json_object_array_add(v, json_object_new_string(buf_str(&tmp)));
 		}
 		json_object_object_add(host, "ExtraHosts", v);
@@ -388,11 +395,9 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 static void diff_value(struct buf *out, const char *cname, const char *what, json_object *a,
 		       json_object *b)
 {
-	const char *sa = a ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)
-			   : "(none)";
+	const char *sa = a ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN) : "(none)";
 	char *copy = strdup(sa);
-	const char *sb = b ? json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN)
-			   : "(none)";
+	const char *sb = b ? json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN) : "(none)";
 
 	if (copy && strcmp(copy, sb))
 		buf_printf(out, "  %s: %s: %.200s -> %.200s\n", cname, what, copy, sb);
@@ -401,7 +406,8 @@ static void diff_value(struct buf *out, const char *cname, const char *what, jso
 
 static void diff_env(struct buf *out, const char *cname, json_object *a, json_object *b)
 {
-	size_t i, j, na = a ? json_object_array_length(a) : 0, nb = b ? json_object_array_length(b) : 0;
+	size_t i, j, na = a ? json_object_array_length(a) : 0,
+		     nb = b ? json_object_array_length(b) : 0;
 
 	for (i = 0; i < nb; i++) {
 		const char *kv = json_object_get_string(json_object_array_get_idx(b, i));
@@ -419,7 +425,8 @@ static void diff_env(struct buf *out, const char *cname, json_object *a, json_ob
 			}
 		}
 		if (!found && eq)
-			buf_printf(out, "  %s: environment %.*s added\n", cname, (int)(eq - kv), kv);
+			buf_printf(out, "  %s: environment %.*s added\n", cname, (int)(eq - kv),
+				   kv);
 	}
 	for (j = 0; j < na; j++) {
 		const char *ov = json_object_get_string(json_object_array_get_idx(a, j));
@@ -431,24 +438,27 @@ static void diff_env(struct buf *out, const char *cname, json_object *a, json_ob
 				     (size_t)(eq - ov) + 1))
 				found = 1;
 		if (!found && eq)
-			buf_printf(out, "  %s: environment %.*s removed\n", cname, (int)(eq - ov), ov);
+			buf_printf(out, "  %s: environment %.*s removed\n", cname, (int)(eq - ov),
+				   ov);
 	}
 }
 
 static void spec_diff(struct buf *out, const char *cname, const char *old_text,
 		      json_object *new_spec)
 {
-	static const char *const top[] = { "Image", "Cmd", "Entrypoint", "User", "WorkingDir",
-					   "Hostname", "Healthcheck", "StopTimeout", "ExposedPorts" };
-	static const char *const hostkeys[] = { "PortBindings", "Mounts", "RestartPolicy",
-						"ExtraHosts", "NetworkMode" };
+	static const char *const top[] = {"Image",	 "Cmd",		"Entrypoint",
+					  "User",	 "WorkingDir",	"Hostname",
+					  "Healthcheck", "StopTimeout", "ExposedPorts"};
+	static const char *const hostkeys[] = {"PortBindings", "Mounts", "RestartPolicy",
+					       "ExtraHosts", "NetworkMode"};
 	json_object *old = old_text ? json_tokener_parse(old_text) : NULL, *a, *b, *ha = NULL,
 		    *hb = NULL, *na = NULL, *nb = NULL;
 	size_t i;
 	size_t before = out->len;
 
 	if (!old) {
-		buf_printf(out, "  %s: created by an older driver (no recorded definition)\n", cname);
+		buf_printf(out, "  %s: created by an older driver (no recorded definition)\n",
+			   cname);
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(top); i++) {
@@ -496,12 +506,12 @@ static int ensure_networks(const struct stack *s, struct error *err)
 		if (err->code != 404)
 			return error_wrap(err, "inspect network %s", n->name);
 		if (n->external)
-			return error_set(err, ERR_JOB,
-					 "network %s is declared external but does not exist; %s",
-					 n->name,
-					 s->attach_network && !strcmp(n->name, s->attach_network)
-						 ? "set up the durable layer first (durable:setup-<env>)"
-						 : "create it, or drop `external: true`");
+			return error_set(
+				err, ERR_JOB,
+				"network %s is declared external but does not exist; %s", n->name,
+				s->attach_network && !strcmp(n->name, s->attach_network)
+					? "set up the durable layer first (durable:setup-<env>)"
+					: "create it, or drop `external: true`");
 		labels = project_labels(s);
 		add_label(labels, "com.docker.compose.network", n->key);
 		if (docker_network_create(s->docker, n->name, labels, 0, NULL, err) < 0)
@@ -513,10 +523,11 @@ static int ensure_networks(const struct stack *s, struct error *err)
 
 		if (docker_network_inspect(s->docker, s->attach_network, &info, err) < 0) {
 			if (err->code == 404)
-				return error_set(err, ERR_JOB,
-						 "the durable network %s does not exist: set up the "
-						 "durable layer of env %s first (durable:setup-%s)",
-						 s->attach_network, s->env, s->env);
+				return error_set(
+					err, ERR_JOB,
+					"the durable network %s does not exist: set up the "
+					"durable layer of env %s first (durable:setup-%s)",
+					s->attach_network, s->env, s->env);
 			return error_wrap(err, "inspect network %s", s->attach_network);
 		}
 		json_object_put(info);
@@ -539,10 +550,11 @@ static int ensure_volumes(const struct stack *s, struct error *err)
 		if (err->code != 404)
 			return error_wrap(err, "inspect volume %s", v->name);
 		if (v->external)
-			return error_set(err, ERR_JOB,
-					 "volume %s is declared external but does not exist; create "
-					 "it, or drop `external: true`",
-					 v->name);
+			return error_set(
+				err, ERR_JOB,
+				"volume %s is declared external but does not exist; create "
+				"it, or drop `external: true`",
+				v->name);
 		labels = project_labels(s);
 		add_label(labels, "com.docker.compose.volume", v->key);
 		if (docker_volume_create(s->docker, v->name, labels, err) < 0)
@@ -626,11 +638,12 @@ static int wait_dependency(const struct stack *s, const struct compose_service *
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (failed || now.tv_sec - t0.tv_sec > timeout)
 			return error_set(err, ERR_HEALTH,
-					 "service %s depends on %s being %s, and it is not%s", svc->name,
-					 dep->name,
+					 "service %s depends on %s being %s, and it is not%s",
+					 svc->name, dep->name,
 					 d->condition == COMPOSE_COND_HEALTHY ? "healthy"
-					 : d->condition == COMPOSE_COND_STARTED ? "started"
-										 : "completed successfully",
+					 : d->condition == COMPOSE_COND_STARTED
+						 ? "started"
+						 : "completed successfully",
 					 d->condition == COMPOSE_COND_HEALTHY && !hs
 						 ? " (it has no healthcheck)"
 						 : "");
@@ -666,11 +679,12 @@ static int create_container(const struct stack *s, const struct compose_service 
 	if (rc < 0) {
 		json_object_put(rest);
 		if (err->code == 409)
-			return error_set(err, ERR_JOB,
-					 "container name %s is in use by a container this stack did "
-					 "not create; rename the service's container_name or remove "
-					 "that container",
-					 svc->container_name);
+			return error_set(
+				err, ERR_JOB,
+				"container name %s is in use by a container this stack did "
+				"not create; rename the service's container_name or remove "
+				"that container",
+				svc->container_name);
 		return error_wrap(err, "create container %s", svc->container_name);
 	}
 	json_object_object_foreach(rest, name, ep)
@@ -681,11 +695,13 @@ static int create_container(const struct stack *s, const struct compose_service 
 
 		if (json_object_object_get_ex(ep, "Aliases", &aliases))
 			for (i = 0; i < json_object_array_length(aliases) && n < 31; i++)
-				list[n++] = json_object_get_string(json_object_array_get_idx(aliases, i));
+				list[n++] = json_object_get_string(
+					json_object_array_get_idx(aliases, i));
 		list[n] = NULL;
 		if (docker_network_connect(s->docker, name, id, list, err) < 0) {
 			json_object_put(rest);
-			return error_wrap(err, "connect %s to network %s", svc->container_name, name);
+			return error_wrap(err, "connect %s to network %s", svc->container_name,
+					  name);
 		}
 	}
 	json_object_put(rest);
@@ -728,8 +744,9 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 		int exists, rc;
 
 		if (!svc->image || !*svc->image)
-			return error_set(err, ERR_COMPOSE, "%s:%d: service %s has no image (build: is "
-						      "not supported; build images in an earlier job)",
+			return error_set(err, ERR_COMPOSE,
+					 "%s:%d: service %s has no image (build: is "
+					 "not supported; build images in an earlier job)",
 					 svc->file, svc->line, svc->name);
 		if (!image_allowed(&s->cfg->allowed_images, svc->image))
 			return error_set(err, ERR_POLICY,
@@ -752,7 +769,8 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 			const char *proj = label_of(info, "com.docker.compose.project");
 			const char *old = label_of(info, STACK_LABEL_HASH);
 
-			if (!proj || strcmp(proj, p->name) || !label_of(info, "io.executor.managed")) {
+			if (!proj || strcmp(proj, p->name) ||
+			    !label_of(info, "io.executor.managed")) {
 				json_object_put(info);
 				json_object_put(cfg);
 				return error_set(err, ERR_JOB,
@@ -771,7 +789,8 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 						json_object_put(cfg);
 						return -1;
 					}
-					log_info("Started %s again (it was stopped)", svc->container_name);
+					log_info("Started %s again (it was stopped)",
+						 svc->container_name);
 					rep->started++;
 				}
 				json_object_put(info);
@@ -801,7 +820,8 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 				continue;
 			}
 			json_object_put(info);
-			if (docker_container_remove(s->docker, svc->container_name, 1, 0, err) < 0) {
+			if (docker_container_remove(s->docker, svc->container_name, 1, 0, err) <
+			    0) {
 				json_object_put(cfg);
 				return error_wrap(err, "replace %s", svc->container_name);
 			}
@@ -873,7 +893,8 @@ int stack_wait_healthy(const struct stack *s, struct error *err)
 			json_object *info = NULL;
 			const char *hs;
 
-			if (docker_container_inspect(s->docker, svc->container_name, &info, err) < 0)
+			if (docker_container_inspect(s->docker, svc->container_name, &info, err) <
+			    0)
 				return error_wrap(err, "inspect %s", svc->container_name);
 			hs = health_status(info);
 			if (!state_bool(info, "Running") && !state_bool(info, "Restarting")) {
@@ -904,9 +925,13 @@ int stack_wait_healthy(const struct stack *s, struct error *err)
 
 			print_failure(s, bad, bad_info);
 			error_set(err, ERR_HEALTH,
-				  "%s did not become healthy (%s%s): the deployment is unhealthy; see "
+				  "%s did not become healthy (%s%s): the deployment is unhealthy; "
+				  "see "
 				  "its log above",
-				  bad, !running ? "it exited" : hs ? hs : "not running",
+				  bad,
+				  !running ? "it exited"
+				  : hs	   ? hs
+					   : "not running",
 				  failed ? "" : ", timed out");
 			json_object_put(bad_info);
 			return -1;
@@ -920,17 +945,16 @@ int stack_containers(struct docker_client *c, const char *project, json_object *
 		     struct error *err)
 {
 	char pl[512];
-	const char *filters[] = { pl, "io.executor.managed=true", NULL };
+	const char *filters[] = {pl, "io.executor.managed=true", NULL};
 
 	snprintf(pl, sizeof(pl), "com.docker.compose.project=%s", project);
 	return docker_container_list(c, filters, 1, out, err);
 }
 
-int stack_down(struct docker_client *c, const char *project, int remove_volumes,
-	       struct error *err)
+int stack_down(struct docker_client *c, const char *project, int remove_volumes, struct error *err)
 {
 	char pl[512];
-	const char *filters[] = { pl, "io.executor.managed=true", NULL };
+	const char *filters[] = {pl, "io.executor.managed=true", NULL};
 	json_object *list = NULL;
 	size_t i, n;
 

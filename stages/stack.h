@@ -16,12 +16,12 @@
 #include "compose/compose.h"
 #include "docker/docker.h"
 
-#define STACK_LABEL_APP "io.executor.app"
-#define STACK_LABEL_ENV "io.executor.env"
+#define STACK_LABEL_APP	  "io.executor.app"
+#define STACK_LABEL_ENV	  "io.executor.env"
 #define STACK_LABEL_COLOR "io.executor.color"
 #define STACK_LABEL_LAYER "io.executor.layer" /* "durable" or "color" */
-#define STACK_LABEL_HASH "io.executor.config-hash"
-#define STACK_LABEL_SPEC "io.executor.spec"
+#define STACK_LABEL_HASH  "io.executor.config-hash"
+#define STACK_LABEL_SPEC  "io.executor.spec"
 
 enum stack_mode {
 	/* durable layer: keep what runs; a changed definition is drift, reported */
@@ -38,7 +38,7 @@ struct stack {
 	const char *layer; /* "durable" or "color" */
 	const char *app;
 	const char *env;
-	const char *color;        /* NULL for the durable layer */
+	const char *color;	  /* NULL for the durable layer */
 	const char *config_files; /* comma-joined, for Compose's label */
 	/* color stacks: every container joins this network too, known there only
 	 * as "<project>-<service>", so blue and green never resolve each other */
@@ -67,8 +67,7 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 int stack_wait_healthy(const struct stack *s, struct error *err);
 /* Remove the project's containers and networks (and named volumes when
  * asked); only what carries our managed label and the project's label. */
-int stack_down(struct docker_client *c, const char *project, int remove_volumes,
-	       struct error *err);
+int stack_down(struct docker_client *c, const char *project, int remove_volumes, struct error *err);
 /* The project's containers (JSON array from the engine), all states. */
 int stack_containers(struct docker_client *c, const char *project, json_object **out,
 		     struct error *err);

@@ -16,18 +16,18 @@
 #include "stages/action.h"
 
 #define JOB_LABEL_MANAGED "io.executor.managed"
-#define JOB_LABEL_RUNNER "io.executor.runner"
-#define JOB_LABEL_JOB "io.executor.job"
-#define JOB_LABEL_ROLE "io.executor.role"
+#define JOB_LABEL_RUNNER  "io.executor.runner"
+#define JOB_LABEL_JOB	  "io.executor.job"
+#define JOB_LABEL_ROLE	  "io.executor.role"
 
 struct job_ctx {
 	struct config *cfg;
 	struct docker_client *docker;
 	struct gitlab_job job; /* the trusted payload; empty when absent */
 	int have_payload;
-	char runner[64];   /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
-	char job_id[32];   /* digits */
-	char name[128];    /* executor-<runner>-<job id>: network and container */
+	char runner[64];      /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
+	char job_id[32];      /* digits */
+	char name[128];	      /* executor-<runner>-<job id>: network and container */
 	struct action action; /* ACTION_NONE for an ordinary container job */
 };
 
@@ -37,15 +37,15 @@ void job_ctx_release(struct job_ctx *ctx);
 
 int stage_prepare(struct job_ctx *ctx, struct error *err);
 /* *script_exit: the script's exit code when it ran (0 = success). */
-int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage,
-	      int *script_exit, struct error *err);
+int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
+	      struct error *err);
 int stage_cleanup(struct job_ctx *ctx, struct error *err);
 
 /* Deployment jobs (stages/deployjob.c): the driver carries out the action at
  * build_script; get_sources is a libgit2 fetch on the host. */
 int deployjob_prepare(struct job_ctx *ctx, struct error *err);
-int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage,
-		  int *script_exit, struct error *err);
+int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
+		  struct error *err);
 /* Where the job's checkout lives on the host. */
 int job_host_project_dir(const struct job_ctx *ctx, char *out, size_t size, struct error *err);
 /* The job container exists (a deployment job that named an image has one). */

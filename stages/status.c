@@ -20,7 +20,7 @@ static json_object *containers_of(struct docker_client *c, const char *app, cons
 				  const char *layer, struct error *err)
 {
 	char envl[128], layerl[128], appl[128];
-	const char *filters[] = { envl, layerl, appl, "io.executor.managed=true", NULL };
+	const char *filters[] = {envl, layerl, appl, "io.executor.managed=true", NULL};
 	json_object *list = NULL;
 
 	snprintf(appl, sizeof(appl), "io.executor.app=%s", app);
@@ -139,15 +139,18 @@ static int status_app(const char *root, const char *app, struct docker_client *d
 
 		json_object_object_add(je, "app", json_object_new_string(app));
 		json_object_object_add(je, "env", json_object_new_string(env));
-		json_object_object_add(je, "durable", json_object_new_string(summarize(dur, NULL, text,
-									   sizeof(text))));
-		json_object_object_add(je, "live", durable_state_live(state)
-							   ? json_object_new_string(durable_state_live(state))
-							   : NULL);
-		json_object_object_add(je, "preview",
-				       durable_state_preview(state)
-					       ? json_object_new_string(durable_state_preview(state))
+		json_object_object_add(
+			je, "durable",
+			json_object_new_string(summarize(dur, NULL, text, sizeof(text))));
+		json_object_object_add(je, "live",
+				       durable_state_live(state)
+					       ? json_object_new_string(durable_state_live(state))
 					       : NULL);
+		json_object_object_add(
+			je, "preview",
+			durable_state_preview(state)
+				? json_object_new_string(durable_state_preview(state))
+				: NULL);
 		if (!json) {
 			printf("app %s, env %s\n", app, env);
 			printf("  durable   %s\n", text);
@@ -159,39 +162,45 @@ static int status_app(const char *root, const char *app, struct docker_client *d
 			       route_router_port(state, "preview_port"));
 			if (lock.held)
 				printf("  lock      held by %s (%s)\n",
-				       lock.job_id[0] ? lock.job_id : "a local command", lock.action);
+				       lock.job_id[0] ? lock.job_id : "a local command",
+				       lock.action);
 		}
 		if (json_object_object_get_ex(state, "colors", &colors)) {
 			json_object_object_foreach(colors, color, rec)
 			{
 				json_object *jr = json_object_new_object();
 				const char *commit = str_of(rec, "commit");
-				const char *role = durable_state_live(state) &&
-							   !strcmp(durable_state_live(state), color)
-						   ? "live"
-					   : durable_state_preview(state) &&
-							   !strcmp(durable_state_preview(state), color)
-						   ? "preview"
-						   : "idle";
+				const char *role =
+					durable_state_live(state) &&
+							!strcmp(durable_state_live(state), color)
+						? "live"
+					: durable_state_preview(state) &&
+							!strcmp(durable_state_preview(state), color)
+						? "preview"
+						: "idle";
 
 				summarize(col, color, text, sizeof(text));
 				age(when, sizeof(when), str_of(rec, "deployed_at"));
-				json_object_object_add(jr, "containers", json_object_new_string(text));
+				json_object_object_add(jr, "containers",
+						       json_object_new_string(text));
 				json_object_object_add(jr, "role", json_object_new_string(role));
 				json_object_object_add(jr, "commit",
-						       commit ? json_object_new_string(commit) : NULL);
-				json_object_object_add(jr, "deployed_at",
-						       str_of(rec, "deployed_at")
-							       ? json_object_new_string(str_of(rec, "deployed_at"))
-							       : NULL);
-				json_object_object_add(jr, "status",
-						       str_of(rec, "status")
-							       ? json_object_new_string(str_of(rec, "status"))
-							       : NULL);
+						       commit ? json_object_new_string(commit)
+							      : NULL);
+				json_object_object_add(
+					jr, "deployed_at",
+					str_of(rec, "deployed_at")
+						? json_object_new_string(str_of(rec, "deployed_at"))
+						: NULL);
+				json_object_object_add(
+					jr, "status",
+					str_of(rec, "status")
+						? json_object_new_string(str_of(rec, "status"))
+						: NULL);
 				json_object_object_add(jc, color, jr);
 				if (!json)
-					printf("  color %-8s %-8s %s, commit %.12s, deployed %s\n", color,
-					       role, text, commit ? commit : "-", when);
+					printf("  color %-8s %-8s %s, commit %.12s, deployed %s\n",
+					       color, role, text, commit ? commit : "-", when);
 			}
 		}
 		json_object_object_add(je, "colors", jc);
@@ -202,7 +211,8 @@ static int status_app(const char *root, const char *app, struct docker_client *d
 			printf("  last deployments:\n");
 			for (k = 0; k < nh; k++) {
 				e = json_object_array_get_idx(hist, k);
-				printf("    %s  %-15s %-6s %-8s %s\n", str_of(e, "time") ? str_of(e, "time") : "",
+				printf("    %s  %-15s %-6s %-8s %s\n",
+				       str_of(e, "time") ? str_of(e, "time") : "",
 				       str_of(e, "action") ? str_of(e, "action") : "",
 				       str_of(e, "color") ? str_of(e, "color") : "",
 				       str_of(e, "result") ? str_of(e, "result") : "",
@@ -246,7 +256,7 @@ int action_status(struct config *cfg, struct docker_client *docker, int json, st
 		       cfg->state_dir);
 	if (rc == 0 && json)
 		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(out);
 	return rc;
 }

@@ -16,11 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct router_route routes[] = {
-		{ "api-gateway", "/api/", 3001, "https", "/health" },
-		{ "frontend", "/", 3443, "http", "/" },
+		{"api-gateway", "/api/", 3001, "https", "/health"},
+		{"frontend", "/", 3443, "http", "/"},
 	};
-	struct router_target live = { "blue", "app-blue", routes, 2 };
-	struct router_target preview = { NULL, NULL, NULL, 0 };
+	struct router_target live = {"blue", "app-blue", routes, 2};
+	struct router_target preview = {NULL, NULL, NULL, 0};
 	struct buf out = BUF_INIT;
 	struct error err = ERROR_INIT;
 	char *text = malloc(size + 1);
@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (router_render(text, "ci", &live, &preview, &out, &err) < 0 &&
-	    err.cls != ERR_COMPOSE && err.cls != ERR_SYSTEM)
+	if (router_render(text, "ci", &live, &preview, &out, &err) < 0 && err.cls != ERR_COMPOSE &&
+	    err.cls != ERR_SYSTEM)
 		abort();
 	if (out.data && strlen(out.data) != out.len)
 		abort();

@@ -95,8 +95,9 @@ static void test_image_allowed__untagged_means_latest(void **state)
 	struct error err = ERROR_INIT;
 
 	config_defaults(&cfg);
-	assert_int_equal(config_parse(&cfg, "t", "allowed_images = executor-test/*:latest, "
-						 "debian:12\n",
+	assert_int_equal(config_parse(&cfg, "t",
+				      "allowed_images = executor-test/*:latest, "
+				      "debian:12\n",
 				      &err),
 			 0);
 	assert_true(image_allowed(&cfg.allowed_images, "executor-test/bash"));

@@ -43,10 +43,10 @@ static void test_exitcode__class_decides_build_or_system(void **state)
 		enum error_class cls;
 		int code;
 	} cases[] = {
-		{ ERR_NONE, 0 },    { ERR_SYSTEM, 2 }, { ERR_IO, 2 },     { ERR_ENGINE, 2 },
-		{ ERR_PULL, 2 },    { ERR_LOCK, 2 },   { ERR_CONFIG, 2 }, { ERR_CANCELED, 2 },
-		{ ERR_JOB, 1 },     { ERR_COMPOSE, 1 }, { ERR_POLICY, 1 }, { ERR_HEALTH, 1 },
-		{ ERR_SCRIPT, 1 },  { ERR_GIT, 1 },
+		{ERR_NONE, 0},	 {ERR_SYSTEM, 2},  {ERR_IO, 2},	    {ERR_ENGINE, 2},
+		{ERR_PULL, 2},	 {ERR_LOCK, 2},	   {ERR_CONFIG, 2}, {ERR_CANCELED, 2},
+		{ERR_JOB, 1},	 {ERR_COMPOSE, 1}, {ERR_POLICY, 1}, {ERR_HEALTH, 1},
+		{ERR_SCRIPT, 1}, {ERR_GIT, 1},
 	};
 	size_t i;
 

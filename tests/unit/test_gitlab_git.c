@@ -67,7 +67,7 @@ static void test_git__fetch_checks_out_the_commit(void **state)
 	char upstream[256], dir[256], sha[41], head[41], file[300];
 	struct error err = ERROR_INIT;
 	struct buf b = BUF_INIT;
-	struct git_source src = { 0 };
+	struct git_source src = {0};
 
 	snprintf(upstream, sizeof(upstream), "%s/upstream", root);
 	snprintf(dir, sizeof(dir), "%s/checkout", root);
@@ -97,7 +97,7 @@ static void test_git__unknown_commit_is_a_git_error(void **state)
 {
 	char upstream[256], dir[256];
 	struct error err = ERROR_INIT;
-	struct git_source src = { 0 };
+	struct git_source src = {0};
 
 	snprintf(upstream, sizeof(upstream), "%s/upstream", root);
 	snprintf(dir, sizeof(dir), "%s/checkout2", root);
@@ -113,7 +113,7 @@ static void test_git__missing_repository_names_it_without_token(void **state)
 {
 	char dir[256];
 	struct error err = ERROR_INIT;
-	struct git_source src = { 0 };
+	struct git_source src = {0};
 
 	snprintf(dir, sizeof(dir), "%s/checkout3", root);
 	src.url = "file:///nonexistent/gitlab-ci-token:topsecret@x/repo.git";

@@ -71,8 +71,8 @@ static void test_gitlab_job__protected_absent_is_unknown(void **state)
 
 static void test_gitlab_job__rejects_malformed(void **state)
 {
-	static const char *const bad[] = { "", "{", "[1,2]", "{\"id\":1} garbage", "nul\x01l",
-					   "{\"id\":1}{\"id\":2}" };
+	static const char *const bad[] = {
+		"", "{", "[1,2]", "{\"id\":1} garbage", "nul\x01l", "{\"id\":1}{\"id\":2}"};
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

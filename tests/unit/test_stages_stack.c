@@ -12,38 +12,37 @@
 #include "common/config.h"
 #include "stages/stack.h"
 
-static const char app_yml[] =
-	"services:\n"
-	"  api-gateway:\n"
-	"    image: echobase/api-gateway:local\n"
-	"    container_name: echobase-green-api-gateway\n"
-	"    environment:\n"
-	"      DB_PASSWORD: s3cretpassw0rd\n"
-	"      MODE: prod\n"
-	"    ports: [\"127.0.0.1:3101:3001\"]\n"
-	"    networks: [app, durable]\n"
-	"    healthcheck:\n"
-	"      test: [\"CMD\", \"true\"]\n"
-	"      interval: 2s\n"
-	"      retries: 5\n"
-	"    restart: unless-stopped\n"
-	"    volumes:\n"
-	"      - ./config:/etc/app:ro\n"
-	"      - data:/data\n"
-	"networks:\n"
-	"  app:\n"
-	"    name: echobase-green-network\n"
-	"  durable:\n"
-	"    external: true\n"
-	"    name: echobase-ci-durable-network\n"
-	"volumes:\n"
-	"  data: {}\n";
+static const char app_yml[] = "services:\n"
+			      "  api-gateway:\n"
+			      "    image: echobase/api-gateway:local\n"
+			      "    container_name: echobase-green-api-gateway\n"
+			      "    environment:\n"
+			      "      DB_PASSWORD: s3cretpassw0rd\n"
+			      "      MODE: prod\n"
+			      "    ports: [\"127.0.0.1:3101:3001\"]\n"
+			      "    networks: [app, durable]\n"
+			      "    healthcheck:\n"
+			      "      test: [\"CMD\", \"true\"]\n"
+			      "      interval: 2s\n"
+			      "      retries: 5\n"
+			      "    restart: unless-stopped\n"
+			      "    volumes:\n"
+			      "      - ./config:/etc/app:ro\n"
+			      "      - data:/data\n"
+			      "networks:\n"
+			      "  app:\n"
+			      "    name: echobase-green-network\n"
+			      "  durable:\n"
+			      "    external: true\n"
+			      "    name: echobase-ci-durable-network\n"
+			      "volumes:\n"
+			      "  data: {}\n";
 
 static struct compose_project *load(const char *text, const char *dir)
 {
-	const char *files[] = { "docker-compose.yml" };
-	const char *contents[] = { text };
-	struct compose_load_opts o = { 0 };
+	const char *files[] = {"docker-compose.yml"};
+	const char *contents[] = {text};
+	struct compose_load_opts o = {0};
 	struct compose_project *p = NULL;
 	struct error err = ERROR_INIT;
 
