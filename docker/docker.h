@@ -29,6 +29,9 @@ struct docker_client;
 /* host: NULL reads $DOCKER_HOST, default unix:///var/run/docker.sock */
 struct docker_client *docker_client_new(const char *host, struct error *err);
 void docker_client_free(struct docker_client *c);
+/* A new client for the same engine with the version already negotiated (no
+ * ping): one per thread, since a client is not shared between threads. */
+struct docker_client *docker_client_clone(const struct docker_client *c, struct error *err);
 const char *docker_client_host(const struct docker_client *c);
 /* GET /_ping; negotiates the API version (server's, capped at our max). */
 int docker_ping(struct docker_client *c, struct error *err);

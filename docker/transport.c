@@ -178,6 +178,18 @@ static int parse_version(const char *s, unsigned *major, unsigned *minor)
 	return 0;
 }
 
+struct docker_client *docker_client_clone(const struct docker_client *c, struct error *err)
+{
+	struct docker_client *n = docker_client_new(c->host, err);
+
+	if (!n)
+		return NULL;
+	memcpy(n->version, c->version, sizeof(n->version));
+	memcpy(n->server_version, c->server_version, sizeof(n->server_version));
+	n->cancel = c->cancel;
+	return n;
+}
+
 int docker_ping(struct docker_client *c, struct error *err)
 {
 	struct docker_request req = {.method = "GET", .path = "/_ping", .timeout_ms = 30000};

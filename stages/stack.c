@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -724,80 +725,155 @@ static int start_container(const struct stack *s, const char *name, struct error
 	return 0;
 }
 
-int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
-{
-	const struct compose_project *p = s->project;
-	_cleanup_free_ size_t *order = calloc(p->nservices ? p->nservices : 1, sizeof(size_t));
-	size_t k, i;
+/* Creating and starting one container: what runs in parallel within a wave. */
+struct create_task {
+	const struct stack *s;
+	const struct compose_service *svc;
+	json_object *cfg;
+	int replace; /* remove the old container first */
+	struct error err;
+	int rc;
+};
 
-	if (!order)
+static void *create_one(void *arg)
+{
+	struct create_task *t = arg;
+	struct stack ts = *t->s;
+	struct docker_client *c = docker_client_clone(t->s->docker, &t->err);
+
+	t->rc = -1;
+	if (!c)
+		return NULL;
+	ts.docker = c;
+	if (t->replace && docker_container_remove(c, t->svc->container_name, 1, 0, &t->err) < 0) {
+		error_wrap(&t->err, "replace %s", t->svc->container_name);
+		goto out;
+	}
+	if (image_ensure(c, ts.cfg, t->svc->image, &t->err) < 0)
+		goto out;
+	if (create_container(&ts, t->svc, t->cfg, &t->err) < 0)
+		goto out;
+	if (start_container(&ts, t->svc->container_name, &t->err) < 0)
+		goto out;
+	log_info("Started %s (%s)", t->svc->container_name, t->svc->image);
+	t->rc = 0;
+out:
+	docker_client_free(c);
+	return NULL;
+}
+
+/* Run the wave's tasks at once; the first error wins. */
+static int run_wave(struct create_task *tasks, size_t n, struct error *err)
+{
+	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+	int *started = calloc(n ? n : 1, sizeof(*started));
+	size_t i;
+	int rc = 0;
+
+	if (!th || !started) {
+		free(th);
+		free(started);
 		return error_set(err, ERR_SYSTEM, "out of memory");
-	if (compose_project_start_order(p, order, err) < 0)
-		return -1;
-	if (ensure_networks(s, err) < 0 || ensure_volumes(s, err) < 0)
-		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (n > 1 && pthread_create(&th[i], NULL, create_one, &tasks[i]) == 0)
+			started[i] = 1;
+		else
+			create_one(&tasks[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	for (i = 0; i < n; i++) {
+		if (tasks[i].rc < 0 && rc == 0) {
+			*err = tasks[i].err;
+			rc = -1;
+		}
+		json_object_put(tasks[i].cfg);
+		tasks[i].cfg = NULL;
+	}
+	free(th);
+	free(started);
+	return rc;
+}
+
+/* The wave of each service: 0 without dependencies, else one after the
+ * latest of its dependencies.  order is a start order (dependencies first). */
+static void compute_waves(const struct compose_project *p, const size_t *order, int *wave)
+{
+	size_t k, i, j;
 
 	for (k = 0; k < p->nservices; k++) {
 		const struct compose_service *svc = &p->services[order[k]];
-		json_object *cfg = NULL, *info = NULL;
-		char hash[65];
-		int exists, rc;
+		int w = 0;
 
-		if (!svc->image || !*svc->image)
-			return error_set(err, ERR_COMPOSE,
-					 "%s:%d: service %s has no image (build: is "
-					 "not supported; build images in an earlier job)",
-					 svc->file, svc->line, svc->name);
-		if (!image_allowed(&s->cfg->allowed_images, svc->image))
-			return error_set(err, ERR_POLICY,
-					 "%s:%d: service %s uses image %s, which is not allowed on "
-					 "this runner (allowed: %s)",
-					 svc->file, svc->line, svc->name, svc->image,
-					 pattern_list_str(&s->cfg->allowed_images));
 		for (i = 0; i < svc->ndepends_on; i++)
-			if (wait_dependency(s, svc, &svc->depends_on[i], err) < 0)
-				return -1;
-		if (stack_container_config(s, svc, &cfg, hash, err) < 0)
+			for (j = 0; j < p->nservices; j++)
+				if (!strcmp(p->services[j].name, svc->depends_on[i].service) &&
+				    wave[j] + 1 > w)
+					w = wave[j] + 1;
+		wave[order[k]] = w;
+	}
+}
+
+/*
+ * Decide what one service needs: nothing (unchanged, running), a start (it
+ * was stopped), drift (durable layer: reported, kept), or a create (new or
+ * replaced), which is queued for the wave.
+ */
+static int plan_service(const struct stack *s, const struct compose_service *svc,
+			struct stack_report *rep, struct create_task *task, int *queued,
+			struct error *err)
+{
+	const struct compose_project *p = s->project;
+	json_object *cfg = NULL, *info = NULL;
+	char hash[65];
+	int exists;
+	size_t i;
+
+	*queued = 0;
+	if (!svc->image || !*svc->image)
+		return error_set(err, ERR_COMPOSE,
+				 "%s:%d: service %s has no image (build: is "
+				 "not supported; build images in an earlier job)",
+				 svc->file, svc->line, svc->name);
+	if (!image_allowed(&s->cfg->allowed_images, svc->image))
+		return error_set(err, ERR_POLICY,
+				 "%s:%d: service %s uses image %s, which is not allowed on "
+				 "this runner (allowed: %s)",
+				 svc->file, svc->line, svc->name, svc->image,
+				 pattern_list_str(&s->cfg->allowed_images));
+	for (i = 0; i < svc->ndepends_on; i++)
+		if (wait_dependency(s, svc, &svc->depends_on[i], err) < 0)
 			return -1;
+	if (stack_container_config(s, svc, &cfg, hash, err) < 0)
+		return -1;
 
-		exists = docker_container_inspect(s->docker, svc->container_name, &info, err) == 0;
-		if (!exists && err->code != 404) {
+	exists = docker_container_inspect(s->docker, svc->container_name, &info, err) == 0;
+	if (!exists && err->code != 404) {
+		json_object_put(cfg);
+		return error_wrap(err, "inspect %s", svc->container_name);
+	}
+	error_clear(err);
+	memset(task, 0, sizeof(*task));
+	task->s = s;
+	task->svc = svc;
+	if (exists) {
+		const char *proj = label_of(info, "com.docker.compose.project");
+		const char *old = label_of(info, STACK_LABEL_HASH);
+		int running = state_bool(info, "Running");
+
+		if (!proj || strcmp(proj, p->name) || !label_of(info, "io.executor.managed")) {
+			json_object_put(info);
 			json_object_put(cfg);
-			return error_wrap(err, "inspect %s", svc->container_name);
+			return error_set(err, ERR_JOB,
+					 "container name %s is in use by a container this "
+					 "stack did not create; rename the service's "
+					 "container_name or remove that container",
+					 svc->container_name);
 		}
-		if (exists) {
-			const char *proj = label_of(info, "com.docker.compose.project");
-			const char *old = label_of(info, STACK_LABEL_HASH);
-
-			if (!proj || strcmp(proj, p->name) ||
-			    !label_of(info, "io.executor.managed")) {
-				json_object_put(info);
-				json_object_put(cfg);
-				return error_set(err, ERR_JOB,
-						 "container name %s is in use by a container this "
-						 "stack did not create; rename the service's "
-						 "container_name or remove that container",
-						 svc->container_name);
-			}
-			if (old && !strcmp(old, hash)) {
-				if (state_bool(info, "Running")) {
-					rep->unchanged++;
-				} else {
-					rc = start_container(s, svc->container_name, err);
-					if (rc < 0) {
-						json_object_put(info);
-						json_object_put(cfg);
-						return -1;
-					}
-					log_info("Started %s again (it was stopped)",
-						 svc->container_name);
-					rep->started++;
-				}
-				json_object_put(info);
-				json_object_put(cfg);
-				continue;
-			}
-			if (s->mode == STACK_KEEP) {
+		if ((old && !strcmp(old, hash)) || s->mode == STACK_KEEP) {
+			if (!(old && !strcmp(old, hash))) {
 				json_object *labels, *spec_label, *spec;
 
 				json_object_object_get_ex(cfg, "Labels", &labels);
@@ -807,39 +883,73 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 					  label_of(info, STACK_LABEL_SPEC), spec);
 				json_object_put(spec);
 				rep->drifted++;
-				if (!state_bool(info, "Running")) {
-					if (start_container(s, svc->container_name, err) < 0) {
-						json_object_put(info);
-						json_object_put(cfg);
-						return -1;
-					}
-					rep->started++;
-				}
-				json_object_put(info);
-				json_object_put(cfg);
-				continue;
 			}
 			json_object_put(info);
-			if (docker_container_remove(s->docker, svc->container_name, 1, 0, err) <
-			    0) {
-				json_object_put(cfg);
-				return error_wrap(err, "replace %s", svc->container_name);
-			}
-			rep->replaced++;
-		}
-		if (image_ensure(s->docker, s->cfg, svc->image, err) < 0) {
 			json_object_put(cfg);
-			return -1;
+			if (running) {
+				if (old && !strcmp(old, hash))
+					rep->unchanged++;
+				return 0;
+			}
+			if (start_container(s, svc->container_name, err) < 0)
+				return -1;
+			log_info("Started %s again (it was stopped)", svc->container_name);
+			rep->started++;
+			return 0;
 		}
-		rc = create_container(s, svc, cfg, err);
-		json_object_put(cfg);
-		if (rc < 0)
+		json_object_put(info);
+		task->replace = 1;
+		rep->replaced++;
+	} else {
+		rep->created++;
+	}
+	task->cfg = cfg;
+	*queued = 1;
+	return 0;
+}
+
+int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
+{
+	const struct compose_project *p = s->project;
+	size_t n = p->nservices ? p->nservices : 1;
+	_cleanup_free_ size_t *order = calloc(n, sizeof(size_t));
+	_cleanup_free_ int *wave = calloc(n, sizeof(int));
+	_cleanup_free_ struct create_task *tasks = calloc(n, sizeof(*tasks));
+	size_t k;
+	int w, maxwave = 0;
+
+	if (!order || !wave || !tasks)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	if (compose_project_start_order(p, order, err) < 0)
+		return -1;
+	if (ensure_networks(s, err) < 0 || ensure_volumes(s, err) < 0)
+		return -1;
+	compute_waves(p, order, wave);
+	for (k = 0; k < p->nservices; k++)
+		if (wave[k] > maxwave)
+			maxwave = wave[k];
+
+	/* services without dependencies between them are created and started
+	 * at once, each on its own connection; a wave waits for the one before */
+	for (w = 0; w <= maxwave; w++) {
+		size_t ntasks = 0;
+
+		for (k = 0; k < p->nservices; k++) {
+			const struct compose_service *svc = &p->services[order[k]];
+			int queued = 0;
+
+			if (wave[order[k]] != w)
+				continue;
+			if (plan_service(s, svc, rep, &tasks[ntasks], &queued, err) < 0) {
+				while (ntasks > 0)
+					json_object_put(tasks[--ntasks].cfg);
+				return -1;
+			}
+			if (queued)
+				ntasks++;
+		}
+		if (run_wave(tasks, ntasks, err) < 0)
 			return -1;
-		if (start_container(s, svc->container_name, err) < 0)
-			return -1;
-		if (!exists)
-			rep->created++;
-		log_info("Started %s (%s)", svc->container_name, svc->image);
 	}
 	return 0;
 }
@@ -951,6 +1061,33 @@ int stack_containers(struct docker_client *c, const char *project, json_object *
 	return docker_container_list(c, filters, 1, out, err);
 }
 
+struct remove_task {
+	struct docker_client *docker;
+	const char *id;
+	const char *name;
+	struct error err;
+	int rc;
+};
+
+static void *remove_one(void *arg)
+{
+	struct remove_task *t = arg;
+	struct docker_client *c = docker_client_clone(t->docker, &t->err);
+
+	t->rc = -1;
+	if (!c)
+		return NULL;
+	/* a graceful stop first: databases flush, nginx drains */
+	if (docker_container_stop(c, t->id, 10, &t->err) < 0)
+		error_clear(&t->err);
+	if (docker_container_remove(c, t->id, 1, 0, &t->err) < 0)
+		error_wrap(&t->err, "remove container %s", t->name);
+	else
+		t->rc = 0;
+	docker_client_free(c);
+	return NULL;
+}
+
 int stack_down(struct docker_client *c, const char *project, int remove_volumes, struct error *err)
 {
 	char pl[512];
@@ -962,22 +1099,60 @@ int stack_down(struct docker_client *c, const char *project, int remove_volumes,
 	if (docker_container_list(c, filters, 1, &list, err) < 0)
 		return error_wrap(err, "list containers of %s", project);
 	n = json_object_array_length(list);
-	for (i = 0; i < n; i++) {
-		json_object *ct = json_object_array_get_idx(list, i), *id, *names;
-		const char *name = "?";
+	{
+		/* every container stops at once: the slowest sets the time, not the sum */
+		struct remove_task *tasks = calloc(n ? n : 1, sizeof(*tasks));
+		pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+		int *started = calloc(n ? n : 1, sizeof(*started));
+		int rc = 0;
 
-		if (!json_object_object_get_ex(ct, "Id", &id))
-			continue;
-		if (json_object_object_get_ex(ct, "Names", &names) &&
-		    json_object_array_length(names) > 0)
-			name = json_object_get_string(json_object_array_get_idx(names, 0));
-		/* a graceful stop first: databases flush, nginx drains */
-		docker_container_stop(c, json_object_get_string(id), 10, err);
-		if (docker_container_remove(c, json_object_get_string(id), 1, 0, err) < 0) {
+		if (!tasks || !th || !started) {
+			free(tasks);
+			free(th);
+			free(started);
 			json_object_put(list);
-			return error_wrap(err, "remove container %s", name);
+			return error_set(err, ERR_SYSTEM, "out of memory");
 		}
-		log_info("Removed container %s", name[0] == '/' ? name + 1 : name);
+		for (i = 0; i < n; i++) {
+			json_object *ct = json_object_array_get_idx(list, i), *id, *names;
+
+			tasks[i].docker = c;
+			tasks[i].name = "?";
+			if (!json_object_object_get_ex(ct, "Id", &id))
+				continue;
+			tasks[i].id = json_object_get_string(id);
+			if (json_object_object_get_ex(ct, "Names", &names) &&
+			    json_object_array_length(names) > 0)
+				tasks[i].name =
+					json_object_get_string(json_object_array_get_idx(names, 0));
+			if (tasks[i].name[0] == '/')
+				tasks[i].name++;
+			if (n > 1 && pthread_create(&th[i], NULL, remove_one, &tasks[i]) == 0)
+				started[i] = 1;
+			else
+				remove_one(&tasks[i]);
+		}
+		for (i = 0; i < n; i++)
+			if (started[i])
+				pthread_join(th[i], NULL);
+		for (i = 0; i < n; i++) {
+			if (!tasks[i].id)
+				continue;
+			if (tasks[i].rc < 0) {
+				if (rc == 0)
+					*err = tasks[i].err;
+				rc = -1;
+			} else {
+				log_info("Removed container %s", tasks[i].name);
+			}
+		}
+		free(tasks);
+		free(th);
+		free(started);
+		if (rc < 0) {
+			json_object_put(list);
+			return -1;
+		}
 	}
 	json_object_put(list);
 	list = NULL;
