@@ -247,7 +247,8 @@ static int probe_routes(struct deploy_ctx *d, json_object *state, const char *co
 					probe_result_release(&last);
 					return -1;
 				}
-				usleep(200 * 1000);
+				/* a reload takes effect within tens of ms: retry soon */
+				usleep(25 * 1000);
 			}
 			probe_result_release(&r);
 		}

@@ -127,6 +127,45 @@ static void record_router(json_object *state, const struct compose_service *rout
 	json_object_object_add(state, "router", r);
 }
 
+static int state_running(json_object *info)
+{
+	json_object *st, *v;
+
+	return json_object_object_get_ex(info, "State", &st) &&
+	       json_object_object_get_ex(st, "Running", &v) && json_object_get_boolean(v);
+}
+
+static void forget_missing_colors(struct deploy_ctx *d, json_object *state)
+{
+	json_object *colors, *gone = json_object_new_array();
+	size_t i;
+
+	if (json_object_object_get_ex(state, "colors", &colors)) {
+		json_object_object_foreach(colors, color, rec)
+		{
+			char project[160];
+			json_object *list = NULL;
+			struct error e = ERROR_INIT;
+
+			(void)rec;
+			snprintf(project, sizeof(project), "%s-%s", d->app, color);
+			if (stack_containers(d->docker, project, &list, &e) == 0 &&
+			    json_object_array_length(list) == 0)
+				json_object_array_add(gone, json_object_new_string(color));
+			json_object_put(list);
+		}
+	}
+	for (i = 0; i < json_object_array_length(gone); i++) {
+		const char *color = json_object_get_string(json_object_array_get_idx(gone, i));
+
+		log_warn("color %s of env %s has no containers any more: forgetting it (the router "
+			 "stops routing to it)",
+			 color, d->action.env);
+		durable_state_remove_color(state, color);
+	}
+	json_object_put(gone);
+}
+
 int action_durable_setup(struct deploy_ctx *d, struct error *err)
 {
 	const char *file = durable_file(d);
@@ -137,6 +176,8 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	char tlsdir[4096];
 	const char *roots[3];
 	struct stack s = {0};
+	struct buf router_text = BUF_INIT;
+	int router_running = 0;
 	long long t0 = clock_ms();
 	int rc = -1, running;
 	size_t i;
@@ -155,22 +196,30 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	if (ensure_tls(d, state, p, err) < 0)
 		goto out;
 
+	/* colors whose containers are gone (removed by hand, or an engine that
+	 * lost them) must not stay in the router's file: nginx refuses to start
+	 * with an upstream name it cannot resolve */
+	forget_missing_colors(d, state);
+
 	router = find_router(p);
 	if (router) {
-		struct buf text = BUF_INIT;
 		char path[4096];
+		json_object *info = NULL;
+		struct error e = ERROR_INIT;
 
-		/* the router loads a valid file the first time it starts */
+		if (route_render(d, state, durable_state_live(state), durable_state_preview(state),
+				 &router_text, err) < 0)
+			goto out;
+		/* a router that is not running loads the file when it starts: write
+		 * it now; a running one gets it through nginx -t and a reload below */
+		router_running = docker_container_inspect(d->docker, router->container_name, &info,
+							  &e) == 0 &&
+				 state_running(info);
+		json_object_put(info);
 		snprintf(path, sizeof(path), "%s/%s", d->router_dir, ROUTER_FILE);
-		if (access(path, F_OK) < 0) {
-			if (route_render(d, state, durable_state_live(state),
-					 durable_state_preview(state), &text, err) < 0 ||
-			    fs_write_atomic(path, buf_str(&text), text.len, 0644, err) < 0) {
-				buf_release(&text);
-				goto out;
-			}
-		}
-		buf_release(&text);
+		if (!router_running &&
+		    fs_write_atomic(path, buf_str(&router_text), router_text.len, 0644, err) < 0)
+			goto out;
 	}
 
 	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
@@ -196,6 +245,12 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		goto out;
 	}
 	if (stack_wait_healthy(&s, err) < 0) {
+		gitlab_section_end(stderr, "durable_setup");
+		goto out;
+	}
+	if (router && router_running &&
+	    router_apply(d->docker, router->container_name, d->router_dir, buf_str(&router_text),
+			 err) < 0) {
 		gitlab_section_end(stderr, "durable_setup");
 		goto out;
 	}
@@ -249,6 +304,7 @@ out:
 	json_object_put(state);
 	compose_project_free(p);
 	stack_report_release(&rep);
+	buf_release(&router_text);
 	return rc;
 }
 

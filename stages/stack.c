@@ -118,12 +118,15 @@ static int mounts_json(const struct stack *s, const struct compose_service *svc,
 		case COMPOSE_MOUNT_BIND:
 			if (!bind_allowed(s, m->source)) {
 				json_object_put(o);
-				return error_set(err, ERR_POLICY,
-						 "%s:%d: service %s bind-mounts %s, outside the "
-						 "project and the paths the runner admin allows "
-						 "(allowed_bind_paths: %s); use a named volume",
-						 svc->file, svc->line, svc->name, m->source,
-						 pattern_list_str(&s->cfg->allowed_bind_paths));
+				return error_set(
+					err, ERR_POLICY,
+					"%s:%d: service %s bind-mounts %s, outside the "
+					"project and the paths the runner admin allows "
+					"(allowed_bind_paths: %s); use a named volume",
+					svc->file, svc->line, svc->name, m->source,
+					s->cfg->allowed_bind_paths.n
+						? pattern_list_str(&s->cfg->allowed_bind_paths)
+						: "(none)");
 			}
 			if (m->create_host_path && access(m->source, F_OK) < 0 &&
 			    fs_mkdir_p(m->source, 0755, err) < 0) {
@@ -816,22 +819,13 @@ static void compute_waves(const struct compose_project *p, const size_t *order, 
 	}
 }
 
-/*
- * Decide what one service needs: nothing (unchanged, running), a start (it
- * was stopped), drift (durable layer: reported, kept), or a create (new or
- * replaced), which is queued for the wave.
- */
-static int plan_service(const struct stack *s, const struct compose_service *svc,
-			struct stack_report *rep, struct create_task *task, int *queued,
-			struct error *err)
+/* The image and bind-mount policy of one service (no Docker call). */
+static int service_allowed(const struct stack *s, const struct compose_service *svc,
+			   struct error *err)
 {
-	const struct compose_project *p = s->project;
-	json_object *cfg = NULL, *info = NULL;
+	json_object *cfg = NULL;
 	char hash[65];
-	int exists;
-	size_t i;
 
-	*queued = 0;
 	if (!svc->image || !*svc->image)
 		return error_set(err, ERR_COMPOSE,
 				 "%s:%d: service %s has no image (build: is "
@@ -843,6 +837,52 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 				 "this runner (allowed: %s)",
 				 svc->file, svc->line, svc->name, svc->image,
 				 pattern_list_str(&s->cfg->allowed_images));
+	if (stack_container_config(s, svc, &cfg, hash, err) < 0)
+		return -1;
+	json_object_put(cfg);
+	return 0;
+}
+
+/*
+ * Decide what one service needs: nothing (unchanged, running), a start (it
+ * was stopped), drift (durable layer: reported, kept), or a create (new or
+ * replaced), which is queued for the wave.
+ */
+/* A stopped container that misses a network its config names: created, then the
+ * driver died before `network connect` (create attaches only the first network).
+ * Starting it would run it cut off from the rest; it is replaced instead. */
+static int networks_missing(json_object *info, json_object *cfg)
+{
+	json_object *netcfg, *eps, *ns, *nets, *v;
+
+	if (!json_object_object_get_ex(cfg, "NetworkingConfig", &netcfg) ||
+	    !json_object_object_get_ex(netcfg, "EndpointsConfig", &eps))
+		return 0;
+	if (!json_object_object_get_ex(info, "NetworkSettings", &ns) ||
+	    !json_object_object_get_ex(ns, "Networks", &nets))
+		return 1;
+	json_object_object_foreach(eps, name, ep)
+	{
+		(void)ep;
+		if (!json_object_object_get_ex(nets, name, &v))
+			return 1;
+	}
+	return 0;
+}
+
+static int plan_service(const struct stack *s, const struct compose_service *svc,
+			struct stack_report *rep, struct create_task *task, int *queued,
+			struct error *err)
+{
+	const struct compose_project *p = s->project;
+	json_object *cfg = NULL, *info = NULL;
+	char hash[65];
+	int exists;
+	size_t i;
+
+	*queued = 0;
+	if (service_allowed(s, svc, err) < 0)
+		return -1;
 	for (i = 0; i < svc->ndepends_on; i++)
 		if (wait_dependency(s, svc, &svc->depends_on[i], err) < 0)
 			return -1;
@@ -872,7 +912,8 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 					 "container_name or remove that container",
 					 svc->container_name);
 		}
-		if ((old && !strcmp(old, hash)) || s->mode == STACK_KEEP) {
+		if (((old && !strcmp(old, hash)) || s->mode == STACK_KEEP) &&
+		    (running || !networks_missing(info, cfg))) {
 			if (!(old && !strcmp(old, hash))) {
 				json_object *labels, *spec_label, *spec;
 
@@ -922,6 +963,22 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	if (compose_project_start_order(p, order, err) < 0)
 		return -1;
+	/* refuse what the policy forbids before anything is created */
+	for (k = 0; k < p->nservices; k++) {
+		const char *img = p->services[k].image;
+		json_object *info = NULL;
+
+		if (service_allowed(s, &p->services[k], err) < 0)
+			return -1;
+		if (s->cfg->pull_policy == PULL_NEVER) {
+			if (docker_image_inspect(s->docker, img, &info, err) == 0)
+				json_object_put(info);
+			else if (err->code == 404)
+				return image_ensure(s->docker, s->cfg, img, err);
+			else
+				return error_wrap(err, "inspect image %s", img);
+		}
+	}
 	if (ensure_networks(s, err) < 0 || ensure_volumes(s, err) < 0)
 		return -1;
 	compute_waves(p, order, wave);
@@ -1077,9 +1134,23 @@ static void *remove_one(void *arg)
 	t->rc = -1;
 	if (!c)
 		return NULL;
-	/* a graceful stop first: databases flush, nginx drains */
-	if (docker_container_stop(c, t->id, 10, &t->err) < 0)
+	/* a graceful stop first, as long as the service's stop_grace_period
+	 * allows (the engine's default 10 s otherwise): databases flush, nginx
+	 * drains */
+	{
+		json_object *info = NULL, *cfg, *st;
+		int grace = 10;
+
+		if (docker_container_inspect(c, t->id, &info, &t->err) == 0 &&
+		    json_object_object_get_ex(info, "Config", &cfg) &&
+		    json_object_object_get_ex(cfg, "StopTimeout", &st) &&
+		    json_object_is_type(st, json_type_int))
+			grace = json_object_get_int(st);
+		json_object_put(info);
 		error_clear(&t->err);
+		if (docker_container_stop(c, t->id, grace, &t->err) < 0)
+			error_clear(&t->err);
+	}
 	if (docker_container_remove(c, t->id, 1, 0, &t->err) < 0)
 		error_wrap(&t->err, "remove container %s", t->name);
 	else
