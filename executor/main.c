@@ -187,7 +187,6 @@ int main(int argc, char **argv)
 	log_set_color(!getenv("NO_COLOR") &&
 		      ((cmd->runner_stage && gitlab_runner_mode()) || isatty(2)));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	git_libgit2_init();
 
 	if (config_load(&cfg, NULL, &err) < 0) {
 		/* doctor reports a broken config as one of its checks */
@@ -212,7 +211,6 @@ int main(int argc, char **argv)
 	config_release(&cfg);
 out_noconfig:
 	log_clear_secrets();
-	git_libgit2_shutdown();
 	curl_global_cleanup();
 	return code;
 }

@@ -48,7 +48,7 @@ static int git_fail(struct error *err, const char *what, const char *url)
 	return error_set(err, ERR_GIT, "%s %s: %s", what, safe, msg);
 }
 
-int git_read_head(const char *dir, char sha_out[GIT_SHA_HEX + 1], struct error *err)
+static int read_head(const char *dir, char sha_out[GIT_SHA_HEX + 1], struct error *err)
 {
 	git_repository *repo = NULL;
 	git_oid oid;
@@ -92,7 +92,7 @@ static int checkout_sha(git_repository *repo, const char *sha, const char *url, 
 	return 0;
 }
 
-int git_fetch_checkout(const struct git_source *src, struct error *err)
+static int fetch_checkout(const struct git_source *src, struct error *err)
 {
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
@@ -145,5 +145,27 @@ int git_fetch_checkout(const struct git_source *src, struct error *err)
 out:
 	git_remote_free(remote);
 	git_repository_free(repo);
+	return rc;
+}
+
+/* libgit2 is initialised only around its use: its init reads the system's
+ * CA bundle, a cost every other command would pay for nothing. */
+int git_read_head(const char *dir, char sha_out[GIT_SHA_HEX + 1], struct error *err)
+{
+	int rc;
+
+	git_libgit2_init();
+	rc = read_head(dir, sha_out, err);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+int git_fetch_checkout(const struct git_source *src, struct error *err)
+{
+	int rc;
+
+	git_libgit2_init();
+	rc = fetch_checkout(src, err);
+	git_libgit2_shutdown();
 	return rc;
 }
