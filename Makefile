@@ -47,7 +47,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 DEPS := $(LIB_OBJS:.o=.d) $(EXE_OBJS:.o=.d)
 
-.PHONY: all deps check unit e2e install uninstall clean fmt fmt-check lint fuzz fuzz-smoke bench demo
+.PHONY: all deps check unit e2e soak install uninstall clean fmt fmt-check lint fuzz fuzz-smoke bench demo
 
 all: $(BUILD)/executor
 
@@ -147,3 +147,8 @@ clean:
 	rm -rf build build-san build-fuzz
 
 -include $(DEPS)
+
+# Kill injection at every Engine API request of every action (tests/e2e/test_faults.py).
+soak: $(BUILD)/executor
+	E2E_FAULT_POINTS=all EXECUTOR_BIN=$(CURDIR)/$(BUILD)/executor E2E_TEST_TIMEOUT=7200 \
+		python3 tests/e2e/run.py test_faults

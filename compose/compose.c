@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -193,8 +194,18 @@ static int load_one(struct compose_ctx *ctx, const struct compose_load_opts *opt
 		len = strlen(data);
 	} else {
 		buf_init(&text, COMPOSE_FILE_MAX);
-		if (fs_read_file(file, &text, COMPOSE_FILE_MAX, err) < 0)
+		if (fs_read_file(file, &text, COMPOSE_FILE_MAX, err) < 0) {
+			struct stat st;
+
+			/* too big is the file's fault (a build failure), not the host's */
+			if (stat(file, &st) == 0 && st.st_size > (off_t)COMPOSE_FILE_MAX) {
+				error_clear(err);
+				return error_set(err, ERR_COMPOSE,
+						 "%s: the file is larger than %u bytes", file,
+						 COMPOSE_FILE_MAX);
+			}
 			return error_wrap(err, "read stack file");
+		}
 		data = buf_str(&text);
 		len = text.len;
 	}

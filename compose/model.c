@@ -611,6 +611,13 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 			return oom(m);
 		if (stat(abs, &st) == 0 && !S_ISREG(st.st_mode))
 			return node_error(m->err, pn, ipath, "%s is not a regular file", abs);
+		/* the file's values go into a container: only the repository's own
+		 * files, never the runner host's (symlinks are resolved first) */
+		if (stat(abs, &st) == 0 && !fs_path_within(m->ctx->project_dir, abs))
+			return node_error(m->err, pn, ipath,
+					  "env_file %s is outside the project directory; keep env "
+					  "files in the repository",
+					  pn->str);
 		buf_init(&text, COMPOSE_ENV_FILE_MAX);
 		if (fs_read_file(abs, &text, COMPOSE_ENV_FILE_MAX, m->err) < 0) {
 			char msg[ERROR_MSG_MAX];

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,50 @@ struct docker_client {
 	unsigned long requests;
 	volatile sig_atomic_t *cancel;
 };
+
+/* ---- test hook: kill injection ----
+ *
+ * EXECUTOR_FAULT_KILL_AFTER=N (a positive integer) makes the process SIGKILL itself
+ * just before it sends its Nth Engine API request (counted over every client and
+ * thread of the process, docker_request and docker_hijack alike).
+ * EXECUTOR_FAULT_REPORT=1 prints "executor: N engine requests" to stderr at exit.
+ * Both are read once; unset (the normal case) they cost one atomic increment. */
+
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+static unsigned long fault_kill_at; /* 0: never */
+static atomic_ulong fault_requests;
+
+static void fault_report(void)
+{
+	fprintf(stderr, "executor: %lu engine requests\n", atomic_load(&fault_requests));
+}
+
+static void fault_init(void)
+{
+	const char *s = getenv("EXECUTOR_FAULT_KILL_AFTER");
+	unsigned long n;
+	char *end;
+
+	if (s && *s >= '1' && *s <= '9') {
+		errno = 0;
+		n = strtoul(s, &end, 10);
+		if (!*end && !errno)
+			fault_kill_at = n;
+	}
+	s = getenv("EXECUTOR_FAULT_REPORT");
+	if (s && !strcmp(s, "1"))
+		atexit(fault_report);
+}
+
+static void fault_point(void)
+{
+	unsigned long n;
+
+	pthread_once(&fault_once, fault_init);
+	n = atomic_fetch_add(&fault_requests, 1) + 1;
+	if (fault_kill_at && n == fault_kill_at)
+		raise(SIGKILL);
+}
 
 /* ---- client ---- */
 
@@ -488,6 +534,7 @@ int docker_request(struct docker_client *c, const struct docker_request *req,
 		goto out;
 	}
 
+	fault_point();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c->requests++;
 	rc = curl_easy_perform(h);
@@ -852,6 +899,7 @@ int docker_hijack(struct docker_client *c, const char *method, const char *path,
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &hj.last_tick);
+	fault_point();
 	if (hijack_open(&hj, method, path, json_body, &early, err) < 0)
 		goto out;
 	if (early.len && on_data(early.data, early.len, payload) < 0) {

@@ -59,6 +59,8 @@ static int color_files(const struct deploy_ctx *d, char files[][512], size_t *n,
 				tok++;
 			if (!*tok)
 				continue;
+			if (deploy_check_relpath("EXECUTOR_COMPOSE_FILES", tok, err) < 0)
+				return -1;
 			if (!file_exists(d, tok))
 				return error_set(err, ERR_JOB,
 						 "EXECUTOR_COMPOSE_FILES names %s, which is not in "

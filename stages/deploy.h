@@ -78,6 +78,10 @@ int deploy_app_name(const char *explicit_name, const char *project_path, const c
 /* <state_dir>/apps/<app> */
 void deploy_state_root(const struct config *cfg, const char *app, char *out, size_t size);
 
+/* A stack file named by a job variable must be a relative path inside the
+ * checkout: no leading /, no .. component.  ERR_JOB naming the variable. */
+int deploy_check_relpath(const char *var, const char *path, struct error *err);
+
 /* Load stack files (relative to project_dir) with the context's variables. */
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
 		      const char *project_name, struct compose_project **out, struct error *err);

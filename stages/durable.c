@@ -182,6 +182,8 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	int rc = -1, running;
 	size_t i;
 
+	if (deploy_check_relpath("EXECUTOR_DURABLE_FILE", file, err) < 0)
+		goto out;
 	if (!file_exists(d, file)) {
 		error_set(err, ERR_JOB,
 			  "%s is missing in %s: the durable layer's stack file (set "

@@ -138,7 +138,21 @@ int deploy_app_name(const char *explicit_name, const char *project_path, const c
 {
 	const char *app = explicit_name, *slash;
 
-	if (!app || !*app) {
+	if (app && *app) {
+		/* a name the job chose is taken as it is or refused, never rewritten */
+		size_t n = strlen(app);
+
+		if (n > 40 || strspn(app, "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
+		    app[0] == '-')
+			return error_set(
+				err, ERR_JOB,
+				"EXECUTOR_APP \"%.64s\" is not a valid name: use 1 to 40 of "
+				"a-z, 0-9 and -, starting with a letter or digit",
+				app);
+		snprintf(out, size, "%s", app);
+		return 0;
+	}
+	{
 		if (project_path && *project_path) {
 			slash = strrchr(project_path, '/');
 			app = slash ? slash + 1 : project_path;
@@ -385,4 +399,27 @@ int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct err
 		return error_set(err, ERR_SYSTEM, "%s is not a deployment action",
 				 action_name(d->action.kind));
 	}
+}
+
+int deploy_check_relpath(const char *var, const char *path, struct error *err)
+{
+	const char *p = path;
+
+	if (path[0] == '/' || strlen(path) > 1024)
+		goto bad;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			goto bad;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return 0;
+bad:
+	return error_set(err, ERR_JOB,
+			 "%s \"%.80s\" must be a path inside the repository (relative, without "
+			 "..)",
+			 var, path);
 }

@@ -831,6 +831,16 @@ static int service_allowed(const struct stack *s, const struct compose_service *
 				 "%s:%d: service %s has no image (build: is "
 				 "not supported; build images in an earlier job)",
 				 svc->file, svc->line, svc->name);
+	/* a reference is at most 255 characters of [a-z0-9._/:@-] (and hex) */
+	if (strlen(svc->image) > 255 ||
+	    strspn(svc->image, "abcdefghijklmnopqrstuvwxyz"
+			       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			       "0123456789._/:@-") != strlen(svc->image))
+		return error_set(err, ERR_COMPOSE,
+				 "%s:%d: service %s: \"%.80s%s\" is not an image reference "
+				 "(at most 255 characters of letters, digits and ._/:@-)",
+				 svc->file, svc->line, svc->name, svc->image,
+				 strlen(svc->image) > 80 ? "..." : "");
 	if (!image_allowed(&s->cfg->allowed_images, svc->image))
 		return error_set(err, ERR_POLICY,
 				 "%s:%d: service %s uses image %s, which is not allowed on "

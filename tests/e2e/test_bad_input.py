@@ -1,0 +1,525 @@
+"""The bad-input catalogue: malformed and hostile input, each case asserting the exact
+message (the stable part: what is wrong and how to fix it), the failure class (build
+failure: exit 1 / harness failure "build"; system failure: exit 2 / "system") and that
+nothing was left behind.
+
+A table of cases, three kinds:
+
+  durable  a stack file given to `executor durable setup e2ebadnl` (a local command in a
+           checkout, EXECUTOR_DURABLE_FILE=bad/<case>.yml); env e2ebadnl never has a layer
+  deploy   a color's stack file given to `executor deploy green --env e2ebad`
+           (EXECUTOR_COMPOSE_FILES=bad/<case>.yml) while env e2ebad's durable layer runs
+  job      a job through harness.py (hostile job variables, job names, a malformed
+           $JOB_RESPONSE_FILE, a stage name never seen, images, a missing layer)
+
+Everything is app e2ebad (envs e2ebad*), ports picked free from 24000 up. ONE durable
+layer (env e2ebad) is set up by the first test and torn down (--volumes) by the last
+(an exit handler removes it should that test not run). After every case: no new
+container, network or volume labelled io.executor.app=e2ebad or named e2ebad-*, none
+with the job's runner labels, and the running layer untouched (same containers, same
+start times).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from e2elib import (REPO, Job, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
+                    port_free, run_job, runner_config, state_dir, write_admin_config)
+
+NEEDS_DOCKER = True
+
+APP = "e2ebad"
+ENV = "e2ebad"  # the env with the module's one durable layer
+NOLAYER = "e2ebadnl"  # an env that never has one
+EXAMPLE = os.path.join(REPO, "templates", "example")
+PORT_BASE = 24000
+PORT_VARS = ("EXECUTOR_DB_PORT", "EXECUTOR_LIVE_PORT", "EXECUTOR_PREVIEW_PORT",
+             "GREEN_API_PORT", "GREEN_FRONTEND_HTTPS_PORT", "GREEN_FRONTEND_HTTP_PORT",
+             "GREEN_LOCALSTACK_PORT", "GREEN_LOCALSTACK_ALT_PORT", "E2EBAD_BUSY_PORT")
+LAYER = (f"{APP}-{ENV}-durable-mariadb", f"{APP}-{ENV}-durable-router")
+BUILD, SYSTEM = "build", "system"
+
+_w: "World | None" = None
+
+
+def _git(cwd: str, *args: str) -> str:
+    p = subprocess.run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com",
+                        "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True)
+    check(p.returncode == 0, f"git {' '.join(args)} failed: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+# ------------------------------------------------------------------ Docker objects of the app
+
+
+def app_objects() -> set[str]:
+    """Every container, network and volume of app e2ebad (label or name e2ebad-*)."""
+    out = set()
+    for kind, cmd, fmt in (("container", ["ps", "-a"], "{{.Names}}"), ("network", ["network", "ls"], "{{.Name}}"),
+                           ("volume", ["volume", "ls"], "{{.Name}}")):
+        names = set(docker(*cmd, "--format", fmt, "--filter", f"label=io.executor.app={APP}").stdout.split())
+        names.update(n for n in docker(*cmd, "--format", fmt, "--filter", f"name={APP}-").stdout.split()
+                     if n.startswith(APP + "-"))
+        out.update(f"{kind} {n}" for n in names)
+    return out
+
+
+def remove_app_objects() -> list[str]:
+    objs = app_objects()
+    cs = [o.split(" ", 1)[1] for o in objs if o.startswith("container ")]
+    if cs:
+        docker("rm", "-f", "-v", *cs, check=False, timeout=120)
+    for o in sorted(objs):
+        kind, name = o.split(" ", 1)
+        if kind == "network":
+            docker("network", "rm", name, check=False)
+        elif kind == "volume":
+            docker("volume", "rm", "-f", name, check=False)
+    return sorted(objs)
+
+
+def layer_facts() -> dict:
+    facts = {}
+    for n in LAYER:
+        p = docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}} {{.State.Running}}", n, check=False)
+        facts[n] = p.stdout.strip()
+    return facts
+
+
+# ------------------------------------------------------------------ the module's world
+
+
+class World:
+    def __init__(self) -> None:
+        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
+                           capture_output=True, text=True, timeout=900)
+        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+        self.tmp = tempfile.mkdtemp(prefix="e2ebad-", dir=state_dir())
+        self.state = os.path.join(self.tmp, "driver")
+        self.config = write_admin_config(os.path.join(self.tmp, "bad.conf"), self.state,
+                                         allowed_images="executor-test/*, echobase/*", pull_policy="never")
+        self.ports = self._pick_ports()
+        self.repo = os.path.join(self.tmp, "repo")
+        self.checkout = os.path.join(self.tmp, "checkout")
+        shutil.copytree(EXAMPLE, self.repo, symlinks=True)
+        _git(self.repo, "init", "-q")
+        _git(self.repo, "add", "-A")
+        _git(self.repo, "commit", "-q", "-m", "echobase example (copy of templates/example)")
+        self.sha = _git(self.repo, "rev-parse", "HEAD")
+        _git(self.tmp, "clone", "-q", self.repo, self.checkout)
+        os.makedirs(os.path.join(self.checkout, "bad"))
+        self.layer_up = False
+        self.baseline: set[str] = set()
+
+    def _pick_ports(self) -> dict[str, str]:
+        got: list[int] = []
+        port = PORT_BASE
+        while len(got) < len(PORT_VARS):
+            port += 1
+            check(port < PORT_BASE + 1000, "no free ports in 24000-24999")
+            if port_free(port):
+                got.append(port)
+        return {k: str(v) for k, v in zip(PORT_VARS, got)}
+
+    def variables(self, **extra: str) -> dict[str, str]:
+        v = {"EXECUTOR_APP": APP, **self.ports}
+        v.update(extra)
+        return v
+
+    def local(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+        e = dict(os.environ)
+        e.update(EXECUTOR_CONFIG=self.config, NO_COLOR="1", **self.variables(**(env or {})))
+        return subprocess.run([executor_bin(), *args], cwd=self.checkout, env=e, capture_output=True,
+                              text=True, errors="replace", timeout=timeout)
+
+    def write(self, rel: str, data: str | bytes) -> str:
+        path = os.path.join(self.checkout, rel)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        return rel
+
+    def job(self, name: str, *, variables: dict[str, str] | None = None, stage: str = "deploy",
+            image: str | None = None, script: list[str] | None = None, **kw) -> Job:
+        return Job(script or ["echo 'carried out by the executor driver'"], name=name, stage=stage, image=image,
+                   git_strategy="fetch" if image is None else "none", repo_url=self.repo, sha=self.sha,
+                   refspecs=["+refs/heads/main:refs/remotes/origin/main"], project="e2e/echobase",
+                   variables=self.variables(**{"EXECUTOR_ENV": ENV, **(variables or {})}), **kw)
+
+    def runner(self, **kw):
+        return runner_config(extra_env={"EXECUTOR_CONFIG": self.config, "NO_COLOR": "1"}, **kw)
+
+    def ensure_layer(self) -> None:
+        if self.layer_up and all(f.endswith(" true") for f in layer_facts().values()):
+            return
+        p = self.local("durable", "setup", ENV, timeout=400)
+        check(p.returncode == 0, f"durable setup {ENV} exited {p.returncode}: {p.stderr.strip()[-3000:]}")
+        self.layer_up = True
+
+    def teardown(self) -> list[str]:
+        problems = []
+        p = self.local("cleanup", "green", "--env", ENV, "--force")
+        if p.returncode != 0 and "not deployed" not in p.stderr and "no color" not in p.stderr:
+            pass  # nothing of green is expected; the leftovers check below says what is left
+        p = self.local("durable", "teardown", ENV, "--volumes")
+        if p.returncode != 0:
+            problems.append(f"durable teardown {ENV} --volumes exited {p.returncode}: {p.stderr.strip()[-2000:]}")
+        self.layer_up = False
+        return problems
+
+
+def world() -> World:
+    global _w
+    if _w is None:
+        left = remove_app_objects()
+        if left:
+            print(f"  test_bad_input: removed leftovers of an earlier run: {', '.join(left)}", flush=True)
+        _w = World()
+        atexit.register(_at_exit)
+    return _w
+
+
+def _at_exit() -> None:
+    if _w is not None:
+        if any(app_objects()):
+            _w.teardown()
+            remove_app_objects()
+        shutil.rmtree(_w.tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ the catalogue
+
+HDR = "services:\n  db:\n    image: echobase/mariadb:local\n"
+APP_HDR = "services:\n  web:\n    image: echobase/frontend:local\n"
+
+
+def _laughs() -> str:
+    s = "x-a: &a [1,1,1,1,1,1,1,1,1,1]\n"
+    for prev, cur in zip("abcde", "bcdef"):
+        s += f"x-{cur}: &{cur} [" + ",".join([f"*{prev}"] * 10) + "]\n"
+    return s + HDR
+
+
+# (name, kind, input, expected message (stable part), class)
+# durable/deploy: input is the stack file's text (or bytes); job: a function of the World
+# returning (Job, runner kwargs) or a Job.
+DURABLE_CASES = [
+    ("yaml-unclosed-flow", "services:\n  a: [\n", "bad/yaml-unclosed-flow.yml:3: YAML syntax error: flow sequence "
+     "without a closing bracket", BUILD),
+    ("yaml-tab-indent", "services:\n\tdb:\n    image: x\n",
+     "bad/yaml-tab-indent.yml:2: YAML syntax error: tab character may not be used as indentation", BUILD),
+    ("yaml-duplicate-key", HDR + "    image: echobase/router:local\n",
+     "bad/yaml-duplicate-key.yml:4: YAML syntax error: duplicate key", BUILD),
+    ("top-level-sequence", "- a\n- b\n",
+     "bad/top-level-sequence.yml:1: the file must be a mapping (services:, ...), not a sequence", BUILD),
+    ("two-documents", HDR + "---\n" + HDR,
+     "bad/two-documents.yml:5: more than one YAML document in a stack file is not supported", BUILD),
+    ("services-is-a-list", "services:\n  - db\n",
+     "bad/services-is-a-list.yml:1: services: expected a mapping, got a sequence", BUILD),
+    ("ports-is-a-string", HDR + "    ports: abc\n",
+     "bad/ports-is-a-string.yml:4: services.db.ports: expected a sequence, got a string", BUILD),
+    ("port-out-of-range", HDR + "    ports:\n      - \"70000:3306\"\n",
+     "bad/port-out-of-range.yml:5: services.db.ports[0]: invalid host port \"70000\"", BUILD),
+    ("port-protocol", HDR + "    ports:\n      - \"24999:3306/sctpx\"\n",
+     "bad/port-protocol.yml:5: services.db.ports[0]: invalid protocol \"sctpx\" (tcp, udp or sctp)", BUILD),
+    ("environment-value-mapping", HDR + "    environment:\n      A:\n        b: c\n",
+     "bad/environment-value-mapping.yml:5: services.db.environment.A: expected a string, number or boolean, "
+     "got a mapping", BUILD),
+    ("restart-unknown", HDR + "    restart: sometimes\n",
+     "bad/restart-unknown.yml:4: services.db.restart: expected no, always, on-failure[:max-retries] or "
+     "unless-stopped, got \"sometimes\"", BUILD),
+    ("healthcheck-test", HDR + "    healthcheck:\n      test: [\"BOGUS\", \"x\"]\n",
+     "bad/healthcheck-test.yml:5: services.db.healthcheck.test: a list must start with \"CMD\", \"CMD-SHELL\" "
+     "or \"NONE\"", BUILD),
+    ("no-image", "services:\n  db:\n    command: x\n", "bad/no-image.yml:2: services.db: no image: set image:", BUILD),
+    ("depends-on-unknown", HDR + "    depends_on: [nope]\n",
+     "bad/depends-on-unknown.yml:4: services.db.depends_on: unknown service \"nope\"", BUILD),
+    ("depends-on-cycle", "services:\n  a:\n    image: echobase/mariadb:local\n    depends_on: [b]\n"
+     "  b:\n    image: echobase/mariadb:local\n    depends_on: [a]\n",
+     "bad/depends-on-cycle.yml:2: services.a.depends_on: dependency cycle: a -> b -> a", BUILD),
+    ("undefined-network", HDR + "    networks: [nope]\n",
+     "bad/undefined-network.yml:4: services.db.networks.nope: refers to undefined network \"nope\" (declare it "
+     "under the top-level networks:)", BUILD),
+    ("undefined-volume", HDR + "    volumes:\n      - nope:/data\n",
+     "bad/undefined-volume.yml:5: services.db.volumes[0]: refers to undefined volume \"nope\" (declare it under "
+     "the top-level volumes:)", BUILD),
+    ("same-container-name", "services:\n  a:\n    image: echobase/mariadb:local\n    container_name: e2ebad-same\n"
+     "  b:\n    image: echobase/mariadb:local\n    container_name: e2ebad-same\n",
+     "bad/same-container-name.yml:5: services a and b have the same container name e2ebad-same", BUILD),
+    ("unknown-keys-warned-and-ignored",
+     "services:\n  db:\n    image: alpine:latest\n    bogus_key: 1\n    privileged: true\nbogus_top: 1\n",
+     ["WARNING: bad/unknown-keys-warned-and-ignored.yml:4: unknown key services.db.bogus_key (ignored)",
+      "WARNING: bad/unknown-keys-warned-and-ignored.yml:5: unsupported key services.db.privileged (ignored)",
+      "WARNING: bad/unknown-keys-warned-and-ignored.yml:6: unknown key bogus_top (ignored)",
+      "service db uses image alpine:latest, which is not allowed on this runner (allowed: executor-test/*, "
+      "echobase/*)"], BUILD),
+    ("interpolation-unclosed", "services:\n  db:\n    image: echobase/mariadb:${TAG\n",
+     "bad/interpolation-unclosed.yml:3: services.db.image: invalid interpolation in \"echobase/mariadb:${TAG\": "
+     "missing \"}\" after \"${\"", BUILD),
+    ("interpolation-bad-name", "services:\n  db:\n    image: echobase/mariadb:${1TAG}\n",
+     "services.db.image: invalid interpolation in \"echobase/mariadb:${1TAG}\": a variable name must start "
+     "with a letter or _", BUILD),
+    ("interpolation-required", "services:\n  db:\n    image: echobase/mariadb:${E2EBAD_TAG:?set E2EBAD_TAG}\n",
+     "bad/interpolation-required.yml:3: services.db.image: required variable E2EBAD_TAG is missing a value: "
+     "set E2EBAD_TAG", BUILD),
+    ("interpolation-nested-deep", "services:\n  db:\n    image: x" + "${A:-" * 40 + "x" + "}" * 40 + "\n",
+     "...\": nested too deeply", BUILD),
+    ("service-name-shell-metachars", "services:\n  'db;rm -rf /':\n    image: echobase/mariadb:local\n",
+     "bad/service-name-shell-metachars.yml:2: services.db;rm -rf /: invalid service name: use letters, digits, "
+     "'.', '_' and '-'", BUILD),
+    ("container-name-shell-metachars", HDR + "    container_name: \"x$(id)\"\n",
+     "bad/container-name-shell-metachars.yml:4: services.db.container_name: invalid container name \"x$(id)\"",
+     BUILD),
+    ("bind-dotdot-to-etc", HDR + "    volumes:\n      - ../../../../../../etc:/x\n",
+     "bad/bind-dotdot-to-etc.yml:2: service db bind-mounts /etc, outside the project and the paths the runner "
+     "admin allows (allowed_bind_paths: (none)); use a named volume", BUILD),
+    ("env-file-outside-the-checkout", HDR + "    env_file: ../../../../../../../../etc/passwd\n",
+     "env_file ../../../../../../../../etc/passwd is outside the project directory; keep env files in the "
+     "repository", BUILD),
+    ("bind-docker-socket", HDR + "    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n",
+     "service db bind-mounts /var/run/docker.sock, outside the project and the paths the runner admin allows "
+     "(allowed_bind_paths: (none)); use a named volume", BUILD),
+    ("image-not-allowed", "services:\n  db:\n    image: alpine:latest\n",
+     "bad/image-not-allowed.yml:2: service db uses image alpine:latest, which is not allowed on this runner "
+     "(allowed: executor-test/*, echobase/*)", BUILD),
+    ("image-missing", "services:\n  db:\n    image: echobase/e2ebad-no-such-image:local\n",
+     "image echobase/e2ebad-no-such-image:local is not present and pull_policy is never; load it on the "
+     "runner host or change pull_policy", SYSTEM),
+    ("external-network-missing", HDR + "    networks: [x]\nnetworks:\n  x:\n    external: true\n"
+     "    name: e2ebad-no-such-net\n",
+     "network e2ebad-no-such-net is declared external but does not exist; create it, or drop `external: true`",
+     BUILD),
+    ("absurdly-long-container-name", HDR + "    container_name: " + "a" * 5000 + "\n",
+     "cannot be a name in a TLS certificate: use a host name (letters, digits, '-', '_' and '.', at most 253 "
+     "characters)", BUILD),
+    ("deep-nesting", HDR + "    command: " + "[" * 100 + "]" * 100 + "\n",
+     "bad/deep-nesting.yml:4: YAML syntax error: Max depth (64) exceeded", BUILD),
+    ("huge-file", HDR + "    environment:\n" + "".join(f"      V{i}: \"{'x' * 100}\"\n" for i in range(45000)),
+     "bad/huge-file.yml: the file is larger than 4194304 bytes", BUILD),
+    ("alias-bomb", _laughs(), "bad/alias-bomb.yml: the file has more than 200000 nodes once aliases are expanded",
+     BUILD),
+    ("nul-byte", (HDR + "    command: a\0b\n").encode(), "bad/nul-byte.yml:4: the file contains a NUL byte", BUILD),
+    ("invalid-utf8", HDR.encode() + b"    command: \xff\xfe\n",
+     "bad/invalid-utf8.yml:4: invalid UTF-8 (stack files must be saved as UTF-8)", BUILD),
+    ("alias-no-anchor", HDR + "    command: *nope\n", "bad/alias-no-anchor.yml:4: alias *nope: no such anchor", BUILD),
+]
+
+DEPLOY_CASES = [
+    ("color-yaml-syntax", "services:\n  web: {\n",
+     "bad/color-yaml-syntax.yml:3: YAML syntax error", BUILD),
+    ("color-image-not-allowed", "services:\n  web:\n    image: alpine:latest\n",
+     "bad/color-image-not-allowed.yml:2: service web uses image alpine:latest, which is not allowed on this "
+     "runner (allowed: executor-test/*, echobase/*)", BUILD),
+    ("color-bind-etc", APP_HDR + "    volumes:\n      - /etc:/host-etc:ro\n",
+     "service web bind-mounts /etc, outside the project and the paths the runner admin allows "
+     "(allowed_bind_paths: (none)); use a named volume", BUILD),
+    ("color-route-label-injection", APP_HDR + "    labels:\n      io.executor.route.path: \"/x; return 200;\"\n"
+     "      io.executor.route.port: \"3443\"\n", "io.executor.route.path", BUILD),
+    ("color-interpolation-required", "services:\n  web:\n    image: echobase/frontend:${E2EBAD_TAG:?set it}\n",
+     "services.web.image: required variable E2EBAD_TAG is missing a value: set it", BUILD),
+]
+
+
+def _assert_clean(before: set[str], facts: dict | None, what: str, out: str = "") -> None:
+    end = time.monotonic() + 5
+    while True:
+        new = app_objects() - before
+        if not new or time.monotonic() > end:
+            break
+        time.sleep(0.2)
+    check(not new, f"{what}: left Docker objects behind: {sorted(new)}\n{out[-3000:]}")
+    if facts is not None:
+        now = layer_facts()
+        check(now == facts, f"{what}: the running durable layer was touched: {facts} -> {now}\n{out[-3000:]}")
+
+
+def _expect(what: str, text: str, msgs, cls: str, got_cls: str | None) -> list[str]:
+    problems = []
+    for m in ([msgs] if isinstance(msgs, str) else msgs):
+        if m not in text:
+            problems.append(f"{what}: message {m!r} missing; output ends: {text.strip()[-1500:]!r}")
+    if got_cls != cls:
+        problems.append(f"{what}: a {cls} failure expected, got {got_cls}; output ends: {text.strip()[-800:]!r}")
+    return problems
+
+
+def _cls(rc: int) -> str | None:
+    return {0: None, 1: BUILD, 2: SYSTEM}.get(rc, f"exit {rc}")
+
+
+def _run_file_cases(cases, kind: str) -> None:
+    w = world()
+    problems = []
+    for name, data, msgs, cls in cases:
+        rel = w.write(f"bad/{name}.yml", data)
+        before = app_objects()
+        facts = layer_facts() if w.layer_up else None
+        if kind == "durable":
+            p = w.local("durable", "setup", NOLAYER, env={"EXECUTOR_DURABLE_FILE": rel})
+        else:
+            p = w.local("deploy", "green", "--env", ENV, env={"EXECUTOR_COMPOSE_FILES": rel})
+        problems += _expect(f"{kind} {name}", p.stderr, msgs, cls, _cls(p.returncode))
+        _assert_clean(before, facts, f"{kind} {name}", p.stderr)
+    check(not problems, f"{len(problems)} of {len(cases)} cases wrong:\n" + "\n".join(problems))
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_setup_the_one_durable_layer():
+    w = world()
+    w.ensure_layer()
+    w.baseline = app_objects()
+
+
+def test_bad_durable_stack_files():
+    """38 malformed and hostile durable files: each refused with its message, nothing created."""
+    _run_file_cases(DURABLE_CASES, "durable")
+
+
+def test_bad_color_stack_files_leave_the_running_layer_alone():
+    w = world()
+    w.ensure_layer()
+    _run_file_cases(DEPLOY_CASES, "deploy")
+
+
+def test_port_already_in_use():
+    """A color whose host port another process holds: a build failure naming the port,
+    the color's half-created containers removed, the layer untouched."""
+    w = world()
+    w.ensure_layer()
+    port = int(w.ports["E2EBAD_BUSY_PORT"])
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(1)
+    try:
+        rel = w.write("bad/port-in-use.yml", APP_HDR + f"    ports:\n      - \"{port}:3443\"\n")
+        before, facts = app_objects(), layer_facts()
+        p = w.local("deploy", "green", "--env", ENV, env={"EXECUTOR_COMPOSE_FILES": rel})
+        problems = _expect("port in use", p.stderr, [
+            "ERROR: start e2ebad-green-web-1 (a published port is taken: stop what uses it or change the port)",
+            f"0.0.0.0:{port}: bind: address already in use"], BUILD, _cls(p.returncode))
+        check(not problems, "\n".join(problems))
+        # a failed deploy keeps the failed color for inspection (as a never-healthy one):
+        # only its own objects, which cleanup:green removes
+        new = app_objects() - before
+        check(new <= {"container e2ebad-green-web-1", "network e2ebad-green_default"},
+              f"port in use: only the failed color is left: {sorted(new)}")
+        c = w.local("cleanup", "green", "--env", ENV)
+        check(c.returncode == 0, f"cleanup green after the failed deploy: {c.stderr[-1500:]}")
+        _assert_clean(before, facts, "port in use", p.stderr)
+    finally:
+        s.close()
+
+
+def _bad_response_runner(w: World, content: bytes) -> dict:
+    """A runner whose prepare_exec overwrites $JOB_RESPONSE_FILE before the driver reads it."""
+    wrapper = os.path.join(w.tmp, f"bad-response-{abs(hash(content))}.sh")
+    data = os.path.join(w.tmp, f"bad-response-{abs(hash(content))}.json")
+    with open(data, "wb") as f:
+        f.write(content)
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\ncp '{data}' \"$JOB_RESPONSE_FILE\"\nexec '{executor_bin()}' \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    return dict(prepare_exec=wrapper, run_exec=wrapper, cleanup_exec=wrapper, preparation_retries=1)
+
+
+JOB_CASES = [
+    # (name, job factory, expected message(s), class)
+    ("env-with-shell-metachars",
+     lambda w: w.job("deploy:green", variables={"EXECUTOR_ENV": "e2ebad;rm -rf /"}),
+     "EXECUTOR_ENV", BUILD),
+    ("env-absurdly-long",
+     lambda w: w.job("deploy:green", variables={"EXECUTOR_ENV": "e2ebad" + "x" * 4000}),
+     "EXECUTOR_ENV", BUILD),
+    ("color-with-dotdot",
+     lambda w: w.job("deploy:green", variables={"EXECUTOR_COLOR": "../green"}),
+     "EXECUTOR_COLOR", BUILD),
+    ("action-unknown",
+     lambda w: w.job("deploy:green", variables={"EXECUTOR_ACTION": "e2e-bogus"}),
+     "EXECUTOR_ACTION", BUILD),
+    ("job-name-shell-metachars",
+     lambda w: w.job("deploy:$(touch /tmp/e2ebad-pwned)"),
+     "the color in the job name \"$(touch /tmp/e2ebad-pwned)\" is not a valid name: use 1 to 32 of a-z, 0-9, - "
+     "and _, starting with a letter or digit", BUILD),
+    ("job-name-absurdly-long",
+     lambda w: w.job("deploy:" + "g" * 5000),
+     "the color in the job name \"" + "g" * 64 + "\" is not a valid name: use 1 to 32 of a-z, 0-9, - and _", BUILD),
+    ("durable-file-dotdot",
+     lambda w: w.job(f"durable:setup-{NOLAYER}", stage="durable",
+                     variables={"EXECUTOR_ENV": NOLAYER, "EXECUTOR_DURABLE_FILE": "../../../../../../etc/passwd"}),
+     "EXECUTOR_DURABLE_FILE \"../../../../../../etc/passwd\" must be a path inside the repository (relative, "
+     "without ..)", BUILD),
+    ("compose-files-dotdot",
+     lambda w: w.job("deploy:green", variables={"EXECUTOR_COMPOSE_FILES": "../../../../../../etc/hostname"}),
+     "EXECUTOR_COMPOSE_FILES \"../../../../../../etc/hostname\" must be a path inside the repository (relative, "
+     "without ..)", BUILD),
+    ("app-name-with-dotdot",
+     lambda w: w.job("deploy:green", variables={"EXECUTOR_APP": "../../etc"}),
+     "EXECUTOR_APP \"../../etc\" is not a valid name: use 1 to 40 of a-z, 0-9 and -, starting with a letter "
+     "or digit", BUILD),
+    ("missing-durable-layer",
+     lambda w: w.job("deploy:green", variables={"EXECUTOR_ENV": NOLAYER}),
+     f"the durable layer of env {NOLAYER} is not set up: run durable:setup-{NOLAYER} (or executor durable setup "
+     f"{NOLAYER}) first", BUILD),
+    ("job-image-not-allowed",
+     lambda w: w.job("test:bad-image", stage="test", image="alpine:latest", script=["true"]),
+     "image alpine:latest is not allowed on this runner; allowed: executor-test/*, echobase/*", BUILD),
+    ("job-image-missing",
+     lambda w: w.job("test:missing-image", stage="test", image="executor-test/e2ebad-no-such:latest",
+                     script=["true"]),
+     "image executor-test/e2ebad-no-such:latest is not present and pull_policy is never; load it on the runner "
+     "host or change pull_policy", SYSTEM),
+    ("stage-never-seen",
+     lambda w: w.job("test:raw-stage", stage="test", image="executor-test/bash:latest", script=["true"],
+                     raw_stages=[("step_e2ebad_unknown", ["echo hi"])]),
+     ["Executing \"step_e2ebad_unknown\" stage of the job script", "$ echo hi\nhi\n"], None),
+    ("response-file-not-json",
+     lambda w: (w.job("test:bad-payload", stage="test", image="executor-test/bash:latest", script=["true"]),
+                _bad_response_runner(w, b'{"id": 1, "token": ')),
+     "job payload is not valid JSON", SYSTEM),
+    ("response-file-not-an-object",
+     lambda w: (w.job("test:bad-payload2", stage="test", image="executor-test/bash:latest", script=["true"]),
+                _bad_response_runner(w, b'[1, 2, 3]')),
+     "job payload is not a JSON object", SYSTEM),
+]
+
+
+def test_hostile_jobs_through_the_runner():
+    w = world()
+    w.ensure_layer()
+    problems = []
+    for name, make, msgs, cls in JOB_CASES:
+        made = make(w)
+        job, kw = made if isinstance(made, tuple) else (made, {})
+        before, facts = app_objects(), layer_facts()
+        res = run_job(job, w.runner(**kw))
+        text = res.text + "".join(c.stderr_text for c in res.calls)
+        problems += _expect(f"job {name}", text, msgs, cls, res.failure)
+        try:
+            assert_no_leftovers(job, wait=2)
+            _assert_clean(before, facts, f"job {name}", text)
+        except AssertionError as e:
+            problems.append(str(e))
+    check(not os.path.exists("/tmp/e2ebad-pwned"), "a job name ran as a shell command")
+    check(not problems, f"{len(problems)} of {len(JOB_CASES)} cases wrong:\n" + "\n".join(problems))
+
+
+def test_teardown_the_one_durable_layer():
+    w = world()
+    problems = w.teardown()
+    left = remove_app_objects()
+    check(not problems and not left, f"teardown: {problems}; left {left}")
