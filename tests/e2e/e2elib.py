@@ -205,3 +205,40 @@ def port_free(port: int) -> bool:
         finally:
             s.close()
     return True
+
+
+def git(cwd: str, *args: str) -> str:
+    """Run git in cwd as a fixed test identity; fail the test when it fails."""
+    p = subprocess.run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com",
+                        "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True)
+    check(p.returncode == 0, f"git {' '.join(args)} failed: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+def app_objects(app: str) -> dict[str, list[str]]:
+    """Containers, networks and volumes of an app: labelled io.executor.app=<app>, or named
+    <app>-* (what a half-created object of ours may carry)."""
+    out: dict[str, list[str]] = {}
+    for kind, cmd, fmt in (("containers", ["ps", "-a"], "{{.Names}}"), ("networks", ["network", "ls"], "{{.Name}}"),
+                           ("volumes", ["volume", "ls"], "{{.Name}}")):
+        names = set(docker(*cmd, "--format", fmt, "--filter", f"label=io.executor.app={app}").stdout.split())
+        names.update(n for n in docker(*cmd, "--format", fmt, "--filter", f"name={app}-").stdout.split()
+                     if n.startswith(app + "-"))
+        out[kind] = sorted(names)
+    return out
+
+
+def remove_app_objects(app: str) -> list[str]:
+    """Remove what app_objects(app) finds (only the app's own objects); say what went."""
+    removed = []
+    objs = app_objects(app)
+    if objs["containers"]:
+        docker("rm", "-f", "-v", *objs["containers"], check=False, timeout=120)
+        removed += [f"container {n}" for n in objs["containers"]]
+    for n in objs["networks"]:
+        docker("network", "rm", n, check=False)
+        removed.append(f"network {n}")
+    for n in objs["volumes"]:
+        docker("volume", "rm", "-f", n, check=False)
+        removed.append(f"volume {n}")
+    return removed

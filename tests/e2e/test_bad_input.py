@@ -36,6 +36,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import e2elib  # noqa: E402
+from e2elib import git as _git  # noqa: E402
 from e2elib import (REPO, Job, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
                     port_free, run_job, runner_config, state_dir, write_admin_config)
 
@@ -55,11 +57,6 @@ BUILD, SYSTEM = "build", "system"
 _w: "World | None" = None
 
 
-def _git(cwd: str, *args: str) -> str:
-    p = subprocess.run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com",
-                        "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True)
-    check(p.returncode == 0, f"git {' '.join(args)} failed: {p.stderr.strip()}")
-    return p.stdout.strip()
 
 
 # ------------------------------------------------------------------ Docker objects of the app
@@ -67,28 +64,11 @@ def _git(cwd: str, *args: str) -> str:
 
 def app_objects() -> set[str]:
     """Every container, network and volume of app e2ebad (label or name e2ebad-*)."""
-    out = set()
-    for kind, cmd, fmt in (("container", ["ps", "-a"], "{{.Names}}"), ("network", ["network", "ls"], "{{.Name}}"),
-                           ("volume", ["volume", "ls"], "{{.Name}}")):
-        names = set(docker(*cmd, "--format", fmt, "--filter", f"label=io.executor.app={APP}").stdout.split())
-        names.update(n for n in docker(*cmd, "--format", fmt, "--filter", f"name={APP}-").stdout.split()
-                     if n.startswith(APP + "-"))
-        out.update(f"{kind} {n}" for n in names)
-    return out
+    return {f"{kind[:-1]} {n}" for kind, names in e2elib.app_objects(APP).items() for n in names}
 
 
 def remove_app_objects() -> list[str]:
-    objs = app_objects()
-    cs = [o.split(" ", 1)[1] for o in objs if o.startswith("container ")]
-    if cs:
-        docker("rm", "-f", "-v", *cs, check=False, timeout=120)
-    for o in sorted(objs):
-        kind, name = o.split(" ", 1)
-        if kind == "network":
-            docker("network", "rm", name, check=False)
-        elif kind == "volume":
-            docker("volume", "rm", "-f", name, check=False)
-    return sorted(objs)
+    return e2elib.remove_app_objects(APP)
 
 
 def layer_facts() -> dict:

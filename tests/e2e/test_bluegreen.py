@@ -38,6 +38,8 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from e2elib import app_objects, remove_app_objects  # noqa: E402
+from e2elib import git as _git  # noqa: E402
 from e2elib import (REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
                     expect_failure, expect_success, port_free, run_job, runner_config, state_dir,
                     write_admin_config)
@@ -66,11 +68,6 @@ def other(color: str) -> str:
     return "blue" if color == "green" else "green"
 
 
-def _git(cwd: str, *args: str) -> str:
-    p = subprocess.run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com",
-                        "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True)
-    check(p.returncode == 0, f"git {' '.join(args)} failed: {p.stderr.strip()}")
-    return p.stdout.strip()
 
 
 
@@ -79,31 +76,11 @@ def _git(cwd: str, *args: str) -> str:
 
 
 def env_objects() -> dict[str, list[str]]:
-    """Containers, networks and volumes of app e2ebg: labelled io.executor.app=e2ebg, or
-    named e2ebg-* (what a half-created object of ours may carry)."""
-    out: dict[str, list[str]] = {}
-    for kind, cmd, fmt in (("containers", ["ps", "-a"], "{{.Names}}"), ("networks", ["network", "ls"], "{{.Name}}"),
-                           ("volumes", ["volume", "ls"], "{{.Name}}")):
-        names = set(docker(*cmd, "--format", fmt, "--filter", f"label=io.executor.app={APP}").stdout.split())
-        names.update(n for n in docker(*cmd, "--format", fmt, "--filter", f"name={APP}-").stdout.split()
-                     if n.startswith(APP + "-"))
-        out[kind] = sorted(names)
-    return out
+    return app_objects(APP)
 
 
 def remove_env_objects() -> list[str]:
-    removed = []
-    objs = env_objects()
-    if objs["containers"]:
-        docker("rm", "-f", *objs["containers"], check=False, timeout=120)
-        removed += [f"container {n}" for n in objs["containers"]]
-    for n in objs["networks"]:
-        docker("network", "rm", n, check=False)
-        removed.append(f"network {n}")
-    for n in objs["volumes"]:
-        docker("volume", "rm", "-f", n, check=False)
-        removed.append(f"volume {n}")
-    return removed
+    return remove_app_objects(APP)
 
 
 def container_facts(color: str) -> dict[str, tuple[str, bool, str]]:

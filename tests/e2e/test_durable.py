@@ -35,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from e2elib import git as _git  # noqa: E402
 from e2elib import (BUSYBOX, REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
                     expect_failure, expect_success, port_free, run_job, runner_config, start_job,
                     state_dir, write_admin_config)
@@ -152,11 +153,6 @@ def ports_for(env: str) -> dict[str, str]:
 # ------------------------------------------------------------------ one test's world
 
 
-def _git(cwd: str, *args: str) -> str:
-    p = subprocess.run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com",
-                        "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True)
-    check(p.returncode == 0, f"git {' '.join(args)} failed: {p.stderr.strip()}")
-    return p.stdout.strip()
 
 
 class World:

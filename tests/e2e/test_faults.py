@@ -40,6 +40,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import e2elib  # noqa: E402
+from e2elib import git as _git  # noqa: E402
 from e2elib import REPO, check, docker, executor_bin, port_free, state_dir, write_admin_config  # noqa: E402
 from test_bluegreen import https  # noqa: E402
 
@@ -73,37 +75,14 @@ ACTIONS = [
 _world: "World | None" = None
 
 
-def _git(cwd: str, *args: str) -> str:
-    p = subprocess.run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com",
-                        "-c", "init.defaultBranch=main", *args], cwd=cwd, capture_output=True, text=True)
-    check(p.returncode == 0, f"git {' '.join(args)} failed: {p.stderr.strip()}")
-    return p.stdout.strip()
 
 
 def app_objects() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for kind, cmd, fmt in (("containers", ["ps", "-a"], "{{.Names}}"), ("networks", ["network", "ls"], "{{.Name}}"),
-                           ("volumes", ["volume", "ls"], "{{.Name}}")):
-        names = set(docker(*cmd, "--format", fmt, "--filter", f"label=io.executor.app={APP}").stdout.split())
-        names.update(n for n in docker(*cmd, "--format", fmt, "--filter", f"name={APP}-").stdout.split()
-                     if n.startswith(APP + "-"))
-        out[kind] = sorted(names)
-    return out
+    return e2elib.app_objects(APP)
 
 
 def remove_app_objects() -> list[str]:
-    removed = []
-    objs = app_objects()
-    if objs["containers"]:
-        docker("rm", "-f", *objs["containers"], check=False, timeout=120)
-        removed += [f"container {n}" for n in objs["containers"]]
-    for n in objs["networks"]:
-        docker("network", "rm", n, check=False)
-        removed.append(f"network {n}")
-    for n in objs["volumes"]:
-        docker("volume", "rm", "-f", n, check=False)
-        removed.append(f"volume {n}")
-    return removed
+    return e2elib.remove_app_objects(APP)
 
 
 class World:
