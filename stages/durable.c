@@ -150,8 +150,13 @@ static void forget_missing_colors(struct deploy_ctx *d, json_object *state)
 			(void)rec;
 			snprintf(project, sizeof(project), "%s-%s", d->app, color);
 			if (stack_containers(d->docker, project, &list, &e) == 0 &&
-			    json_object_array_length(list) == 0)
+			    json_object_array_length(list) == 0) {
 				json_object_array_add(gone, json_object_new_string(color));
+				/* its network may have outlived its containers */
+				if (stack_down(d->docker, project, 0, &e) < 0)
+					log_warn("could not remove what is left of color %s: %s",
+						 color, e.msg);
+			}
 			json_object_put(list);
 		}
 	}
