@@ -319,9 +319,15 @@ int durable_lock_acquire(const char *state_dir, const char *env, const struct du
 		if (now >= next_print) {
 			memset(&info, 0, sizeof(info));
 			read_holder(l.holder_path, &info);
-			durable_lock_describe(&info, desc, sizeof(desc));
-			log_info("waiting for the lock on env '%s': held by %s", env, desc);
-			next_print = now + DURABLE_LOCK_PRINT_MS;
+			if (!info.known && now - start < 1000) {
+				/* the holder writes its details right after it takes the
+				 * lock: give it a moment before saying "unknown" */
+				next_print = now + DURABLE_LOCK_POLL_MS;
+			} else {
+				durable_lock_describe(&info, desc, sizeof(desc));
+				log_info("waiting for the lock on env '%s': held by %s", env, desc);
+				next_print = now + DURABLE_LOCK_PRINT_MS;
+			}
 		}
 		if (who && who->cancel && *who->cancel) {
 			error_set(err, ERR_CANCELED,
