@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,4 +319,24 @@ int durable_time_parse_rfc3339(const char *s, time_t *out)
 		return -1;
 	*out = timegm(&tm);
 	return 0;
+}
+
+const char *durable_default_user(void)
+{
+	const char *u = getenv("GITLAB_USER_LOGIN");
+	struct passwd *pw;
+
+	if (u && *u)
+		return u;
+	u = getenv("USER");
+	if (u && *u)
+		return u;
+	pw = getpwuid(geteuid());
+	return pw && pw->pw_name ? pw->pw_name : "unknown";
+}
+
+void durable_json_add_str(json_object *o, const char *key, const char *val)
+{
+	if (val && *val)
+		json_object_object_add(o, key, json_object_new_string(val));
 }

@@ -25,6 +25,7 @@
  * All fallible functions return 0 or -1 with `err` filled (common/error.h).
  */
 
+#include <json-c/json.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -85,6 +86,12 @@ void durable_env_list_free(char **names);
  * holding the env lock (durable_lock_acquire does it).
  */
 int durable_env_sweep_tmp(const char *state_dir, const char *env, struct error *err);
+
+/* Who acts, for the lock and the history when the caller names nobody:
+ * $GITLAB_USER_LOGIN, else $USER, else the effective user's name. */
+const char *durable_default_user(void);
+/* Add key: val to a JSON object when val is a non-empty string. */
+void durable_json_add_str(json_object *o, const char *key, const char *val);
 
 /* "2026-11-27T03:04:05Z" (RFC 3339, UTC) into out (at least 21 bytes). */
 void durable_time_rfc3339(time_t t, char *out, size_t size);

@@ -22,26 +22,6 @@ static const char *const results[] = {
 	DURABLE_RESULT_ROLLED_BACK,
 };
 
-static const char *default_user(void)
-{
-	const char *u = getenv("GITLAB_USER_LOGIN");
-	struct passwd *pw;
-
-	if (u && *u)
-		return u;
-	u = getenv("USER");
-	if (u && *u)
-		return u;
-	pw = getpwuid(geteuid());
-	return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
-
-static void add_str(json_object *o, const char *key, const char *val)
-{
-	if (val && *val)
-		json_object_object_add(o, key, json_object_new_string(val));
-}
-
 /* The message, cut to DURABLE_HISTORY_MESSAGE_MAX and with secrets masked. */
 static char *masked_message(const char *msg)
 {
@@ -69,21 +49,21 @@ static json_object *entry_json(const char *env, const struct durable_history_ent
 	if (!o)
 		return NULL;
 	durable_time_rfc3339(e->time ? e->time : time(NULL), when, sizeof(when));
-	add_str(o, "time", when);
-	add_str(o, "env", env);
-	add_str(o, "action", e->action);
-	add_str(o, "color", e->color);
-	add_str(o, "result", e->result);
+	durable_json_add_str(o, "time", when);
+	durable_json_add_str(o, "env", env);
+	durable_json_add_str(o, "action", e->action);
+	durable_json_add_str(o, "color", e->color);
+	durable_json_add_str(o, "result", e->result);
 	json_object_object_add(o, "duration_ms",
 			       json_object_new_int64(e->duration_ms > 0 ? e->duration_ms : 0));
-	add_str(o, "who", who && who->user ? who->user : default_user());
+	durable_json_add_str(o, "who", who && who->user ? who->user : durable_default_user());
 	if (who) {
-		add_str(o, "project", who->project);
-		add_str(o, "pipeline_id", who->pipeline_id);
-		add_str(o, "job_id", who->job_id);
-		add_str(o, "job_name", who->job_name);
+		durable_json_add_str(o, "project", who->project);
+		durable_json_add_str(o, "pipeline_id", who->pipeline_id);
+		durable_json_add_str(o, "job_id", who->job_id);
+		durable_json_add_str(o, "job_name", who->job_name);
 	}
-	add_str(o, "commit", e->commit);
+	durable_json_add_str(o, "commit", e->commit);
 	if (e->images)
 		json_object_object_add(o, "images", json_object_get(e->images));
 	if (e->message && *e->message) {
@@ -93,7 +73,7 @@ static json_object *entry_json(const char *env, const struct durable_history_ent
 			json_object_put(o);
 			return NULL;
 		}
-		add_str(o, "message", m);
+		durable_json_add_str(o, "message", m);
 	}
 	return o;
 }

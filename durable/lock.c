@@ -71,26 +71,6 @@ static void sleep_ms(long long ms)
 	nanosleep(&ts, NULL);
 }
 
-static const char *default_user(void)
-{
-	const char *u = getenv("GITLAB_USER_LOGIN");
-	struct passwd *pw;
-
-	if (u && *u)
-		return u;
-	u = getenv("USER");
-	if (u && *u)
-		return u;
-	pw = getpwuid(geteuid());
-	return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
-
-static void add_str(json_object *o, const char *key, const char *val)
-{
-	if (val && *val)
-		json_object_object_add(o, key, json_object_new_string(val));
-}
-
 static int write_holder(const char *path, const struct durable_holder *who, struct error *err)
 {
 	json_object *o = json_object_new_object();
@@ -104,14 +84,14 @@ static int write_holder(const char *path, const struct durable_holder *who, stru
 	gethostname(host, sizeof(host) - 1);
 	durable_time_rfc3339(now, since, sizeof(since));
 	json_object_object_add(o, "pid", json_object_new_int64(getpid()));
-	add_str(o, "host", host);
-	add_str(o, "action", who ? who->action : NULL);
-	add_str(o, "job_id", who ? who->job_id : NULL);
-	add_str(o, "job_name", who ? who->job_name : NULL);
-	add_str(o, "pipeline_id", who ? who->pipeline_id : NULL);
-	add_str(o, "project", who ? who->project : NULL);
-	add_str(o, "user", who && who->user ? who->user : default_user());
-	add_str(o, "since", since);
+	durable_json_add_str(o, "host", host);
+	durable_json_add_str(o, "action", who ? who->action : NULL);
+	durable_json_add_str(o, "job_id", who ? who->job_id : NULL);
+	durable_json_add_str(o, "job_name", who ? who->job_name : NULL);
+	durable_json_add_str(o, "pipeline_id", who ? who->pipeline_id : NULL);
+	durable_json_add_str(o, "project", who ? who->project : NULL);
+	durable_json_add_str(o, "user", who && who->user ? who->user : durable_default_user());
+	durable_json_add_str(o, "since", since);
 	json_object_object_add(o, "since_epoch", json_object_new_int64((int64_t)now));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
