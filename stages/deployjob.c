@@ -36,26 +36,8 @@ int deployjob_prepare(struct job_ctx *ctx, struct error *err)
 					 pattern_list_str(&ctx->cfg->allowed_images));
 		if (image_ensure(ctx->docker, ctx->cfg, ctx->job.image, err) < 0)
 			return -1;
-		{
-			json_object *net = NULL;
-			json_object *labels = json_object_new_object();
-
-			json_object_object_add(labels, JOB_LABEL_MANAGED,
-					       json_object_new_string("true"));
-			json_object_object_add(labels, JOB_LABEL_RUNNER,
-					       json_object_new_string(ctx->runner));
-			json_object_object_add(labels, JOB_LABEL_JOB,
-					       json_object_new_string(ctx->job_id));
-			json_object_object_add(labels, JOB_LABEL_ROLE,
-					       json_object_new_string("network"));
-			if (docker_network_inspect(ctx->docker, ctx->name, &net, err) == 0) {
-				json_object_put(net);
-				json_object_put(labels);
-			} else if (docker_network_create(ctx->docker, ctx->name, labels, 0, NULL,
-							 err) < 0) {
-				return error_wrap(err, "create the job network");
-			}
-		}
+		if (job_ensure_network(ctx, err) < 0)
+			return -1;
 		if (job_create_container(ctx, ctx->job.image, err) < 0)
 			return -1;
 		log_info("Job container %s (image %s) runs the job's other stages", ctx->name,

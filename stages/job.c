@@ -232,59 +232,49 @@ static int is_secret_var(const char *key)
 
 /* Services inherit the job's variables (as with GitLab's Docker executor),
  * minus credentials, then their own. */
+static void env_add(json_object *env, const char *key, const char *value)
+{
+	char *kv;
+
+	if (asprintf(&kv, "%s=%s", key, value) < 0)
+		return;
+	json_object_array_add(env, json_object_new_string(kv));
+	free(kv);
+}
+
+/* [{key, value, file?}, ...] as the payload writes variables; with
+ * job_vars, file variables and credentials are left out. */
+static void env_add_list(json_object *env, json_object *list, int job_vars)
+{
+	size_t i, n = json_object_array_length(list);
+
+	for (i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(list, i), *k, *val, *file;
+
+		if (!json_object_object_get_ex(v, "key", &k) ||
+		    !json_object_object_get_ex(v, "value", &val))
+			continue;
+		if (job_vars && ((json_object_object_get_ex(v, "file", &file) &&
+				  json_object_get_boolean(file)) ||
+				 is_secret_var(json_object_get_string(k))))
+			continue;
+		env_add(env, json_object_get_string(k), json_object_get_string(val));
+	}
+}
+
 static json_object *service_env(const struct job_ctx *ctx, json_object *svc)
 {
 	json_object *env = json_object_new_array();
 	json_object *vars;
-	size_t i, n;
 
-	if (ctx->job.variables) {
-		n = json_object_array_length(ctx->job.variables);
-		for (i = 0; i < n; i++) {
-			json_object *v = json_object_array_get_idx(ctx->job.variables, i);
-			json_object *k, *val, *file;
-			char *kv;
-
-			if (!json_object_object_get_ex(v, "key", &k) ||
-			    !json_object_object_get_ex(v, "value", &val))
-				continue;
-			if (json_object_object_get_ex(v, "file", &file) &&
-			    json_object_get_boolean(file))
-				continue;
-			if (is_secret_var(json_object_get_string(k)))
-				continue;
-			if (asprintf(&kv, "%s=%s", json_object_get_string(k),
-				     json_object_get_string(val)) < 0)
-				continue;
-			json_object_array_add(env, json_object_new_string(kv));
-			free(kv);
-		}
-	}
+	if (ctx->job.variables)
+		env_add_list(env, ctx->job.variables, 1);
 	if (json_object_object_get_ex(svc, "variables", &vars)) {
 		if (json_object_is_type(vars, json_type_object)) {
 			json_object_object_foreach(vars, key, val)
-			{
-				char *kv;
-				if (asprintf(&kv, "%s=%s", key, json_object_get_string(val)) < 0)
-					continue;
-				json_object_array_add(env, json_object_new_string(kv));
-				free(kv);
-			}
+				env_add(env, key, json_object_get_string(val));
 		} else if (json_object_is_type(vars, json_type_array)) {
-			n = json_object_array_length(vars);
-			for (i = 0; i < n; i++) {
-				json_object *v = json_object_array_get_idx(vars, i), *k, *val;
-				char *kv;
-
-				if (!json_object_object_get_ex(v, "key", &k) ||
-				    !json_object_object_get_ex(v, "value", &val))
-					continue;
-				if (asprintf(&kv, "%s=%s", json_object_get_string(k),
-					     json_object_get_string(val)) < 0)
-					continue;
-				json_object_array_add(env, json_object_new_string(kv));
-				free(kv);
-			}
+			env_add_list(env, vars, 0);
 		}
 	}
 	return env;
@@ -515,10 +505,26 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	return 0;
 }
 
+int job_ensure_network(struct job_ctx *ctx, struct error *err)
+{
+	json_object *net = NULL;
+
+	if (docker_network_inspect(ctx->docker, ctx->name, &net, err) == 0) {
+		json_object_put(net);
+		return 0;
+	}
+	if (err->code != 404)
+		return error_wrap(err, "inspect the job network %s", ctx->name);
+	if (docker_network_create(ctx->docker, ctx->name, job_labels(ctx, "network"), 0, NULL,
+				  err) < 0)
+		return error_wrap(err, "create the job network %s", ctx->name);
+	return 0;
+}
+
 int stage_prepare(struct job_ctx *ctx, struct error *err)
 {
 	const char *image = job_image(ctx);
-	json_object *services, *net = NULL;
+	json_object *services;
 	size_t i, n;
 	int rc = -1;
 
@@ -552,17 +558,8 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 	if (image_ensure(ctx->docker, ctx->cfg, image, err) < 0)
 		goto out;
 
-	if (docker_network_inspect(ctx->docker, ctx->name, &net, err) == 0) {
-		json_object_put(net);
-	} else if (err->code == 404) {
-		if (docker_network_create(ctx->docker, ctx->name, job_labels(ctx, "network"), 0,
-					  NULL, err) < 0) {
-			error_wrap(err, "create the job network %s", ctx->name);
-			goto out;
-		}
-	} else {
+	if (job_ensure_network(ctx, err) < 0)
 		goto out;
-	}
 
 	for (i = 0; i < n; i++)
 		if (start_service(ctx, json_object_array_get_idx(services, i), (int)i, err) < 0)

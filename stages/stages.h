@@ -50,6 +50,8 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 int job_host_project_dir(const struct job_ctx *ctx, char *out, size_t size, struct error *err);
 /* The job container exists (a deployment job that named an image has one). */
 int job_container_exists(struct job_ctx *ctx);
+/* The per-job network, labelled like everything the job creates (idempotent). */
+int job_ensure_network(struct job_ctx *ctx, struct error *err);
 /* Create the job container with the given image (shared by both kinds). */
 int job_create_container(struct job_ctx *ctx, const char *image, struct error *err);
 
