@@ -48,6 +48,9 @@ void config_defaults(struct config *cfg)
 	cfg->pull_policy = PULL_IF_NOT_PRESENT;
 	cfg->service_wait_timeout = 30;
 	cfg->lock_timeout = 600;
+	cfg->watch_seconds = 0;
+	cfg->watch_max_error_rate = 0;
+	cfg->watch_probe_failures = 3;
 }
 
 static char *trim(char *s)
@@ -85,6 +88,25 @@ static int parse_int(const char *v, int min, int max, int *out)
 	if (errno || end == v || *end || n < min || n > max)
 		return -1;
 	*out = (int)n;
+	return 0;
+}
+
+int config_parse_rate(const char *text, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || v != v)
+		return -1;
+	if (*end == '%') {
+		v /= 100;
+		end++;
+	}
+	if (*end || v < 0 || v > 1)
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -209,6 +231,21 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 		} else if (!strcmp(key, "lock_timeout")) {
 			if (parse_int(val, 0, 86400, &cfg->lock_timeout) < 0)
 				goto bad_int;
+		} else if (!strcmp(key, "watch_seconds")) {
+			if (parse_int(val, 0, 86400, &cfg->watch_seconds) < 0)
+				goto bad_int;
+		} else if (!strcmp(key, "watch_probe_failures")) {
+			if (parse_int(val, 1, 1000, &cfg->watch_probe_failures) < 0)
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: watch_probe_failures must be a whole number "
+						 "from 1 to 1000, not \"%s\"",
+						 name, lineno, val);
+		} else if (!strcmp(key, "watch_max_error_rate")) {
+			if (config_parse_rate(val, &cfg->watch_max_error_rate) < 0)
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: watch_max_error_rate must be a share from 0 "
+						 "to 1 (0.05) or a percentage (5%%), not \"%s\"",
+						 name, lineno, val);
 		} else {
 			return error_set(err, ERR_CONFIG,
 					 "%s:%d: unknown key \"%s\"; see docs/configuration.md for "

@@ -35,6 +35,10 @@ struct config {
 	int mount_docker_socket;
 	int service_wait_timeout;
 	int lock_timeout;
+	/* the watch after promote (stages/watch.h): job variables override */
+	int watch_seconds;
+	double watch_max_error_rate; /* 0..1 */
+	int watch_probe_failures;
 };
 
 /* Load defaults, then the file (path NULL: $EXECUTOR_CONFIG, else the
@@ -43,6 +47,8 @@ int config_load(struct config *cfg, const char *path, struct error *err);
 /* Parse file contents; `name` is used in messages. Exposed for tests. */
 int config_parse(struct config *cfg, const char *name, const char *text, struct error *err);
 void config_defaults(struct config *cfg);
+/* "0.05", "5%" or "0" -> 0..1; -1 when it is not a share. */
+int config_parse_rate(const char *text, double *out);
 void config_release(struct config *cfg);
 
 /* fnmatch against each pattern; an unset list allows everything. */

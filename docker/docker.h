@@ -63,6 +63,10 @@ struct docker_request {
 	 * otherwise collected into docker_response.body. */
 	docker_data_cb on_data;
 	void *payload;
+	/* Called once the response's headers are in, before any body: for
+	 * streams that say nothing until something happens (logs, events), the
+	 * moment the engine is attached. */
+	void (*on_headers)(long status, void *payload);
 	/* Polled about every 100 ms while waiting; non-zero aborts the request
 	 * with ERR_CANCELED. */
 	volatile sig_atomic_t *cancel;

@@ -378,6 +378,10 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 
 		docker_sanitize_line(v, sizeof(v), ptr + sizeof(api) - 1, n - (sizeof(api) - 1));
 		memcpy(x->c->server_version, v, sizeof(v));
+	} else if ((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') && x->req->on_headers &&
+		   x->status >= 200) {
+		/* the blank line after the final response's headers */
+		x->req->on_headers(x->status, x->req->payload);
 	}
 	return n;
 }

@@ -37,9 +37,63 @@ static int render_upstreams(struct buf *out, const char *entry, const struct rou
 	return 0;
 }
 
-static int render_locations(struct buf *out, const char *entry, const struct router_target *t,
+static const struct router_route *find_route(const struct router_target *t, const char *path)
+{
+	size_t i;
+
+	for (i = 0; t && i < t->nroutes; i++)
+		if (!strcmp(t->routes[i].path, path))
+			return &t->routes[i];
+	return NULL;
+}
+
+int router_canary_compatible(const struct router_target *live, const struct router_target *preview,
+			     struct error *err)
+{
+	size_t i;
+
+	if (!live || !live->color || !preview || !preview->color)
+		return error_set(err, ERR_JOB, "a canary needs a live color and a candidate");
+	for (i = 0; i < live->nroutes + preview->nroutes; i++) {
+		int from_live = i < live->nroutes;
+		const struct router_target *mine = from_live ? live : preview;
+		const struct router_target *theirs = from_live ? preview : live;
+		const struct router_route *a = &mine->routes[from_live ? i : i - live->nroutes];
+		const struct router_route *b = find_route(theirs, a->path);
+
+		if (!b)
+			return error_set(err, ERR_COMPOSE,
+					 "a canary splits each route between the colors, but route "
+					 "%s exists in %s only: give both colors the same routes, or "
+					 "promote without EXECUTOR_CANARY_STEPS",
+					 a->path, mine->color);
+		if (strcmp(a->service, b->service) || strcmp(a->scheme, b->scheme))
+			return error_set(err, ERR_COMPOSE,
+					 "route %s goes to %s://%s in %s but to %s://%s in %s: a "
+					 "canary needs the same service and scheme behind a route "
+					 "in both colors",
+					 a->path, a->scheme, a->service, mine->color, b->scheme,
+					 b->service, theirs->color);
+	}
+	return 0;
+}
+
+/* rewrite's regex for a location prefix: metacharacters escaped (the route
+ * labels already refused spaces, quotes, braces, ; $ and backslashes). */
+static int put_regex(struct buf *out, const char *s)
+{
+	for (; *s; s++)
+		if ((strchr(".+*?()|[]^", *s) && buf_putc(out, '\\') < 0) || buf_putc(out, *s) < 0)
+			return -1;
+	return 0;
+}
+
+static int render_locations(struct buf *out, const char *entry, const struct router_view *v,
 			    const char *env)
 {
+	int is_live = !strcmp(entry, "live");
+	const struct router_target *t = is_live ? v->live : v->preview;
+	int split = is_live && v->canary_weight > 0;
 	char name[160];
 	size_t i;
 
@@ -52,17 +106,30 @@ static int render_locations(struct buf *out, const char *entry, const struct rou
 		const struct router_route *r = &t->routes[i];
 		int tls = !strcmp(r->scheme, "https");
 
-		upstream_name(name, sizeof(name), entry, r->service);
-		if (buf_printf(
-			    out,
-			    "    location %s {\n"
-			    "        proxy_pass %s://%s/;\n"
-			    "        proxy_set_header Host $host;\n"
-			    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-			    "        proxy_set_header X-Forwarded-Proto https;\n"
-			    "        proxy_hide_header X-Executor-Color;\n"
-			    "        add_header X-Executor-Color %s always;\n",
-			    r->path, tls ? "https" : "http", name, t->color) < 0)
+		if (buf_printf(out, "    location %s {\n", r->path) < 0)
+			return -1;
+		if (split) {
+			/* the upstream is chosen per client, so proxy_pass has a
+			 * variable and the prefix is cut by rewrite: the same URI
+			 * as the "proxy_pass .../;" form below */
+			upstream_name(name, sizeof(name), "${executor_split}", r->service);
+			if (buf_puts(out, "        rewrite ^") < 0 || put_regex(out, r->path) < 0 ||
+			    buf_printf(out, "(.*)$ /$1 break;\n        proxy_pass %s://%s;\n",
+				       tls ? "https" : "http", name) < 0)
+				return -1;
+		} else {
+			upstream_name(name, sizeof(name), entry, r->service);
+			if (buf_printf(out, "        proxy_pass %s://%s/;\n", tls ? "https" : "http",
+				       name) < 0)
+				return -1;
+		}
+		if (buf_printf(out,
+			       "        proxy_set_header Host $host;\n"
+			       "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+			       "        proxy_set_header X-Forwarded-Proto https;\n"
+			       "        proxy_hide_header X-Executor-Color;\n"
+			       "        add_header X-Executor-Color %s always;\n",
+			       split ? "$executor_split_color" : t->color) < 0)
 			return -1;
 		if (tls &&
 		    buf_printf(out,
@@ -72,17 +139,56 @@ static int render_locations(struct buf *out, const char *entry, const struct rou
 			       "        proxy_ssl_trusted_certificate /etc/executor/tls/ca.pem;\n",
 			       r->service) < 0)
 			return -1;
+		if (is_live && v->watch_log &&
+		    buf_puts(out, "        access_log /dev/stdout executor_watch;\n") < 0)
+			return -1;
 		if (buf_puts(out, "    }\n") < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int router_render(const char *template_text, const char *env, const struct router_target *live,
-		  const struct router_target *preview, struct buf *out, struct error *err)
+/* http-level pieces beside the upstreams: the canary split, the watch's log format */
+static int render_http(struct buf *out, const struct router_view *v)
+{
+	if (v->canary_weight > 0 &&
+	    buf_printf(out,
+		       "# canary: %d%% of the live entry's clients go to %s, the others to %s;\n"
+		       "# sticky per client: its executor_client cookie, else its address\n"
+		       "map $cookie_executor_client $executor_client {\n"
+		       "    \"\" $remote_addr;\n"
+		       "    default $cookie_executor_client;\n"
+		       "}\n"
+		       "split_clients \"${executor_client}\" $executor_split {\n"
+		       "    %d%% preview;\n"
+		       "    * live;\n"
+		       "}\n"
+		       "map $executor_split $executor_split_color {\n"
+		       "    preview %s;\n"
+		       "    default %s;\n"
+		       "}\n",
+		       v->canary_weight, v->preview->color, v->live->color, v->canary_weight,
+		       v->preview->color, v->live->color) < 0)
+		return -1;
+	if (v->watch_log &&
+	    buf_puts(out, "log_format executor_watch '" ROUTER_WATCH_TAG
+			  "$msec $sent_http_x_executor_color $status \"$upstream_status\" "
+			  "\"$upstream_header_time\" \"$request_method $uri\"';\n") < 0)
+		return -1;
+	return 0;
+}
+
+int router_render(const char *template_text, const char *env, const struct router_view *v,
+		  struct buf *out, struct error *err)
 {
 	const char *p = template_text ? template_text : router_default_template;
+	const struct router_target *live = v->live, *preview = v->preview;
 
+	if (v->canary_weight < 0 || v->canary_weight > 99)
+		return error_set(err, ERR_SYSTEM, "canary weight %d is not within 0..99",
+				 v->canary_weight);
+	if (v->canary_weight > 0 && router_canary_compatible(live, preview, err) < 0)
+		return -1;
 	while (*p) {
 		const char *open = strstr(p, "{{"), *close;
 		char key[64];
@@ -106,24 +212,27 @@ int router_render(const char *template_text, const char *env, const struct route
 		key[klen] = '\0';
 		if (!strcmp(key, "env"))
 			rc = buf_puts(out, env);
+		else if (!strcmp(key, "generation"))
+			rc = buf_puts(out, v->generation ? v->generation : "");
 		else if (!strcmp(key, "live_color"))
 			rc = buf_puts(out, live && live->color ? live->color : "none");
 		else if (!strcmp(key, "preview_color"))
 			rc = buf_puts(out, preview && preview->color ? preview->color : "none");
 		else if (!strcmp(key, "upstreams"))
 			rc = (render_upstreams(out, "live", live) < 0 ||
-			      render_upstreams(out, "preview", preview) < 0)
+			      render_upstreams(out, "preview", preview) < 0 ||
+			      render_http(out, v) < 0)
 				     ? -1
 				     : 0;
 		else if (!strcmp(key, "live_locations"))
-			rc = render_locations(out, "live", live, env);
+			rc = render_locations(out, "live", v, env);
 		else if (!strcmp(key, "preview_locations"))
-			rc = render_locations(out, "preview", preview, env);
+			rc = render_locations(out, "preview", v, env);
 		else
 			return error_set(err, ERR_COMPOSE,
 					 "router template: unknown placeholder {{%s}}; known: env, "
-					 "live_color, preview_color, upstreams, live_locations, "
-					 "preview_locations",
+					 "generation, live_color, preview_color, upstreams, "
+					 "live_locations, preview_locations",
 					 key);
 		if (rc < 0)
 			goto oom;
@@ -172,6 +281,33 @@ static int nginx_test(struct docker_client *c, const char *container, struct err
 	return 0;
 }
 
+/*
+ * The reload is `nginx -s reload` run inside the router, not a SIGHUP through
+ * the kill API: the engine (Docker 20.10) marks a container that receives any
+ * signal through POST /containers/{id}/kill as stopped by hand, and
+ * `restart: unless-stopped` then leaves the router down after an engine
+ * restart (tests/e2e/test_engine_restart.py).
+ */
+static int nginx_reload(struct docker_client *c, const char *container, struct error *err)
+{
+	const char *argv[] = {"nginx", "-s", "reload", NULL};
+	struct buf out = BUF_INIT;
+	int code = -1;
+
+	if (docker_exec_simple(c, container, argv, &out, &code, err) < 0) {
+		buf_release(&out);
+		return error_wrap(err, "reload the router %s", container);
+	}
+	if (code != 0) {
+		error_set(err, ERR_ENGINE, "reload the router %s: nginx -s reload exited %d: %.300s",
+			  container, code, buf_str(&out));
+		buf_release(&out);
+		return -1;
+	}
+	buf_release(&out);
+	return 0;
+}
+
 static const char test_main[] =
 	"# written by executor to check a candidate with nginx -t; never loaded\n"
 	"pid /tmp/executor-nginx-test.pid;\n"
@@ -198,9 +334,7 @@ int router_apply(struct docker_client *c, const char *container, const char *dir
 	if (had_old && !strcmp(buf_str(&old), text)) {
 		/* same file: a reload still re-resolves upstream names */
 		buf_release(&old);
-		if (docker_container_kill(c, container, "HUP", err) < 0)
-			return error_wrap(err, "reload the router %s", container);
-		return 0;
+		return nginx_reload(c, container, err);
 	}
 	buf_release(&old);
 	/* the router mounts the directory, so files written here are seen inside it */
@@ -218,9 +352,7 @@ int router_apply(struct docker_client *c, const char *container, const char *dir
 		unlink(next);
 		return error_set_errno(err, ERR_IO, e, "install the router configuration %s", path);
 	}
-	if (docker_container_kill(c, container, "HUP", err) < 0)
-		return error_wrap(err, "reload the router %s", container);
-	return 0;
+	return nginx_reload(c, container, err);
 }
 
 int router_routes_from_json(json_object *routes, struct router_route **out, size_t *n)

@@ -35,9 +35,38 @@ struct router_target {
 	size_t nroutes;
 };
 
+/*
+ * What the router serves.  With canary_weight 1..99 the live entry sends that
+ * share of its clients to the preview color and the rest to the live color,
+ * sticky per client: the key is the client's `executor_client` cookie when
+ * it sends one, else its address, hashed by nginx's split_clients
+ * (MurmurHash2), so a client keeps its color and raising the weight only
+ * moves clients from live to preview, never back.  Both colors must then
+ * declare the same routes (path, service, scheme).
+ *
+ * watch_log: the live entry logs every proxied request to the router's
+ * stdout in the executor_watch format, one line each:
+ *   executor-watch <msec> <color> <status> <upstream_status> <upstream_header_time> "<method> <uri>"
+ * which the watch after a switch reads through the Engine API.
+ */
+struct router_view {
+	const struct router_target *live;
+	const struct router_target *preview;
+	int canary_weight;
+	int watch_log;
+	const char *generation; /* {{generation}}: unique per render, NULL: "" */
+};
+
+#define ROUTER_WATCH_TAG "executor-watch "
+
 /* Render template (NULL: the built-in one) for the two entries. */
-int router_render(const char *template_text, const char *env, const struct router_target *live,
-		  const struct router_target *preview, struct buf *out, struct error *err);
+int router_render(const char *template_text, const char *env, const struct router_view *v,
+		  struct buf *out, struct error *err);
+
+/* The routes of two colors match for a canary (same paths, services and
+ * schemes, in any order); otherwise ERR_COMPOSE naming the difference. */
+int router_canary_compatible(const struct router_target *live, const struct router_target *preview,
+			     struct error *err);
 
 /* Write dir/executor.conf atomically, nginx -t in the container, HUP.
  * On a failed check the previous file is restored and nothing is reloaded. */

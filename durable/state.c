@@ -224,6 +224,51 @@ int durable_state_set_preview(json_object *state, const char *color)
 	return set_str_or_null(state, "preview", color);
 }
 
+const char *durable_state_canary(json_object *state, int *weight)
+{
+	json_object *c = get(state, "canary"), *color = get(c, "color"), *w = get(c, "weight");
+	const char *preview = durable_state_preview(state);
+	int n = w && json_object_is_type(w, json_type_int) ? json_object_get_int(w) : 0;
+
+	*weight = 0;
+	if (!color || !json_object_is_type(color, json_type_string) || n < 1 || n > 99 ||
+	    !preview || strcmp(preview, json_object_get_string(color)) ||
+	    !durable_state_live(state))
+		return NULL;
+	*weight = n;
+	return json_object_get_string(color);
+}
+
+int durable_state_set_canary(json_object *state, const char *color, int weight, const char *steps)
+{
+	json_object *c, *old = get(state, "canary");
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!color || weight <= 0) {
+		json_object_object_del(state, "canary");
+		return 0;
+	}
+	c = json_object_new_object();
+	if (!c)
+		return -1;
+	json_object_object_add(c, "color", json_object_new_string(color));
+	json_object_object_add(c, "weight", json_object_new_int(weight));
+	if (steps)
+		json_object_object_add(c, "steps", json_object_new_string(steps));
+	if (old && get(old, "since") && get(old, "color") &&
+	    !strcmp(json_object_get_string(get(old, "color")), color)) {
+		json_object_object_add(c, "since", json_object_get(get(old, "since")));
+	} else {
+		gmtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_object_add(c, "since", json_object_new_string(when));
+	}
+	json_object_object_add(state, "canary", c);
+	return 0;
+}
+
 json_object *durable_state_color(json_object *state, const char *color)
 {
 	json_object *rec = get(get(state, "colors"), color);
@@ -276,6 +321,9 @@ void durable_state_remove_color(json_object *state, const char *color)
 	const char *p;
 
 	json_object_object_del(get(state, "colors"), color);
+	p = durable_state_canary(state, &(int){0});
+	if (p && !strcmp(p, color))
+		durable_state_set_canary(state, NULL, 0, NULL);
 	p = durable_state_preview(state);
 	if (p && !strcmp(p, color))
 		durable_state_set_preview(state, NULL);

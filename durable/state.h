@@ -17,6 +17,12 @@
  *         "status": "deployed"        free text set by the stages: deployed,
  *       }                             healthy, unhealthy, ...
  *     },
+ *     "canary": {                     only while a canary runs or rests at a step:
+ *       "color": "green",             the candidate (also the preview color),
+ *       "weight": 10,                 its share of the live entry's clients (1..99)
+ *       "steps": "10,50,100",         the steps asked for
+ *       "since": "2026-11-27T03:04:05Z"
+ *     },
  *     "durable": {
  *       "setup_at": "2026-11-27T03:00:00Z" | null,
  *       "config_hash": { "mariadb": "sha256...", "router": "..." }
@@ -58,6 +64,13 @@ const char *durable_state_preview(json_object *state);
 /* color NULL clears.  0, or -1 when out of memory. */
 int durable_state_set_live(json_object *state, const char *color);
 int durable_state_set_preview(json_object *state, const char *color);
+
+/* The canary split: the candidate color and its weight (1..99), or NULL and
+ * 0 when none.  A record whose color is not the preview, or whose weight is
+ * out of range, is no split (the router file is rendered from this). */
+const char *durable_state_canary(json_object *state, int *weight);
+/* weight 0 (or color NULL) removes the record.  0, or -1 when out of memory. */
+int durable_state_set_canary(json_object *state, const char *color, int weight, const char *steps);
 
 /* The color's object (borrowed), or NULL when it has none. */
 json_object *durable_state_color(json_object *state, const char *color);

@@ -68,7 +68,7 @@ static int with_engine(struct config *cfg, struct docker_client **out, struct er
 }
 
 static int run_action(struct config *cfg, enum action_kind kind, const char *env, const char *color,
-		      int volumes, int force, struct error *err)
+		      int volumes, int force, enum promote_control control, struct error *err)
 {
 	struct docker_client *docker = NULL;
 	struct deploy_ctx d;
@@ -80,6 +80,7 @@ static int run_action(struct config *cfg, enum action_kind kind, const char *env
 	if (action_resolve(NULL, action_name(kind), envv, color ? color : getenv("EXECUTOR_COLOR"),
 			   &a, err) < 0)
 		return -1;
+	a.control = control;
 	if (!getcwd(cwd, sizeof(cwd)))
 		return error_set(err, ERR_IO, "cannot read the current directory");
 	if (with_engine(cfg, &docker, err) < 0)
@@ -109,9 +110,10 @@ int cmd_durable(int argc, char **argv, struct config *cfg, struct error *err)
 	if (!strcmp(a.positional[0], "setup")) {
 		if (a.volumes)
 			return error_set(err, ERR_JOB, "--volumes goes with teardown");
-		return run_action(cfg, ACTION_DURABLE_SETUP, a.positional[1], NULL, 0, 0, err);
+		return run_action(cfg, ACTION_DURABLE_SETUP, a.positional[1], NULL, 0, 0, PROMOTE_STEPS,
+				  err);
 	}
-	return run_action(cfg, ACTION_DURABLE_CLEANUP, a.positional[1], NULL, a.volumes, 0, err);
+	return run_action(cfg, ACTION_DURABLE_CLEANUP, a.positional[1], NULL, a.volumes, 0, PROMOTE_STEPS, err);
 }
 
 int cmd_deploy(int argc, char **argv, struct config *cfg, struct error *err)
@@ -122,18 +124,35 @@ int cmd_deploy(int argc, char **argv, struct config *cfg, struct error *err)
 		return -1;
 	if (a.npos != 1)
 		return error_set(err, ERR_JOB, "usage: executor deploy <color> [--env ENV]");
-	return run_action(cfg, ACTION_DEPLOY, a.env, a.positional[0], 0, 0, err);
+	return run_action(cfg, ACTION_DEPLOY, a.env, a.positional[0], 0, 0, PROMOTE_STEPS, err);
 }
 
 int cmd_promote(int argc, char **argv, struct config *cfg, struct error *err)
 {
+	enum promote_control control = PROMOTE_STEPS;
 	struct local_args a;
+	char *rest[64];
+	int i, n = 0;
 
-	if (parse(argc, argv, &a, 0, 0, 0, err) < 0)
+	/* --abort / --full: the canary (see stages/watch.h) */
+	for (i = 0; i < argc && n < 63; i++) {
+		if (i && (!strcmp(argv[i], "--abort") || !strcmp(argv[i], "--full"))) {
+			if (control != PROMOTE_STEPS)
+				return error_set(err, ERR_JOB, "--abort and --full exclude each other");
+			control = !strcmp(argv[i], "--abort") ? PROMOTE_ABORT : PROMOTE_FULL;
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	rest[n] = NULL;
+	if (parse(n, rest, &a, 0, 0, 0, err) < 0)
 		return -1;
-	if (a.npos > 1)
-		return error_set(err, ERR_JOB, "usage: executor promote [<color>] [--env ENV]");
-	return run_action(cfg, ACTION_PROMOTE, a.env, a.npos ? a.positional[0] : NULL, 0, 0, err);
+	if (a.npos > 1 || (control == PROMOTE_ABORT && a.npos))
+		return error_set(err, ERR_JOB,
+				 "usage: executor promote [<color>] [--env ENV] [--full] | promote "
+				 "--abort [--env ENV]");
+	return run_action(cfg, ACTION_PROMOTE, a.env, a.npos ? a.positional[0] : NULL, 0, 0,
+			  control, err);
 }
 
 int cmd_rollback(int argc, char **argv, struct config *cfg, struct error *err)
@@ -144,7 +163,7 @@ int cmd_rollback(int argc, char **argv, struct config *cfg, struct error *err)
 		return -1;
 	if (a.npos != 1)
 		return error_set(err, ERR_JOB, "usage: executor rollback <color> [--env ENV]");
-	return run_action(cfg, ACTION_ROLLBACK, a.env, a.positional[0], 0, 0, err);
+	return run_action(cfg, ACTION_ROLLBACK, a.env, a.positional[0], 0, 0, PROMOTE_STEPS, err);
 }
 
 int cmd_cleanup_color(int argc, char **argv, struct config *cfg, struct error *err)
@@ -156,7 +175,8 @@ int cmd_cleanup_color(int argc, char **argv, struct config *cfg, struct error *e
 	if (a.npos != 1)
 		return error_set(err, ERR_JOB,
 				 "usage: executor cleanup <color> [--env ENV] [--force]");
-	return run_action(cfg, ACTION_CLEANUP, a.env, a.positional[0], 0, a.force, err);
+	return run_action(cfg, ACTION_CLEANUP, a.env, a.positional[0], 0, a.force, PROMOTE_STEPS,
+			  err);
 }
 
 int cmd_status(int argc, char **argv, struct config *cfg, struct error *err)

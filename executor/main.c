@@ -67,14 +67,25 @@ const struct command commands[] = {
 	 "$EXECUTOR_DOTENV names a dotenv report to write.\n",
 	 0},
 	{"promote", cmd_promote, "switch live traffic to a color (default: the preview)",
-	 "usage: executor promote [<color>] [--env ENV]\n\n"
+	 "usage: executor promote [<color>] [--env ENV] [--full]\n"
+	 "       executor promote --abort [--env ENV]\n\n"
 	 "Re-checks the color through the preview entry, switches the live entry to it\n"
 	 "(nginx -t, graceful reload), verifies through the live entry that it answers, and\n"
-	 "switches back if it does not. The previous color keeps running.\n",
+	 "switches back if it does not. The previous color keeps running.\n\n"
+	 "$EXECUTOR_WATCH_SECONDS: watch the live entry that long after the switch (probes and\n"
+	 "the router's own 5xx count) and switch back automatically when the share of 5xx passes\n"
+	 "$EXECUTOR_WATCH_MAX_ERROR_RATE (default 0: any) or $EXECUTOR_WATCH_PROBE_FAILURES\n"
+	 "probes in a row fail (default 3).\n"
+	 "$EXECUTOR_CANARY_STEPS (e.g. 10,50,100): shift that share of live clients at each step\n"
+	 "(sticky per client), watching for $EXECUTOR_CANARY_PAUSE_SECONDS (default 60) at each;\n"
+	 "back to 0% on failure. Steps that stop below 100 leave the canary there.\n"
+	 "--abort: the canary back to 0% (also to a running canary promote).\n"
+	 "--full: straight to 100%.\n",
 	 0},
 	{"rollback", cmd_rollback, "switch live traffic back to a running color",
 	 "usage: executor rollback <color> [--env ENV]\n\n"
 	 "Switches the live entry back to a color that still runs, the same way as promote.\n"
+	 "Rolling back to the live color during a canary takes the canary back to 0%.\n"
 	 "The database is not touched.\n",
 	 0},
 	{"status", cmd_status, "show each env: durable layer, colors, live and preview",

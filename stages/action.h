@@ -21,10 +21,20 @@ enum action_kind {
 
 #define ACTION_NAME_MAX 33
 
+/* What a promote does with a canary: go through the steps (EXECUTOR_CANARY_STEPS,
+ * or straight to 100% without them), abort it (back to 0%), or finish it
+ * (straight to 100%).  From EXECUTOR_PROMOTE=abort|full, or --abort / --full. */
+enum promote_control {
+	PROMOTE_STEPS,
+	PROMOTE_ABORT,
+	PROMOTE_FULL,
+};
+
 struct action {
 	enum action_kind kind;
 	char env[ACTION_NAME_MAX];   /* EXECUTOR_ENV, or from the job name; default "ci" */
 	char color[ACTION_NAME_MAX]; /* color actions; empty otherwise */
+	enum promote_control control; /* promote only */
 };
 
 /*

@@ -59,6 +59,11 @@ struct deploy_ctx {
 	char action_text[128];
 	volatile sig_atomic_t *cancel;
 	int force; /* local `cleanup <color> --force`: even the live color */
+	/* the router file logs the live entry's requests for a watch (stages/watch.c) */
+	int router_watch;
+	/* promote --abort / --full handed to the promote that holds the lock:
+	 * nothing else to do (deploy_ctx_init returned without the lock) */
+	int handed_over;
 };
 
 /*

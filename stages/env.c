@@ -15,6 +15,7 @@
 #include "durable/history.h"
 #include "gitlab/git.h"
 #include "stages/deploy.h"
+#include "stages/watch.h"
 
 extern char **environ;
 
@@ -240,6 +241,32 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	d->who.project = d->project_path[0] ? d->project_path : NULL;
 	d->who.user = vars_get(&d->vars, "GITLAB_USER_LOGIN");
 
+	if (action->kind == ACTION_PROMOTE && action->control == PROMOTE_STEPS &&
+	    (v = vars_get(&d->vars, "EXECUTOR_PROMOTE")) && *v) {
+		if (!strcmp(v, "abort"))
+			d->action.control = PROMOTE_ABORT;
+		else if (!strcmp(v, "full"))
+			d->action.control = PROMOTE_FULL;
+		else if (strcmp(v, "steps"))
+			return error_set(err, ERR_JOB,
+					 "EXECUTOR_PROMOTE must be abort, full or steps, not "
+					 "\"%.40s\"",
+					 v);
+	}
+	if (d->action.control != PROMOTE_STEPS) {
+		/* a canary job holds the lock through its pauses: hand it the
+		 * command (which only a promote may give) */
+		int rc = deploy_check_guard(d, err) < 0 ? -1 : watch_control_send(d->env_dir, d->state_root, action->env,
+					    d->action.control == PROMOTE_ABORT ? "abort" : "full",
+					    60, err);
+
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			d->handed_over = 1;
+			return 0;
+		}
+	}
 	if (durable_lock_acquire(d->state_root, action->env, &d->who, cfg->lock_timeout, &d->lock,
 				 err) < 0)
 		return -1;

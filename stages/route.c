@@ -3,13 +3,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "durable/router.h"
 #include "durable/state.h"
+#include "stages/probe.h"
 #include "stages/route.h"
 
 static int target_from_state(const struct deploy_ctx *d, json_object *state, const char *color,
@@ -35,8 +38,17 @@ static int target_from_state(const struct deploy_ctx *d, json_object *state, con
 	return 0;
 }
 
-int route_render(const struct deploy_ctx *d, json_object *state, const char *live,
-		 const char *preview, struct buf *out, struct error *err)
+/* A new value for {{generation}}: wall-clock microseconds and the pid. */
+static void new_generation(char *out, size_t size)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, size, "g%lld%06ld-%d", (long long)ts.tv_sec, ts.tv_nsec / 1000, (int)getpid());
+}
+
+static int render(const struct deploy_ctx *d, json_object *state, const char *live,
+		  const char *preview, const char *generation, struct buf *out, struct error *err)
 {
 	struct router_target lt, pt;
 	struct router_route *lr = NULL, *pr = NULL;
@@ -60,11 +72,85 @@ int route_render(const struct deploy_ctx *d, json_object *state, const char *liv
 		buf_release(&tpl);
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	}
-	rc = router_render(tpl_text, d->action.env, &lt, &pt, out, err);
+	{
+		struct router_view v = {.live = &lt,
+					.preview = &pt,
+					.watch_log = d->router_watch,
+					.generation = generation};
+		const char *canary = durable_state_canary(state, &v.canary_weight);
+
+		/* the split of the state, when these entries are the ones it splits */
+		if (!canary || !live || !preview || strcmp(canary, preview))
+			v.canary_weight = 0;
+		rc = router_render(tpl_text, d->action.env, &v, out, err);
+	}
 	free(lr);
 	free(pr);
 	buf_release(&tpl);
 	return rc;
+}
+
+void route_health_url(char *out, size_t size, json_object *route)
+{
+	json_object *p = NULL, *h = NULL;
+	const char *path, *health;
+	size_t n;
+
+	json_object_object_get_ex(route, "path", &p);
+	json_object_object_get_ex(route, "health", &h);
+	path = p ? json_object_get_string(p) : "/";
+	health = h ? json_object_get_string(h) : "/";
+	n = strlen(path);
+	if (n && path[n - 1] == '/' && health[0] == '/')
+		health++;
+	snprintf(out, size, "%s%s", path, health);
+}
+
+int route_render(const struct deploy_ctx *d, json_object *state, const char *live,
+		 const char *preview, struct buf *out, struct error *err)
+{
+	char gen[64];
+
+	new_generation(gen, sizeof(gen));
+	return render(d, state, live, preview, gen, out, err);
+}
+
+/*
+ * A reload is in effect once new workers answer: the live entry's
+ * /_executor/health says the new generation three times in a row on new
+ * connections.  Not an error when it does not (a template without
+ * {{generation}}, an entry the host cannot reach): the probes that follow a
+ * switch judge it.
+ */
+#define GENERATION_WAIT_MS 10000
+
+static void wait_generation(const struct deploy_ctx *d, json_object *state, const char *gen)
+{
+	int port = route_router_port(state, "live_port"), streak = 0;
+	long long deadline = clock_ms() + GENERATION_WAIT_MS;
+
+	if (port <= 0 || !d->tls.ca_cert)
+		return;
+	while (streak < 3) {
+		struct probe_result r;
+
+		probe_get(d->tls.ca_cert, port, "/_executor/health", 2000, &r);
+		if (!r.error[0] && r.status == 200 && strstr(buf_str(&r.body), gen)) {
+			streak++;
+		} else {
+			streak = 0;
+			if (clock_ms() > deadline) {
+				log_warn("the router's live entry did not confirm the new "
+					 "configuration within %d ms (%s)",
+					 GENERATION_WAIT_MS,
+					 r.error[0] ? r.error : buf_str(&r.body));
+				probe_result_release(&r);
+				return;
+			}
+			usleep(10 * 1000);
+		}
+		probe_result_release(&r);
+	}
 }
 
 json_object *route_router_info(json_object *state)
@@ -100,6 +186,7 @@ int route_apply(const struct deploy_ctx *d, json_object *state, const char *live
 {
 	const char *container = route_router_container(state);
 	struct buf text = BUF_INIT;
+	char gen[64];
 	int rc;
 
 	if (!container)
@@ -108,11 +195,14 @@ int route_apply(const struct deploy_ctx *d, json_object *state, const char *live
 			"env %s has no router: its durable stack needs a service named "
 			"router (or labelled io.executor.role=router); run durable:setup-%s",
 			d->action.env, d->action.env);
-	if (route_render(d, state, live, preview, &text, err) < 0) {
+	new_generation(gen, sizeof(gen));
+	if (render(d, state, live, preview, gen, &text, err) < 0) {
 		buf_release(&text);
 		return -1;
 	}
 	rc = router_apply(d->docker, container, d->router_dir, buf_str(&text), err);
+	if (rc == 0 && strstr(buf_str(&text), gen))
+		wait_generation(d, state, gen);
 	buf_release(&text);
 	return rc;
 }

@@ -15,6 +15,9 @@ int route_render(const struct deploy_ctx *d, json_object *state, const char *liv
 int route_apply(const struct deploy_ctx *d, json_object *state, const char *live,
 		const char *preview, struct error *err);
 
+/* A route's location prefix joined with its health path: "/api/" + "/health". */
+void route_health_url(char *out, size_t size, json_object *route);
+
 /* state["router"]: {"container", "live_port", "preview_port"} */
 json_object *route_router_info(json_object *state);
 const char *route_router_container(json_object *state);

@@ -111,7 +111,7 @@ static int status_app(const char *root, const char *app, struct docker_client *d
 		json_object *state = NULL, *dur = NULL, *col = NULL, *hist = NULL, *colors, *e;
 		json_object *je = json_object_new_object(), *jc = json_object_new_object();
 		struct durable_lock_info lock;
-		char text[256], when[64];
+		char text[256], when[64], split_text[192];
 
 		if (durable_state_load(root, env, &state, err) < 0) {
 			log_warn("env %s: %s", env, err->msg);
@@ -151,12 +151,35 @@ static int status_app(const char *root, const char *app, struct docker_client *d
 			durable_state_preview(state)
 				? json_object_new_string(durable_state_preview(state))
 				: NULL);
+		{
+			int weight = 0;
+			const char *canary = durable_state_canary(state, &weight);
+			json_object *split = json_object_new_object();
+
+			/* the live entry's split: {"blue": 90, "green": 10} */
+			if (durable_state_live(state))
+				json_object_object_add(split, durable_state_live(state),
+						       json_object_new_int(100 - weight));
+			if (canary)
+				json_object_object_add(split, canary, json_object_new_int(weight));
+			json_object_object_add(je, "split", split);
+			if (!json && canary)
+				snprintf(split_text, sizeof(split_text),
+					 "   split: %s %d%%, %s %d%% (canary since %s)",
+					 durable_state_live(state), 100 - weight, canary, weight,
+					 str_of(json_object_object_get(state, "canary"), "since")
+						 ? str_of(json_object_object_get(state, "canary"),
+							  "since")
+						 : "?");
+			else
+				split_text[0] = '\0';
+		}
 		if (!json) {
 			printf("app %s, env %s\n", app, env);
 			printf("  durable   %s\n", text);
-			printf("  live      %s   (https://localhost:%d/)\n",
+			printf("  live      %s   (https://localhost:%d/)%s\n",
 			       durable_state_live(state) ? durable_state_live(state) : "-",
-			       route_router_port(state, "live_port"));
+			       route_router_port(state, "live_port"), split_text);
 			printf("  preview   %s   (https://localhost:%d/)\n",
 			       durable_state_preview(state) ? durable_state_preview(state) : "-",
 			       route_router_port(state, "preview_port"));

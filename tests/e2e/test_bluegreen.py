@@ -83,11 +83,11 @@ def remove_env_objects() -> list[str]:
     return remove_app_objects(APP)
 
 
-def container_facts(color: str) -> dict[str, tuple[str, bool, str]]:
+def container_facts(color: str, app: str = APP) -> dict[str, tuple[str, bool, str]]:
     """service -> (container id, running, health) of a color's containers."""
     out = {}
     for svc in SERVICES:
-        p = docker("inspect", f"{APP}-{color}-{svc}", check=False)
+        p = docker("inspect", f"{app}-{color}-{svc}", check=False)
         if p.returncode != 0:
             continue
         i = json.loads(p.stdout)[0]
@@ -145,18 +145,19 @@ class World:
     broken-router with a durable/router.conf.template that fails nginx -t), a clone
     for the local commands, the env's ports."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: str = APP, env: str = ENV, port_base: int = PORT_BASE) -> None:
+        self.app, self.env, self.port_base = app, env, port_base
         t0 = time.monotonic()
         p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
                            capture_output=True, text=True, timeout=900)
         check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
         self.images_s = time.monotonic() - t0
         d = state_dir()
-        self.tmp = tempfile.mkdtemp(prefix="e2ebg-", dir=d)
+        self.tmp = tempfile.mkdtemp(prefix=f"{app}-", dir=d)
         self.state = os.path.join(self.tmp, "driver")
         self.config = write_admin_config(os.path.join(self.tmp, "bluegreen.conf"), self.state,
                                          allowed_images="executor-test/*, echobase/*")
-        self.env_dir = os.path.join(self.state, "apps", APP, "envs", ENV)
+        self.env_dir = os.path.join(self.state, "apps", app, "envs", env)
         self.ports = self._pick_ports()
         self.repo = os.path.join(self.tmp, "repo")
         self.checkout = os.path.join(self.tmp, "checkout")
@@ -182,10 +183,10 @@ class World:
 
     def _pick_ports(self) -> dict[str, str]:
         got: list[int] = []
-        port = PORT_BASE
+        port = self.port_base
         while len(got) < len(PORT_VARS):
             port += 1
-            check(port < PORT_BASE + 1000, "no free ports in 22000-22999")
+            check(port < self.port_base + 1000, f"no free ports in {self.port_base}-{self.port_base + 999}")
             if port_free(port):
                 got.append(port)
         return {k: str(v) for k, v in zip(PORT_VARS, got)}
@@ -193,7 +194,7 @@ class World:
     # -- jobs and commands
 
     def variables(self, **extra: str) -> dict[str, str]:
-        v = {"EXECUTOR_APP": APP, "EXECUTOR_ENV": ENV, **self.ports}
+        v = {"EXECUTOR_APP": self.app, "EXECUTOR_ENV": self.env, **self.ports}
         v.update(extra)
         return v
 
@@ -273,13 +274,13 @@ class World:
     def durable_running(self) -> bool:
         for svc in ("mariadb", "router"):
             p = docker("inspect", "-f", "{{.State.Running}} {{.State.Health.Status}}",
-                       f"{APP}-{ENV}-durable-{svc}", check=False)
+                       f"{self.app}-{self.env}-durable-{svc}", check=False)
             if p.stdout.strip() != "true healthy":
                 return False
         return bool(self.state_json().get("router"))
 
     def color_ok(self, color: str) -> bool:
-        facts = container_facts(color)
+        facts = container_facts(color, self.app)
         rec = (self.state_json().get("colors") or {}).get(color) or {}
         return (len(facts) == len(SERVICES) and all(r and h in ("healthy", "") for _, r, h in facts.values())
                 and rec.get("status") == "healthy")
@@ -288,13 +289,13 @@ class World:
         """The durable layer up, `live` live, `also` (if given) deployed and in preview;
         healthy colors are not redeployed."""
         if not self.durable_running():
-            self.local("durable", "setup", ENV)
+            self.local("durable", "setup", self.env)
         if self.live() != live:
             if not self.color_ok(live):
-                self.local("deploy", live, "--env", ENV)
-            self.local("promote", live, "--env", ENV)
+                self.local("deploy", live, "--env", self.env)
+            self.local("promote", live, "--env", self.env)
         if also and (not self.color_ok(also) or self.state_json().get("preview") != also):
-            self.local("deploy", also, "--env", ENV)
+            self.local("deploy", also, "--env", self.env)
         check(self.live() == live, f"ensure: {live} is live (state says {self.live()})")
         self.expect_serving("live", live, "ensure")
         if also:
@@ -306,12 +307,12 @@ class World:
         problems = []
         if os.path.exists(self.env_dir):
             for color in COLORS:
-                p = self.local("cleanup", color, "--env", ENV, "--force", ok=False)
+                p = self.local("cleanup", color, "--env", self.env, "--force", ok=False)
                 if p.returncode != 0:
                     problems.append(f"cleanup {color} --force exited {p.returncode}: {p.stderr.strip()}")
-            p = self.local("durable", "teardown", ENV, "--volumes", ok=False)
+            p = self.local("durable", "teardown", self.env, "--volumes", ok=False)
             if p.returncode != 0:
-                problems.append(f"durable teardown {ENV} --volumes exited {p.returncode}: {p.stderr.strip()}")
+                problems.append(f"durable teardown {self.env} --volumes exited {p.returncode}: {p.stderr.strip()}")
         return problems
 
 

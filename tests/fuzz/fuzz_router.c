@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for router_render(): any bytes as a repository's
- * durable/router.conf.template (job-author input), two colors with routes.
+ * durable/router.conf.template (job-author input), two colors with routes,
+ * rendered plain and as a canary split with the watch log (the first byte
+ * picks which).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{"frontend", "/", 3443, "http", "/"},
 	};
 	struct router_target live = {"blue", "app-blue", routes, 2};
-	struct router_target preview = {NULL, NULL, NULL, 0};
+	struct router_target preview = {"green", "app-green", routes, 2};
+	struct router_view v = {&live, &preview, 0, 0};
 	struct buf out = BUF_INIT;
 	struct error err = ERROR_INIT;
 	char *text = malloc(size + 1);
@@ -29,7 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (router_render(text, "ci", &live, &preview, &out, &err) < 0 && err.cls != ERR_COMPOSE &&
+	if (size && data[0] & 1) {
+		v.canary_weight = 1 + data[0] % 99;
+		v.watch_log = 1;
+	} else if (size && data[0] & 2) {
+		preview.color = NULL;
+	}
+	if (router_render(text, "ci", &v, &out, &err) < 0 && err.cls != ERR_COMPOSE &&
 	    err.cls != ERR_SYSTEM)
 		abort();
 	if (out.data && strlen(out.data) != out.len)

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef STAGES_WATCH_H
+#define STAGES_WATCH_H
+
+/*
+ * The watch after a switch (and at every canary step): for a while, probe the
+ * candidate's health routes through the router and read the router's own
+ * account of every live request, and decide whether the candidate keeps its
+ * traffic.
+ *
+ * The router's account: while a watch runs, the live entry logs each proxied
+ * request to the router's stdout in the executor_watch format
+ * (durable/router.h).  A thread follows the router container's log stream
+ * through the Engine API (GET /containers/{id}/logs?follow=1&tail=0),
+ * attached before the switch so no request after it is missed, and counts
+ * requests, 5xx answers and upstream errors (5xx where no upstream answered)
+ * per color.  Outside a watch nothing is logged in that format, so the
+ * router's log does not grow because of it.
+ *
+ * The watch fails when the candidate's share of 5xx passes max_error_rate
+ * (0: any 5xx) or its probes fail max_probe_failures times in a row.  An
+ * operator can end it early through the control file (abort / full), and a
+ * signal (the job canceled) ends it too.
+ */
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "common/buf.h"
+#include "stages/deploy.h"
+
+#define WATCH_FIRST_MAX 5
+/* name of the control file in the env directory */
+#define WATCH_CONTROL_FILE "canary.control"
+
+struct watch_opts {
+	int seconds;
+	double max_error_rate;	 /* 0..1 */
+	int max_probe_failures;	 /* >= 1 */
+	const char *entry;	 /* where the candidate's routes are probed: live / preview */
+	const char *control;	 /* control file path, or NULL */
+	const char *what;	 /* "after the switch", "at 10%": for messages */
+};
+
+enum watch_outcome {
+	WATCH_QUIET,	/* the window passed */
+	WATCH_FAILED,	/* errors or probe failures: switch back */
+	WATCH_ABORT,	/* the operator: back to the previous state */
+	WATCH_FULL,	/* the operator: straight to 100% */
+	WATCH_CANCELED, /* a signal: back to the previous state */
+};
+
+struct watch_counts {
+	long requests, errors, upstream_errors;
+};
+
+struct watch {
+	char candidate[64];
+	volatile sig_atomic_t *cancel; /* the job's, or NULL */
+
+	/* the log follower */
+	struct docker_client *client;
+	pthread_t thread;
+	int started;
+	volatile sig_atomic_t stop;
+	pthread_mutex_t mu;
+	int attached, ended; /* under mu */
+	char log_error[256]; /* why the log is not read, "" when it is */
+	struct buf line;     /* follower thread only */
+	struct docker_demux demux;
+
+	/* under mu */
+	struct watch_counts cand, other;
+	char first[WATCH_FIRST_MAX][320]; /* first failing requests, as evidence */
+	int nfirst;
+
+	/* the probes (caller's thread) */
+	long probes, probe_failures;
+	int streak;
+	char probe_error[400];
+};
+
+/* Attach to the router's log before the switch.  Never fails the action: a
+ * router whose log cannot be read is watched by the probes alone (log_error
+ * says why, and the figures say so). */
+void watch_begin(struct watch *w, struct deploy_ctx *d, json_object *state, const char *candidate);
+/* Run one window.  The counters start from zero. */
+enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, json_object *state,
+			     const struct watch_opts *o, struct buf *reason);
+/* The window's figures, one line: "green: 240 requests, 0 5xx ...". */
+void watch_figures(struct watch *w, struct buf *out);
+void watch_end(struct watch *w);
+
+/*
+ * Ask the promote that holds the env's lock to abort / finish its canary
+ * (`executor promote --abort|--full` while a canary job runs): write the
+ * control file, wait until that promote takes it.  Returns 1 when it did, 0
+ * when nothing holding the lock took it (the caller then acts itself), -1
+ * on error.
+ */
+int watch_control_send(const char *env_dir, const char *state_root, const char *env,
+		       const char *command, int timeout_s, struct error *err);
+
+/* "10,50,100" -> ascending weights 1..100; ERR_JOB naming the variable. */
+int watch_parse_steps(const char *text, int *steps, int max, int *n, struct error *err);
+
+#endif
