@@ -255,6 +255,9 @@ def test_failing_candidate_is_switched_back_automatically_within_the_window():
     failed = [a for a in answers if not a.ok]
     check(failed and all(a.color == "green" for a in failed),
           f"the only failures are green's own 500s: {failed[:5]}")
+    print(f"  failing candidate: switched back {took:.1f} s after the promote started; "
+          f"{len(failed)} of {len(answers)} requests failed (all green's 500s), "
+          f"{len(after)} after the switch back, 0 failed", flush=True)
     w.expect_serving("live", "blue", "after the automatic rollback", res)
 
 
@@ -297,6 +300,8 @@ def test_canary_10_50_abort_then_10_100_sticky_with_no_failed_request():
     check("split: blue 90%, green 10%" in human, f"executor status prints the split: {human[:800]}")
     at10 = sample(w, CANARY_SAMPLE // 5, 5, "c")
     s10 = share(at10, "green")
+    print(f"  canary at 10%: green answered {s10:.1%} of {CANARY_SAMPLE} requests from "
+          f"{len(at10)} clients", flush=True)
     check(0.07 <= s10 <= 0.13, f"at 10%, green should get 10% +- 3% of {CANARY_SAMPLE} requests: {s10:.3f}")
     check(not sticky(at10), f"each client always gets the same color: {sticky(at10)[:5]}")
     green10 = {c for c, v in at10.items() if v[0] == "green"}
@@ -307,6 +312,7 @@ def test_canary_10_50_abort_then_10_100_sticky_with_no_failed_request():
     check("The watch at 50% passed" in res.text, "the 50% step is watched", res)
     at50 = sample(w, 1000, 2, "c")
     s50 = share(at50, "green")
+    print(f"  canary at 50%: green answered {s50:.1%} of 2000 requests from {len(at50)} clients", flush=True)
     check(0.45 <= s50 <= 0.55, f"at 50%, green should get 50% +- 5% of 2000 requests: {s50:.3f}")
     moved_back = [c for c in green10 if at50.get(c, ["green"])[0] != "green"]
     check(not moved_back, f"raising the weight keeps the 10% clients on green: {moved_back[:5]}")
@@ -325,6 +331,7 @@ def test_canary_10_50_abort_then_10_100_sticky_with_no_failed_request():
           "one job went 10% then 100%", res)
     check(w.live() == "green" and canary_of(w) is None, f"green is live, no canary left: {w.state_json()}")
     no_failures(answers, "the load loop across every step change")
+    print(f"  load loop across 10%, 50%, abort, 10%, 100%: {len(answers)} requests, 0 failed", flush=True)
     check({a.color for a in answers} == {"blue", "green"}, "the load loop saw both colors")
     at100 = sample(w, 200, 1, "c")
     check(share(at100, "green") == 1, "at 100% every client reaches green")
