@@ -337,9 +337,17 @@ int router_apply(struct docker_client *c, const char *container, const char *dir
 		return nginx_reload(c, container, err);
 	}
 	buf_release(&old);
-	/* the router mounts the directory, so files written here are seen inside it */
-	if (fs_write_atomic(test, test_main, strlen(test_main), 0644, err) < 0 ||
-	    fs_write_atomic(next, text, strlen(text), 0644, err) < 0)
+	/* the router mounts the directory, so files written here are seen inside
+	 * it; the throwaway main file is rewritten only when it differs */
+	if (fs_read_file(test, &old, 64 << 10, err) < 0 || strcmp(buf_str(&old), test_main)) {
+		error_clear(err);
+		if (fs_write_atomic(test, test_main, strlen(test_main), 0644, err) < 0) {
+			buf_release(&old);
+			return -1;
+		}
+	}
+	buf_release(&old);
+	if (fs_write_atomic(next, text, strlen(text), 0644, err) < 0)
 		return -1;
 	if (nginx_test(c, container, err) < 0) {
 		unlink(next);

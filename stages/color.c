@@ -23,6 +23,10 @@
 #include "stages/stages.h"
 #include "stages/watch.h"
 
+/* Answers in a row that verify a switch through the live entry: after the
+ * router confirmed the new configuration a couple suffice; without that
+ * confirmation (a template without {{generation}}) more ride out the reload. */
+#define VERIFY_CONFIRMED   2
 #define VERIFY_CONSECUTIVE 5
 
 static int file_exists(const struct deploy_ctx *d, const char *rel)
@@ -683,16 +687,18 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 	char *old_preview =
 		durable_state_preview(state) ? strdup(durable_state_preview(state)) : NULL;
 	long long t0 = clock_ms();
-	int rc = -1, watching = w && o && o->seconds > 0;
+	int rc = -1, watching = w && o && o->seconds > 0, confirmed;
 	struct buf reason = BUF_INIT;
 
 	gitlab_section_start(stderr, "switch", "Switching live traffic", 0);
 	log_info("Switching the live entry of env %s: %s -> %s", d->action.env,
 		 old_live ? old_live : "(none)", target);
 	d->router_watch = watching;
-	if (route_apply(d, state, target, old_live, err) < 0)
+	confirmed = route_apply(d, state, target, old_live, err);
+	if (confirmed < 0)
 		goto out;
-	if (probe_routes(d, state, target, "live", VERIFY_CONSECUTIVE, 30, err) < 0) {
+	if (probe_routes(d, state, target, "live", confirmed ? VERIFY_CONFIRMED : VERIFY_CONSECUTIVE,
+			 30, err) < 0) {
 		struct error e2 = ERROR_INIT;
 
 		log_error("The live entry does not answer from %s: switching back to %s", target,
@@ -739,9 +745,11 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 			buf_release(&fig);
 			log_error("Switching the live entry back to %s", old_live);
 			d->router_watch = 0;
-			if (route_apply(d, state, old_live, target, &e2) < 0 ||
-			    probe_routes(d, state, old_live, "live", VERIFY_CONSECUTIVE, 30, &e2) <
-				    0) {
+			confirmed = route_apply(d, state, old_live, target, &e2);
+			if (confirmed < 0 ||
+			    probe_routes(d, state, old_live, "live",
+					 confirmed ? VERIFY_CONFIRMED : VERIFY_CONSECUTIVE, 30,
+					 &e2) < 0) {
 				error_set(err, ERR_HEALTH,
 					  "%s; switching back to %s failed too: %s",
 					  buf_str(&reason), old_live, e2.msg);
@@ -956,7 +964,7 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 			goto out;
 		durable_state_set_preview(state, color);
 	}
-	if (probe_routes(d, state, color, "preview", 2, 30, err) < 0)
+	if (probe_routes(d, state, color, "preview", 1, 30, err) < 0)
 		goto out;
 	watching = (plan.nsteps && plan.pause > 0 && durable_state_live(state)) ||
 		   plan.watch.seconds > 0;

@@ -124,13 +124,13 @@ int route_render(const struct deploy_ctx *d, json_object *state, const char *liv
  */
 #define GENERATION_WAIT_MS 10000
 
-static void wait_generation(const struct deploy_ctx *d, json_object *state, const char *gen)
+static int wait_generation(const struct deploy_ctx *d, json_object *state, const char *gen)
 {
 	int port = route_router_port(state, "live_port"), streak = 0;
 	long long deadline = clock_ms() + GENERATION_WAIT_MS;
 
 	if (port <= 0 || !d->tls.ca_cert)
-		return;
+		return 0;
 	while (streak < 3) {
 		struct probe_result r;
 
@@ -145,12 +145,13 @@ static void wait_generation(const struct deploy_ctx *d, json_object *state, cons
 					 GENERATION_WAIT_MS,
 					 r.error[0] ? r.error : buf_str(&r.body));
 				probe_result_release(&r);
-				return;
+				return 0;
 			}
 			usleep(10 * 1000);
 		}
 		probe_result_release(&r);
 	}
+	return 1;
 }
 
 json_object *route_router_info(json_object *state)
@@ -202,7 +203,7 @@ int route_apply(const struct deploy_ctx *d, json_object *state, const char *live
 	}
 	rc = router_apply(d->docker, container, d->router_dir, buf_str(&text), err);
 	if (rc == 0 && strstr(buf_str(&text), gen))
-		wait_generation(d, state, gen);
+		rc = wait_generation(d, state, gen);
 	buf_release(&text);
 	return rc;
 }

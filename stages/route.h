@@ -11,7 +11,9 @@
  * routes recorded in the state. */
 int route_render(const struct deploy_ctx *d, json_object *state, const char *live,
 		 const char *preview, struct buf *out, struct error *err);
-/* Render and apply (write, nginx -t, HUP) to the env's router. */
+/* Render and apply (write, nginx -t, reload) to the env's router.  1 when the
+ * live entry then confirmed the new configuration ({{generation}}), 0 when
+ * it could not be asked, -1 on error. */
 int route_apply(const struct deploy_ctx *d, json_object *state, const char *live,
 		const char *preview, struct error *err);
 
