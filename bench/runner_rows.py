@@ -144,11 +144,13 @@ def trivial_rows(ctx, runs: int) -> list[Row]:
     row.extra["timeline"] = rec.timeline()
     row.notes.append(_startup(ctx))
     row.extra["timeline_theirs"] = theirs.timeline()
-    row.extra["api_min"] = (8, "prepare 3 (network create, container create — a 404 there is the cue to "
-                               "pull, so no image inspect first — start), run 3 (exec create, exec start "
-                               "hijacked, exec inspect for the exit code), cleanup 2 (force-remove the "
-                               "container and the network by their deterministic names; a list by label is "
-                               "only needed when services exist), config 0")
+    row.extra["api_min"] = (7, "prepare 3 (inspect the runner slot's network, kept between jobs — the "
+                               "check that no other job is on it —, container create — a 404 there is "
+                               "the cue to pull, so no image inspect first — start), run 3 (exec create, "
+                               "exec start hijacked, exec inspect for the exit code), cleanup 1 "
+                               "(force-remove the container by its deterministic name; a list by label is "
+                               "only needed when services exist), config 0; no /_ping (the API version "
+                               "is kept in the state dir: a replay in a fresh state dir pings once)")
     return [row, row2]
 
 

@@ -47,6 +47,7 @@ void config_defaults(struct config *cfg)
 	cfg->hostname = strdup(host);
 	cfg->pull_policy = PULL_IF_NOT_PRESENT;
 	cfg->service_wait_timeout = 30;
+	cfg->slot_networks = 8;
 	cfg->lock_timeout = 600;
 	cfg->watch_seconds = 0;
 	cfg->watch_max_error_rate = 0;
@@ -228,6 +229,9 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 		} else if (!strcmp(key, "service_wait_timeout")) {
 			if (parse_int(val, 0, 86400, &cfg->service_wait_timeout) < 0)
 				goto bad_int;
+		} else if (!strcmp(key, "slot_networks")) {
+			if (parse_int(val, 0, 256, &cfg->slot_networks) < 0)
+				goto bad_int;
 		} else if (!strcmp(key, "lock_timeout")) {
 			if (parse_int(val, 0, 86400, &cfg->lock_timeout) < 0)
 				goto bad_int;
@@ -236,16 +240,18 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 				goto bad_int;
 		} else if (!strcmp(key, "watch_probe_failures")) {
 			if (parse_int(val, 1, 1000, &cfg->watch_probe_failures) < 0)
-				return error_set(err, ERR_CONFIG,
-						 "%s:%d: watch_probe_failures must be a whole number "
-						 "from 1 to 1000, not \"%s\"",
-						 name, lineno, val);
+				return error_set(
+					err, ERR_CONFIG,
+					"%s:%d: watch_probe_failures must be a whole number "
+					"from 1 to 1000, not \"%s\"",
+					name, lineno, val);
 		} else if (!strcmp(key, "watch_max_error_rate")) {
 			if (config_parse_rate(val, &cfg->watch_max_error_rate) < 0)
-				return error_set(err, ERR_CONFIG,
-						 "%s:%d: watch_max_error_rate must be a share from 0 "
-						 "to 1 (0.05) or a percentage (5%%), not \"%s\"",
-						 name, lineno, val);
+				return error_set(
+					err, ERR_CONFIG,
+					"%s:%d: watch_max_error_rate must be a share from 0 "
+					"to 1 (0.05) or a percentage (5%%), not \"%s\"",
+					name, lineno, val);
 		} else {
 			return error_set(err, ERR_CONFIG,
 					 "%s:%d: unknown key \"%s\"; see docs/configuration.md for "

@@ -34,6 +34,7 @@ struct config {
 	int privileged;
 	int mount_docker_socket;
 	int service_wait_timeout;
+	int slot_networks; /* runner slots (CI_CONCURRENT_ID) below this reuse a network */
 	int lock_timeout;
 	/* the watch after promote (stages/watch.h): job variables override */
 	int watch_seconds;

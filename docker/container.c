@@ -9,6 +9,9 @@
 
 /* An engine that takes longer than this beyond the stop timeout is stuck. */
 #define STOP_GRACE_MS (60L * 1000L)
+/* The longest stop timeout a container may carry when the caller leaves it
+ * to the container's own (an hour). */
+#define STOP_UNKNOWN_MS (3600L * 1000L)
 
 static int container_path(struct buf *path, const char *id, const char *suffix, struct error *err)
 {
@@ -114,13 +117,14 @@ int docker_container_stop(struct docker_client *c, const char *id, int timeout_s
 {
 	_cleanup_buf_ struct buf path = BUF_INIT;
 
-	if (timeout_s < 0)
-		timeout_s = 0;
 	if (container_path(&path, id, "/stop", err) < 0)
 		return -1;
-	if (buf_printf(&path, "?t=%d", timeout_s) < 0)
+	if (timeout_s >= 0 && buf_printf(&path, "?t=%d", timeout_s) < 0)
 		return error_set(err, ERR_SYSTEM, "out of memory");
-	if (docker_call_json(c, "POST", path.data, NULL, NULL, timeout_s * 1000L + STOP_GRACE_MS,
+	/* without t, the engine waits the container's own StopTimeout (its
+	 * stop_grace_period), 10 s when it has none */
+	if (docker_call_json(c, "POST", path.data, NULL, NULL,
+			     (timeout_s >= 0 ? timeout_s * 1000L : STOP_UNKNOWN_MS) + STOP_GRACE_MS,
 			     err) < 0) {
 		if (err->code == 304) { /* already stopped */
 			error_clear(err);

@@ -35,6 +35,13 @@ struct docker_client *docker_client_clone(const struct docker_client *c, struct 
 const char *docker_client_host(const struct docker_client *c);
 /* GET /_ping; negotiates the API version (server's, capped at our max). */
 int docker_ping(struct docker_client *c, struct error *err);
+/* Use a version negotiated earlier (a cache kept by the caller) instead of a
+ * ping.  -1 (and nothing changes) unless it is one this client speaks.  When
+ * the engine refuses it (400 "client version ..."), the client negotiates on
+ * /_ping and repeats that request once. */
+int docker_client_set_api_version(struct docker_client *c, const char *version);
+/* 1 once the version came from a ping of this client (worth caching). */
+int docker_client_version_negotiated(const struct docker_client *c);
 /* "1.41" after a ping. */
 const char *docker_api_version(const struct docker_client *c);
 /* Count of requests made by this client (for benchmarks and tests). */
@@ -168,6 +175,7 @@ int docker_container_inspect(struct docker_client *c, const char *id, json_objec
 /* condition: "not-running", "next-exit", "removed" or NULL */
 int docker_container_wait(struct docker_client *c, const char *id, const char *condition,
 			  int *exit_code, struct error *err);
+/* timeout_s < 0: the container's own StopTimeout (engine default 10 s). */
 int docker_container_stop(struct docker_client *c, const char *id, int timeout_s,
 			  struct error *err);
 int docker_container_kill(struct docker_client *c, const char *id, const char *signal,
@@ -235,6 +243,18 @@ int docker_volume_inspect(struct docker_client *c, const char *name, json_object
 int docker_volume_remove(struct docker_client *c, const char *name, int force, struct error *err);
 int docker_volume_list(struct docker_client *c, const char *const *label_filters, json_object **out,
 		       struct error *err);
+
+/* ---- events ---- */
+
+/*
+ * GET /events from `since` to `until` (Unix times in ns): the events from
+ * `since` on, then the live ones, each handed to on_event.  on_event returns
+ * 0 to go on, 1 when it has what it waited for (docker_events returns 0), <0
+ * to fail.  Returns 1 when the stream reached `until` first.  filters: the
+ * engine's filters object ({"type":["container"],"event":[...]}), or NULL.
+ */
+int docker_events(struct docker_client *c, long long since_ns, long long until_ns,
+		  json_object *filters, docker_json_cb on_event, void *payload, struct error *err);
 
 /* ---- archive ---- */
 

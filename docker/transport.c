@@ -44,6 +44,7 @@ struct docker_client {
 	char version[16];  /* negotiated "1.41"; empty before the first ping */
 	char server_version[16];
 	int pinging;
+	int preset; /* version taken from the caller (a cache), not from a ping yet */
 	unsigned long requests;
 	volatile sig_atomic_t *cancel;
 };
@@ -232,6 +233,7 @@ struct docker_client *docker_client_clone(const struct docker_client *c, struct 
 		return NULL;
 	memcpy(n->version, c->version, sizeof(n->version));
 	memcpy(n->server_version, c->server_version, sizeof(n->server_version));
+	n->preset = c->preset;
 	n->cancel = c->cancel;
 	return n;
 }
@@ -269,7 +271,25 @@ int docker_ping(struct docker_client *c, struct error *err)
 		minor = API_MAX_MINOR;
 	}
 	snprintf(c->version, sizeof(c->version), "%u.%u", major, minor);
+	c->preset = 0;
 	return 0;
+}
+
+int docker_client_set_api_version(struct docker_client *c, const char *version)
+{
+	unsigned major, minor;
+
+	if (!version || parse_version(version, &major, &minor) < 0 || major != API_MAX_MAJOR ||
+	    minor < API_MIN_MINOR || minor > API_MAX_MINOR)
+		return -1;
+	snprintf(c->version, sizeof(c->version), "%u.%u", major, minor);
+	c->preset = 1;
+	return 0;
+}
+
+int docker_client_version_negotiated(const struct docker_client *c)
+{
+	return c->version[0] && !c->preset;
 }
 
 /* Lazy negotiation: the first request of a client pings first. */
@@ -473,8 +493,37 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 	return 0;
 }
 
+static int request_once(struct docker_client *c, const struct docker_request *req,
+			struct docker_response *resp, struct error *err);
+
+/* The engine refuses a version it does not speak with a 400 naming the client
+ * version ("client version 1.43 is too new", "... is too old"). */
+static int version_refused(const struct error *err)
+{
+	return err->code == 400 && strstr(err->msg, "client version");
+}
+
 int docker_request(struct docker_client *c, const struct docker_request *req,
 		   struct docker_response *resp, struct error *err)
+{
+	/* A version from the caller's cache saves the ping; when the engine
+	 * changed and refuses it, negotiate and send the request once more
+	 * (nothing was done: the engine refused before acting). */
+	if (request_once(c, req, resp, err) == 0)
+		return 0;
+	if (!c->preset || c->pinging || !version_refused(err))
+		return -1;
+	log_debug("engine: API %s refused (%s); negotiating again", c->version, err->msg);
+	c->version[0] = '\0';
+	c->preset = 0;
+	error_clear(err);
+	if (docker_ping(c, err) < 0)
+		return -1;
+	return request_once(c, req, resp, err);
+}
+
+static int request_once(struct docker_client *c, const struct docker_request *req,
+			struct docker_response *resp, struct error *err)
 {
 	_cleanup_buf_ struct buf url = BUF_INIT;
 	struct curl_slist *headers = NULL;

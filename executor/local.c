@@ -14,6 +14,7 @@
 #include "docker/docker.h"
 #include "executor/commands.h"
 #include "stages/deploy.h"
+#include "stages/stages.h"
 
 struct local_args {
 	const char *positional[4];
@@ -56,15 +57,9 @@ static int parse(int argc, char **argv, struct local_args *a, int allow_volumes,
 
 static int with_engine(struct config *cfg, struct docker_client **out, struct error *err)
 {
-	*out = docker_client_new(cfg->docker_host, err);
-	if (!*out)
-		return -1;
-	if (docker_ping(*out, err) < 0) {
-		docker_client_free(*out);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
+	/* the API version negotiated by an earlier process, else a ping */
+	*out = engine_connect(cfg, err);
+	return *out ? 0 : -1;
 }
 
 static int run_action(struct config *cfg, enum action_kind kind, const char *env, const char *color,
@@ -93,6 +88,7 @@ static int run_action(struct config *cfg, enum action_kind kind, const char *env
 		rc = deploy_perform(&d, &o, err);
 	}
 	deploy_ctx_release(&d);
+	engine_cache_update(cfg, docker);
 	docker_client_free(docker);
 	return rc;
 }
@@ -110,10 +106,11 @@ int cmd_durable(int argc, char **argv, struct config *cfg, struct error *err)
 	if (!strcmp(a.positional[0], "setup")) {
 		if (a.volumes)
 			return error_set(err, ERR_JOB, "--volumes goes with teardown");
-		return run_action(cfg, ACTION_DURABLE_SETUP, a.positional[1], NULL, 0, 0, PROMOTE_STEPS,
-				  err);
+		return run_action(cfg, ACTION_DURABLE_SETUP, a.positional[1], NULL, 0, 0,
+				  PROMOTE_STEPS, err);
 	}
-	return run_action(cfg, ACTION_DURABLE_CLEANUP, a.positional[1], NULL, a.volumes, 0, PROMOTE_STEPS, err);
+	return run_action(cfg, ACTION_DURABLE_CLEANUP, a.positional[1], NULL, a.volumes, 0,
+			  PROMOTE_STEPS, err);
 }
 
 int cmd_deploy(int argc, char **argv, struct config *cfg, struct error *err)
@@ -138,7 +135,8 @@ int cmd_promote(int argc, char **argv, struct config *cfg, struct error *err)
 	for (i = 0; i < argc && n < 63; i++) {
 		if (i && (!strcmp(argv[i], "--abort") || !strcmp(argv[i], "--full"))) {
 			if (control != PROMOTE_STEPS)
-				return error_set(err, ERR_JOB, "--abort and --full exclude each other");
+				return error_set(err, ERR_JOB,
+						 "--abort and --full exclude each other");
 			control = !strcmp(argv[i], "--abort") ? PROMOTE_ABORT : PROMOTE_FULL;
 		} else {
 			rest[n++] = argv[i];
@@ -190,6 +188,7 @@ int cmd_status(int argc, char **argv, struct config *cfg, struct error *err)
 	if (with_engine(cfg, &docker, err) < 0)
 		return -1;
 	rc = action_status(cfg, docker, a.json, err);
+	engine_cache_update(cfg, docker);
 	docker_client_free(docker);
 	return rc;
 }

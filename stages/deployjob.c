@@ -34,11 +34,14 @@ int deployjob_prepare(struct job_ctx *ctx, struct error *err)
 					 "image %s is not allowed on this runner; allowed: %s",
 					 ctx->job.image,
 					 pattern_list_str(&ctx->cfg->allowed_images));
-		if (image_ensure(ctx->docker, ctx->cfg, ctx->job.image, err) < 0)
+		int lock = -1, rc;
+
+		if (job_ensure_network(ctx, &lock, err) < 0)
 			return -1;
-		if (job_ensure_network(ctx, err) < 0)
-			return -1;
-		if (job_create_container(ctx, ctx->job.image, err) < 0)
+		rc = job_create_container(ctx, ctx->job.image, err);
+		if (lock >= 0)
+			close(lock);
+		if (rc < 0)
 			return -1;
 		log_info("Job container %s (image %s) runs the job's other stages", ctx->name,
 			 ctx->job.image);

@@ -43,7 +43,7 @@ int image_ensure(struct docker_client *c, const struct config *cfg, const char *
 	} else if (err->code == 404) {
 		present = 0;
 	} else {
-		return error_wrap(err, "inspect image %s", ref);
+		return -1; /* docker_image_inspect() named the image already */
 	}
 	if (present && cfg->pull_policy != PULL_ALWAYS) {
 		log_info("Using image %s (present)", ref);
@@ -65,4 +65,36 @@ int image_ensure(struct docker_client *c, const struct config *cfg, const char *
 		return error_wrap(err, "image %s cannot be had", ref);
 	}
 	return 0;
+}
+
+/* The create's own answer says whether the image is there: 404 "No such
+ * image".  Other 404s (a network that does not exist) are not about it. */
+static int no_such_image(const struct error *err)
+{
+	return err->code == 404 && strstr(err->msg, "No such image");
+}
+
+int image_create_container(struct docker_client *c, const struct config *cfg, const char *name,
+			   json_object *config, char **id_out, struct error *err)
+{
+	json_object *img = NULL;
+	const char *ref;
+
+	if (!json_object_object_get_ex(config, "Image", &img))
+		return error_set(err, ERR_SYSTEM, "create container %s: no image", name);
+	ref = json_object_get_string(img);
+	if (cfg->pull_policy == PULL_ALWAYS) {
+		if (image_ensure(c, cfg, ref, err) < 0)
+			return -1;
+		return docker_container_create(c, name, config, id_out, err);
+	}
+	/* present (the usual case): one call, no inspect before it */
+	if (docker_container_create(c, name, config, id_out, err) == 0)
+		return 0;
+	if (!no_such_image(err))
+		return -1;
+	error_clear(err);
+	if (image_ensure(c, cfg, ref, err) < 0)
+		return -1;
+	return docker_container_create(c, name, config, id_out, err);
 }

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Container jobs: the runner's prepare / run / cleanup, natively against the
- * Engine API.  One network and one long-lived job container per job (plus
- * one container per service), all labelled with the runner and job id so
- * cleanup finds them whatever happened before.
+ * Engine API.  One long-lived job container per job (plus one container per
+ * service), labelled with the runner and job id so cleanup finds them
+ * whatever happened before, on the network of the job's runner slot (or on
+ * a network of the job's own when the slot is taken).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +73,7 @@ int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struc
 		snprintf(ctx->job_id, sizeof(ctx->job_id), "%s", id);
 	}
 	snprintf(ctx->name, sizeof(ctx->name), "executor-%s-%s", ctx->runner, ctx->job_id);
+	snprintf(ctx->network, sizeof(ctx->network), "%s", ctx->name);
 	if (action_resolve(ctx->have_payload && ctx->job.name ? ctx->job.name
 							      : gitlab_var("CI_JOB_NAME"),
 			   gitlab_var("EXECUTOR_ACTION"), gitlab_var("EXECUTOR_ENV"),
@@ -87,18 +91,18 @@ int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struc
 		if (fs_mkdir_p(cfg->state_dir, 0700, err) < 0 || fs_mkdir_p(slots, 0700, err) < 0)
 			return error_wrap(err, "create the state directory (state_dir)");
 	}
-	ctx->docker = docker_client_new(cfg->docker_host, err);
+	ctx->docker = engine_connect(cfg, err);
 	if (!ctx->docker)
-		return -1;
-	if (docker_ping(ctx->docker, err) < 0)
 		return -1;
 	return 0;
 }
 
 void job_ctx_release(struct job_ctx *ctx)
 {
-	if (ctx->docker)
+	if (ctx->docker) {
+		engine_cache_update(ctx->cfg, ctx->docker);
 		docker_client_free(ctx->docker);
+	}
 	gitlab_job_release(&ctx->job);
 	memset(ctx, 0, sizeof(*ctx));
 }
@@ -372,8 +376,6 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 				 "service image %s is not allowed on this runner; allowed: %s "
 				 "(ask the runner admin, or use an allowed image)",
 				 image, pattern_list_str(&ctx->cfg->allowed_services));
-	if (image_ensure(ctx->docker, ctx->cfg, image, err) < 0)
-		return -1;
 	snprintf(cname, sizeof(cname), "%s-svc-%d", ctx->name, idx);
 
 	aliases = json_object_new_array();
@@ -409,18 +411,18 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 	    json_object_is_type(v, json_type_array))
 		json_object_object_add(cfg, "Cmd", json_object_get(v));
 	host = json_object_new_object();
-	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->name));
+	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->network));
 	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
 	json_object_object_add(cfg, "HostConfig", host);
 	endpoints = json_object_new_object();
 	ep = json_object_new_object();
 	json_object_object_add(ep, "Aliases", aliases);
-	json_object_object_add(endpoints, ctx->name, ep);
+	json_object_object_add(endpoints, ctx->network, ep);
 	v = json_object_new_object();
 	json_object_object_add(v, "EndpointsConfig", endpoints);
 	json_object_object_add(cfg, "NetworkingConfig", v);
 
-	rc = docker_container_create(ctx->docker, cname, cfg, &id, err);
+	rc = image_create_container(ctx->docker, ctx->cfg, cname, cfg, &id, err);
 	json_object_put(cfg);
 	if (rc < 0)
 		return error_wrap(err, "create service container for %s", image);
@@ -492,11 +494,11 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 		json_object_array_add(
 			binds, json_object_new_string("/var/run/docker.sock:/var/run/docker.sock"));
 	json_object_object_add(host, "Binds", binds);
-	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->name));
+	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->network));
 	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
 	json_object_object_add(cfg, "HostConfig", host);
 
-	rc = docker_container_create(ctx->docker, ctx->name, cfg, &id, err);
+	rc = image_create_container(ctx->docker, ctx->cfg, ctx->name, cfg, &id, err);
 	json_object_put(cfg);
 	if (rc < 0)
 		return error_wrap(err, "create the job container");
@@ -505,20 +507,169 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	return 0;
 }
 
-int job_ensure_network(struct job_ctx *ctx, struct error *err)
-{
-	json_object *net = NULL;
+/* ---- the job's network ----
+ *
+ * gitlab-runner gives each running job of a runner a distinct
+ * CI_CONCURRENT_ID (its slot), so a slot runs one job at a time and the
+ * slot's network can outlive the job: creating and deleting a bridge network
+ * was ~240 ms of every job.  The variable is the job's to override, so it is
+ * not trusted for isolation.  Under the slot's lock (held until the job's
+ * containers are attached), prepare looks at what the slot network holds;
+ * when any container of another job is attached (a job claiming a slot in
+ * use, or one whose cleanup never ran), this job gets a network of its own,
+ * created now and deleted by cleanup.  Nothing of another job is removed, so
+ * a claimed slot cannot be used to stop someone else's job.  Slots from
+ * slot_networks up (or without the variable) always get their own network,
+ * which bounds the networks a runner keeps.
+ */
 
-	if (docker_network_inspect(ctx->docker, ctx->name, &net, err) == 0) {
-		json_object_put(net);
+static int job_slot(const struct job_ctx *ctx)
+{
+	const char *id = gitlab_var("CI_CONCURRENT_ID");
+	long long n;
+
+	if (!all_digits(id))
+		return -1;
+	n = strtoll(id, NULL, 10);
+	return n < ctx->cfg->slot_networks ? (int)n : -1;
+}
+
+/* An attached container of this job: its container or one of its services. */
+static int job_owns(const struct job_ctx *ctx, const char *cname)
+{
+	size_t n = strlen(ctx->name);
+
+	if (*cname == '/')
+		cname++;
+	return !strncmp(cname, ctx->name, n) &&
+	       (cname[n] == '\0' || !strncmp(cname + n, "-svc-", 5));
+}
+
+static int slot_lock(const struct job_ctx *ctx, int slot, struct error *err)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/slots/.network-%s-%d.lock", ctx->cfg->state_dir,
+		 ctx->runner, slot);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_set_errno(err, ERR_IO, errno, "open the slot lock %s", path);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			error_set_errno(err, ERR_IO, errno, "lock %s", path);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static const char *label_str(json_object *labels, const char *key)
+{
+	json_object *v;
+
+	if (!labels || !json_object_object_get_ex(labels, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* 1: the slot network is ready for this job; 0: it is taken (or not ours). */
+static int slot_network(struct job_ctx *ctx, const char *name, int slot, struct error *err)
+{
+	json_object *info = NULL, *labels = NULL, *containers;
+	const char *other = NULL, *managed, *runner;
+	char slot_s[16];
+	int usable, rc;
+
+	if (docker_network_inspect(ctx->docker, name, &info, err) < 0) {
+		if (err->code != 404)
+			return -1;
+		error_clear(err);
+		snprintf(slot_s, sizeof(slot_s), "%d", slot);
+		labels = json_object_new_object();
+		json_object_object_add(labels, JOB_LABEL_MANAGED, json_object_new_string("true"));
+		json_object_object_add(labels, JOB_LABEL_RUNNER,
+				       json_object_new_string(ctx->runner));
+		json_object_object_add(labels, JOB_LABEL_ROLE,
+				       json_object_new_string("slot-network"));
+		json_object_object_add(labels, JOB_LABEL_SLOT, json_object_new_string(slot_s));
+		rc = docker_network_create(ctx->docker, name, labels, 0, NULL, err);
+		json_object_put(labels);
+		if (rc < 0)
+			return -1;
+		log_info("Created network %s for runner slot %d (kept for its next jobs)", name,
+			 slot);
+		return 1;
+	}
+	json_object_object_get_ex(info, "Labels", &labels);
+	managed = label_str(labels, JOB_LABEL_MANAGED);
+	runner = label_str(labels, JOB_LABEL_RUNNER);
+	usable = managed && !strcmp(managed, "true") && runner && !strcmp(runner, ctx->runner);
+	if (usable && json_object_object_get_ex(info, "Containers", &containers) &&
+	    json_object_is_type(containers, json_type_object)) {
+		json_object_object_foreach(containers, id, c)
+		{
+			const char *cname = str_field(c, "Name");
+
+			(void)id;
+			if (!cname || !job_owns(ctx, cname)) {
+				other = cname ? cname : "?";
+				usable = 0;
+				break;
+			}
+		}
+	}
+	if (!usable)
+		log_info("Network %s of runner slot %d %s: this job gets a network of its own",
+			 name, slot,
+			 other ? "has another job's containers attached" : "is not ours");
+	json_object_put(info);
+	return usable;
+}
+
+/* A network named like the job: created here, deleted by cleanup. */
+static int own_network(struct job_ctx *ctx, struct error *err)
+{
+	json_object *labels = job_labels(ctx, "network");
+	int rc;
+
+	snprintf(ctx->network, sizeof(ctx->network), "%s", ctx->name);
+	/* CheckDuplicate: an existing one (prepare run again) answers 409 */
+	rc = docker_network_create(ctx->docker, ctx->name, labels, 0, NULL, err);
+	json_object_put(labels);
+	if (rc < 0) {
+		if (err->code == 409) {
+			error_clear(err);
+			return 0;
+		}
+		return -1; /* docker_network_create() named it */
+	}
+	return 0;
+}
+
+int job_ensure_network(struct job_ctx *ctx, int *lock, struct error *err)
+{
+	int slot = job_slot(ctx), rc;
+	char name[128];
+
+	*lock = -1;
+	if (slot < 0)
+		return own_network(ctx, err);
+	snprintf(name, sizeof(name), "executor-%s-slot-%d", ctx->runner, slot);
+	*lock = slot_lock(ctx, slot, err);
+	if (*lock < 0)
+		return -1;
+	rc = slot_network(ctx, name, slot, err);
+	if (rc > 0) {
+		snprintf(ctx->network, sizeof(ctx->network), "%s", name);
 		return 0;
 	}
-	if (err->code != 404)
-		return error_wrap(err, "inspect the job network %s", ctx->name);
-	if (docker_network_create(ctx->docker, ctx->name, job_labels(ctx, "network"), 0, NULL,
-				  err) < 0)
-		return error_wrap(err, "create the job network %s", ctx->name);
-	return 0;
+	close(*lock);
+	*lock = -1;
+	if (rc < 0)
+		return error_wrap(err, "the network of runner slot %d", slot);
+	return own_network(ctx, err);
 }
 
 int stage_prepare(struct job_ctx *ctx, struct error *err)
@@ -526,7 +677,7 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 	const char *image = job_image(ctx);
 	json_object *services;
 	size_t i, n;
-	int rc = -1;
+	int rc = -1, lock = -1;
 
 	if (ctx->action.kind != ACTION_NONE)
 		return deployjob_prepare(ctx, err);
@@ -555,10 +706,7 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 		}
 	}
 
-	if (image_ensure(ctx->docker, ctx->cfg, image, err) < 0)
-		goto out;
-
-	if (job_ensure_network(ctx, err) < 0)
+	if (job_ensure_network(ctx, &lock, err) < 0)
 		goto out;
 
 	for (i = 0; i < n; i++)
@@ -572,6 +720,8 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 	log_notice("Job container %s ready (image %s)", ctx->name, image);
 	rc = 0;
 out:
+	if (lock >= 0)
+		close(lock);
 	json_object_put(services);
 	return rc;
 }
@@ -694,12 +844,40 @@ int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage, i
 	return job_run_in_container(ctx, script_path, stage, script_exit, err);
 }
 
+/* Exec create answers 404 (no such container) or 409 (not running) when the
+ * job container is gone: only then is it inspected, for the reason. */
+static int container_gone(struct job_ctx *ctx, const char *stage, struct error *err)
+{
+	struct error ierr = ERROR_INIT;
+	json_object *info = NULL, *state, *ec = NULL, *oom = NULL;
+
+	if (err->code == 404)
+		return error_set(err, ERR_SYSTEM,
+				 "the job container %s does not exist: prepare did not run or it "
+				 "was removed",
+				 ctx->name);
+	if (err->code != 409 ||
+	    docker_container_inspect(ctx->docker, ctx->name, &info, &ierr) < 0 ||
+	    !json_object_object_get_ex(info, "State", &state)) {
+		json_object_put(info);
+		return error_wrap(err, "start the %s stage", stage);
+	}
+	json_object_object_get_ex(state, "ExitCode", &ec);
+	json_object_object_get_ex(state, "OOMKilled", &oom);
+	error_set(err, ERR_SYSTEM,
+		  "the job container %s has stopped (exit code %d%s); the job cannot go on",
+		  ctx->name, ec ? json_object_get_int(ec) : -1,
+		  oom && json_object_get_boolean(oom) ? ", killed for lack of memory" : "");
+	json_object_put(info);
+	return -1;
+}
+
 int job_run_in_container(struct job_ctx *ctx, const char *script_path, const char *stage,
 			 int *script_exit, struct error *err)
 {
 	_cleanup_buf_ struct buf script = BUF_INIT;
 	_cleanup_free_ char *exec_id = NULL;
-	json_object *info = NULL, *state, *v, *cfg, *cmd;
+	json_object *cfg, *cmd;
 	struct run_state st = {.ctx = ctx};
 	struct docker_exec_io io = {0};
 	struct sigaction sa = {0};
@@ -708,29 +886,6 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 	*script_exit = -1;
 	if (fs_read_file(script_path, &script, SCRIPT_MAX, err) < 0)
 		return error_wrap(err, "read the %s script", stage);
-
-	if (docker_container_inspect(ctx->docker, ctx->name, &info, err) < 0) {
-		if (err->code == 404)
-			return error_set(err, ERR_SYSTEM,
-					 "the job container %s does not exist: prepare did not run "
-					 "or it was removed",
-					 ctx->name);
-		return error_wrap(err, "inspect the job container");
-	}
-	if (json_object_object_get_ex(info, "State", &state) &&
-	    json_object_object_get_ex(state, "Running", &v) && !json_object_get_boolean(v)) {
-		json_object *ec = NULL, *oom = NULL;
-
-		json_object_object_get_ex(state, "ExitCode", &ec);
-		json_object_object_get_ex(state, "OOMKilled", &oom);
-		error_set(err, ERR_SYSTEM,
-			  "the job container %s has stopped (exit code %d%s); the job cannot go on",
-			  ctx->name, ec ? json_object_get_int(ec) : -1,
-			  oom && json_object_get_boolean(oom) ? ", killed for lack of memory" : "");
-		json_object_put(info);
-		return -1;
-	}
-	json_object_put(info);
 
 	cfg = json_object_new_object();
 	cmd = json_object_new_array();
@@ -743,7 +898,7 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 	rc = docker_exec_create(ctx->docker, ctx->name, cfg, &exec_id, err);
 	json_object_put(cfg);
 	if (rc < 0)
-		return error_wrap(err, "start the %s stage", stage);
+		return container_gone(ctx, stage, err);
 
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
@@ -793,16 +948,12 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 
 /* ---- cleanup ---- */
 
-int stage_cleanup(struct job_ctx *ctx, struct error *err)
+/* Every container labelled with this runner and job, force-removed. */
+static int remove_labelled(struct job_ctx *ctx, const char *const *filters, struct error *err)
 {
-	char runner_l[128], job_l[128];
-	const char *filters[] = {runner_l, job_l, JOB_LABEL_MANAGED "=true", NULL};
 	json_object *list = NULL;
 	size_t i, n;
 	int failed = 0;
-
-	snprintf(runner_l, sizeof(runner_l), JOB_LABEL_RUNNER "=%s", ctx->runner);
-	snprintf(job_l, sizeof(job_l), JOB_LABEL_JOB "=%s", ctx->job_id);
 
 	if (docker_container_list(ctx->docker, filters, 1, &list, err) < 0)
 		return error_wrap(err, "list the job's containers");
@@ -820,22 +971,48 @@ int stage_cleanup(struct job_ctx *ctx, struct error *err)
 		}
 	}
 	json_object_put(list);
-	list = NULL;
+	return failed;
+}
 
-	if (docker_network_list(ctx->docker, filters, &list, err) < 0)
-		return error_wrap(err, "list the job's networks");
-	n = json_object_array_length(list);
-	for (i = 0; i < n; i++) {
-		json_object *net = json_object_array_get_idx(list, i), *id;
+/*
+ * A job without services has one container, whose name is known: it is
+ * removed by name.  With services (or an unreadable list of them) every
+ * container labelled with the job is.  Then the job's own network, when it
+ * had one (gone already is success); the slot network stays for the slot's
+ * next job.
+ */
+int stage_cleanup(struct job_ctx *ctx, struct error *err)
+{
+	char runner_l[128], job_l[128];
+	const char *filters[] = {runner_l, job_l, JOB_LABEL_MANAGED "=true", NULL};
+	json_object *services;
+	int failed = 0;
 
-		if (!json_object_object_get_ex(net, "Id", &id))
-			continue;
-		if (docker_network_remove(ctx->docker, json_object_get_string(id), err) < 0) {
-			log_warn("remove network %.12s: %s", json_object_get_string(id), err->msg);
+	snprintf(runner_l, sizeof(runner_l), JOB_LABEL_RUNNER "=%s", ctx->runner);
+	snprintf(job_l, sizeof(job_l), JOB_LABEL_JOB "=%s", ctx->job_id);
+
+	services = services_list(ctx, err);
+	error_clear(err);
+	if (services && json_object_array_length(services) == 0) {
+		if (docker_container_remove(ctx->docker, ctx->name, 1, 1, err) < 0) {
+			log_warn("remove container %s: %s", ctx->name, err->msg);
 			failed++;
 		}
+	} else {
+		int r = remove_labelled(ctx, filters, err);
+
+		if (r < 0) {
+			json_object_put(services);
+			return -1;
+		}
+		failed += r;
 	}
-	json_object_put(list);
+	json_object_put(services);
+
+	if (docker_network_remove(ctx->docker, ctx->name, err) < 0) {
+		log_warn("remove network %s: %s", ctx->name, err->msg);
+		failed++;
+	}
 	if (failed)
 		return error_set(err, ERR_ENGINE, "%d of the job's resources could not be removed",
 				 failed);

@@ -502,25 +502,35 @@ static int ensure_networks(const struct stack *s, struct error *err)
 	for (i = 0; i < s->project->nnetworks; i++) {
 		const struct compose_resource *n = &s->project->networks[i];
 		json_object *info = NULL, *labels;
+		int rc;
 
+		if (!n->external) {
+			/* create first (CheckDuplicate): 409 says it is there already, a
+			 * missing one (the usual deploy) costs no inspect before */
+			labels = project_labels(s);
+			add_label(labels, "com.docker.compose.network", n->key);
+			rc = docker_network_create(s->docker, n->name, labels, 0, NULL, err);
+			json_object_put(labels);
+			if (rc == 0) {
+				log_info("Created network %s", n->name);
+				continue;
+			}
+			if (err->code != 409)
+				return -1; /* docker_network_create() named it */
+			error_clear(err);
+			continue;
+		}
 		if (docker_network_inspect(s->docker, n->name, &info, err) == 0) {
 			json_object_put(info);
 			continue;
 		}
 		if (err->code != 404)
 			return error_wrap(err, "inspect network %s", n->name);
-		if (n->external)
-			return error_set(
-				err, ERR_JOB,
-				"network %s is declared external but does not exist; %s", n->name,
-				s->attach_network && !strcmp(n->name, s->attach_network)
-					? "set up the durable layer first (durable:setup-<env>)"
-					: "create it, or drop `external: true`");
-		labels = project_labels(s);
-		add_label(labels, "com.docker.compose.network", n->key);
-		if (docker_network_create(s->docker, n->name, labels, 0, NULL, err) < 0)
-			return error_wrap(err, "create network %s", n->name);
-		log_info("Created network %s", n->name);
+		return error_set(err, ERR_JOB,
+				 "network %s is declared external but does not exist; %s", n->name,
+				 s->attach_network && !strcmp(n->name, s->attach_network)
+					 ? "set up the durable layer first (durable:setup-<env>)"
+					 : "create it, or drop `external: true`");
 	}
 	if (s->attach_network) {
 		json_object *info = NULL;
@@ -679,7 +689,8 @@ static int create_container(const struct stack *s, const struct compose_service 
 			json_object_object_del(eps, rname);
 		}
 	}
-	rc = docker_container_create(s->docker, svc->container_name, cfg, &id, err);
+	/* a present image costs no inspect: the create's 404 is the cue to pull */
+	rc = image_create_container(s->docker, s->cfg, svc->container_name, cfg, &id, err);
 	if (rc < 0) {
 		json_object_put(rest);
 		if (err->code == 409)
@@ -728,95 +739,178 @@ static int start_container(const struct stack *s, const char *name, struct error
 	return 0;
 }
 
-/* Creating and starting one container: what runs in parallel within a wave. */
+/* What a service needs created (its container-create body). */
 struct create_task {
 	const struct stack *s;
 	const struct compose_service *svc;
 	json_object *cfg;
 	int replace; /* remove the old container first */
-	struct error err;
-	int rc;
 };
 
-static void *create_one(void *arg)
+static int plan_service(const struct stack *s, const struct compose_service *svc,
+			struct stack_report *rep, struct create_task *task, int *queued,
+			int *restart, struct error *err);
+
+/*
+ * stack_up runs every service in a thread of its own, on its own connection:
+ * it plans (one inspect), removes and creates its container at once — a
+ * create depends on nothing — and starts it as soon as the services it
+ * depends on are up (their threads done, then their depends_on condition),
+ * not when a whole wave of them is.
+ */
+struct up_sched {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct up_task *tasks; /* by service index */
+	size_t n;
+	struct stack_report *rep;
+};
+
+struct up_task {
+	const struct stack *s;
+	const struct compose_service *svc;
+	struct up_sched *sched;
+	int done; /* 0 running, 1 up, -1 failed (under sched->mu) */
+	struct error err;
+};
+
+/* The services this one depends on are up: their threads are done and
+ * their depends_on conditions hold. */
+static int wait_dependencies(const struct stack *s, struct up_task *t, struct error *err)
 {
-	struct create_task *t = arg;
+	struct up_sched *sc = t->sched;
+	const struct compose_service *svc = t->svc;
+	size_t i, j;
+
+	for (i = 0; i < svc->ndepends_on; i++) {
+		const struct compose_dependency *d = &svc->depends_on[i];
+		int done = 1;
+
+		for (j = 0; j < sc->n; j++) {
+			if (strcmp(s->project->services[j].name, d->service))
+				continue;
+			pthread_mutex_lock(&sc->mu);
+			while (sc->tasks[j].done == 0)
+				pthread_cond_wait(&sc->cv, &sc->mu);
+			done = sc->tasks[j].done;
+			pthread_mutex_unlock(&sc->mu);
+		}
+		if (done < 0)
+			return error_set(err, ERR_JOB,
+					 "%s was not started: %s, which it depends on, failed",
+					 svc->name, d->service);
+		if (wait_dependency(s, svc, d, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int up_service(const struct stack *s, struct up_task *t, struct error *err)
+{
+	struct stack_report rep = {0};
+	struct create_task ct;
+	int queued = 0, restart = 0, rc;
+
+	rc = plan_service(s, t->svc, &rep, &ct, &queued, &restart, err);
+	pthread_mutex_lock(&t->sched->mu);
+	t->sched->rep->created += rep.created;
+	t->sched->rep->started += rep.started;
+	t->sched->rep->unchanged += rep.unchanged;
+	t->sched->rep->drifted += rep.drifted;
+	t->sched->rep->replaced += rep.replaced;
+	if (rep.drift.len)
+		buf_append(&t->sched->rep->drift, rep.drift.data, rep.drift.len);
+	pthread_mutex_unlock(&t->sched->mu);
+	buf_release(&rep.drift);
+	if (rc < 0)
+		return -1;
+	if (queued) {
+		rc = -1;
+		if (ct.replace &&
+		    docker_container_remove(s->docker, t->svc->container_name, 1, 0, err) < 0)
+			error_wrap(err, "replace %s", t->svc->container_name);
+		else if (create_container(s, t->svc, ct.cfg, err) == 0)
+			rc = 0;
+		json_object_put(ct.cfg);
+		if (rc < 0)
+			return -1;
+	}
+	if (!queued && !restart)
+		return 0; /* unchanged and running */
+	if (wait_dependencies(s, t, err) < 0 || start_container(s, t->svc->container_name, err) < 0)
+		return -1;
+	if (queued)
+		log_info("Started %s (%s)", t->svc->container_name, t->svc->image);
+	else
+		log_info("Started %s again (it was stopped)", t->svc->container_name);
+	return 0;
+}
+
+static void *up_one(void *arg)
+{
+	struct up_task *t = arg;
 	struct stack ts = *t->s;
 	struct docker_client *c = docker_client_clone(t->s->docker, &t->err);
+	int rc = -1;
 
-	t->rc = -1;
-	if (!c)
-		return NULL;
-	ts.docker = c;
-	if (t->replace && docker_container_remove(c, t->svc->container_name, 1, 0, &t->err) < 0) {
-		error_wrap(&t->err, "replace %s", t->svc->container_name);
-		goto out;
+	if (c) {
+		ts.docker = c;
+		rc = up_service(&ts, t, &t->err);
+		docker_client_free(c);
 	}
-	if (image_ensure(c, ts.cfg, t->svc->image, &t->err) < 0)
-		goto out;
-	if (create_container(&ts, t->svc, t->cfg, &t->err) < 0)
-		goto out;
-	if (start_container(&ts, t->svc->container_name, &t->err) < 0)
-		goto out;
-	log_info("Started %s (%s)", t->svc->container_name, t->svc->image);
-	t->rc = 0;
-out:
-	docker_client_free(c);
+	pthread_mutex_lock(&t->sched->mu);
+	t->done = rc == 0 ? 1 : -1;
+	pthread_cond_broadcast(&t->sched->cv);
+	pthread_mutex_unlock(&t->sched->mu);
 	return NULL;
 }
 
-/* Run the wave's tasks at once; the first error wins. */
-static int run_wave(struct create_task *tasks, size_t n, struct error *err)
+/* Every service at once; the first failure in start order is the error (a
+ * dependency's own failure before its dependents' "was not started"). */
+static int run_services(const struct stack *s, const size_t *order, struct stack_report *rep,
+			struct error *err)
 {
-	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
-	int *started = calloc(n ? n : 1, sizeof(*started));
-	size_t i;
+	size_t n = s->project->nservices, i;
+	struct up_sched sc = {.n = n, .rep = rep};
+	_cleanup_free_ pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+	_cleanup_free_ int *started = calloc(n ? n : 1, sizeof(*started));
 	int rc = 0;
 
-	if (!th || !started) {
-		free(th);
-		free(started);
+	sc.tasks = calloc(n ? n : 1, sizeof(*sc.tasks));
+	if (!th || !started || !sc.tasks) {
+		free(sc.tasks);
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	}
+	pthread_mutex_init(&sc.mu, NULL);
+	pthread_cond_init(&sc.cv, NULL);
 	for (i = 0; i < n; i++) {
-		if (n > 1 && pthread_create(&th[i], NULL, create_one, &tasks[i]) == 0)
-			started[i] = 1;
+		sc.tasks[i].s = s;
+		sc.tasks[i].svc = &s->project->services[i];
+		sc.tasks[i].sched = &sc;
+	}
+	/* in start order, so a service that cannot have a thread of its own
+	 * runs here after what it depends on */
+	for (i = 0; i < n; i++) {
+		size_t k = order[i];
+
+		if (n > 1 && pthread_create(&th[k], NULL, up_one, &sc.tasks[k]) == 0)
+			started[k] = 1;
 		else
-			create_one(&tasks[i]);
+			up_one(&sc.tasks[k]);
 	}
 	for (i = 0; i < n; i++)
 		if (started[i])
 			pthread_join(th[i], NULL);
-	for (i = 0; i < n; i++) {
-		if (tasks[i].rc < 0 && rc == 0) {
-			*err = tasks[i].err;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (sc.tasks[order[i]].done < 0) {
+			*err = sc.tasks[order[i]].err;
 			rc = -1;
 		}
-		json_object_put(tasks[i].cfg);
-		tasks[i].cfg = NULL;
 	}
-	free(th);
-	free(started);
+	pthread_cond_destroy(&sc.cv);
+	pthread_mutex_destroy(&sc.mu);
+	free(sc.tasks);
 	return rc;
-}
-
-/* The wave of each service: 0 without dependencies, else one after the
- * latest of its dependencies.  order is a start order (dependencies first). */
-static void compute_waves(const struct compose_project *p, const size_t *order, int *wave)
-{
-	size_t k, i, j;
-
-	for (k = 0; k < p->nservices; k++) {
-		const struct compose_service *svc = &p->services[order[k]];
-		int w = 0;
-
-		for (i = 0; i < svc->ndepends_on; i++)
-			for (j = 0; j < p->nservices; j++)
-				if (!strcmp(p->services[j].name, svc->depends_on[i].service) &&
-				    wave[j] + 1 > w)
-					w = wave[j] + 1;
-		wave[order[k]] = w;
-	}
 }
 
 /* The image and bind-mount policy of one service (no Docker call). */
@@ -853,11 +947,6 @@ static int service_allowed(const struct stack *s, const struct compose_service *
 	return 0;
 }
 
-/*
- * Decide what one service needs: nothing (unchanged, running), a start (it
- * was stopped), drift (durable layer: reported, kept), or a create (new or
- * replaced), which is queued for the wave.
- */
 /* A stopped container that misses a network its config names: created, then the
  * driver died before `network connect` (create attaches only the first network).
  * Starting it would run it cut off from the rest; it is replaced instead. */
@@ -880,22 +969,24 @@ static int networks_missing(json_object *info, json_object *cfg)
 	return 0;
 }
 
+/*
+ * Decide what one service needs: nothing (unchanged, running), a start (it
+ * was stopped: *restart), drift (durable layer: reported, kept), or a create
+ * (new or replaced: *queued, task filled).  Starts wait for the caller.
+ */
 static int plan_service(const struct stack *s, const struct compose_service *svc,
 			struct stack_report *rep, struct create_task *task, int *queued,
-			struct error *err)
+			int *restart, struct error *err)
 {
 	const struct compose_project *p = s->project;
 	json_object *cfg = NULL, *info = NULL;
 	char hash[65];
 	int exists;
-	size_t i;
 
 	*queued = 0;
+	*restart = 0;
 	if (service_allowed(s, svc, err) < 0)
 		return -1;
-	for (i = 0; i < svc->ndepends_on; i++)
-		if (wait_dependency(s, svc, &svc->depends_on[i], err) < 0)
-			return -1;
 	if (stack_container_config(s, svc, &cfg, hash, err) < 0)
 		return -1;
 
@@ -942,9 +1033,7 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 					rep->unchanged++;
 				return 0;
 			}
-			if (start_container(s, svc->container_name, err) < 0)
-				return -1;
-			log_info("Started %s again (it was stopped)", svc->container_name);
+			*restart = 1; /* once its dependencies are up */
 			rep->started++;
 			return 0;
 		}
@@ -964,12 +1053,9 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 	const struct compose_project *p = s->project;
 	size_t n = p->nservices ? p->nservices : 1;
 	_cleanup_free_ size_t *order = calloc(n, sizeof(size_t));
-	_cleanup_free_ int *wave = calloc(n, sizeof(int));
-	_cleanup_free_ struct create_task *tasks = calloc(n, sizeof(*tasks));
 	size_t k;
-	int w, maxwave = 0;
 
-	if (!order || !wave || !tasks)
+	if (!order)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	if (compose_project_start_order(p, order, err) < 0)
 		return -1;
@@ -991,34 +1077,7 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 	}
 	if (ensure_networks(s, err) < 0 || ensure_volumes(s, err) < 0)
 		return -1;
-	compute_waves(p, order, wave);
-	for (k = 0; k < p->nservices; k++)
-		if (wave[k] > maxwave)
-			maxwave = wave[k];
-
-	/* services without dependencies between them are created and started
-	 * at once, each on its own connection; a wave waits for the one before */
-	for (w = 0; w <= maxwave; w++) {
-		size_t ntasks = 0;
-
-		for (k = 0; k < p->nservices; k++) {
-			const struct compose_service *svc = &p->services[order[k]];
-			int queued = 0;
-
-			if (wave[order[k]] != w)
-				continue;
-			if (plan_service(s, svc, rep, &tasks[ntasks], &queued, err) < 0) {
-				while (ntasks > 0)
-					json_object_put(tasks[--ntasks].cfg);
-				return -1;
-			}
-			if (queued)
-				ntasks++;
-		}
-		if (run_wave(tasks, ntasks, err) < 0)
-			return -1;
-	}
-	return 0;
+	return run_services(s, order, rep, err);
 }
 
 static void print_failure(const struct stack *s, const char *cname, json_object *info)
@@ -1052,70 +1111,256 @@ static void print_failure(const struct stack *s, const char *cname, json_object 
 	buf_release(&logs);
 }
 
+/*
+ * The health gate.  The engine says when a container's health changes (a
+ * health_status event) and when it exits (die): the gate reads the state of
+ * every container once (one list call: State and Status carry running,
+ * restarting and the health), then waits on one GET /events stream for the
+ * changes it still needs, and reads the state once more to confirm what the
+ * events said.  Events are only the cue: the decision is always taken on a
+ * fresh read, so an event replayed from before the read cannot mislead it.
+ * The engine sends `die` before its container list shows the exit, so a
+ * container an event says failed is read by inspect, which waits for the
+ * engine to finish handling the exit.
+ */
+enum standing { ST_PENDING, ST_OK, ST_FAILED };
+
+struct gate {
+	const struct stack *s;
+	enum standing *st; /* per service */
+	int *cue;	   /* per service: an event said it failed */
+	long long last_ns; /* time of the last event seen */
+};
+
+static long long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* From a list entry: State "running", Status "Up 2 seconds (health: starting)". */
+static enum standing standing_of(json_object *ct)
+{
+	json_object *v;
+	const char *state = "", *status = "";
+
+	if (json_object_object_get_ex(ct, "State", &v))
+		state = json_object_get_string(v);
+	if (json_object_object_get_ex(ct, "Status", &v))
+		status = json_object_get_string(v);
+	if (!strcmp(state, "restarting"))
+		return ST_PENDING;
+	if (strcmp(state, "running") || strstr(status, "(unhealthy)"))
+		return ST_FAILED;
+	if (strstr(status, "(health: starting)"))
+		return ST_PENDING;
+	return ST_OK;
+}
+
+static int service_index(const struct compose_project *p, const char *cname)
+{
+	size_t i;
+
+	if (cname && *cname == '/')
+		cname++;
+	for (i = 0; cname && i < p->nservices; i++)
+		if (!strcmp(p->services[i].container_name, cname))
+			return (int)i;
+	return -1;
+}
+
+/* One read of every container's standing; a missing container has failed. */
+static int gate_read(struct gate *g, struct error *err)
+{
+	const struct compose_project *p = g->s->project;
+	json_object *list = NULL;
+	size_t i, n;
+
+	if (stack_containers(g->s->docker, p->name, &list, err) < 0)
+		return error_wrap(err, "read the state of %s", p->name);
+	for (i = 0; i < p->nservices; i++)
+		g->st[i] = ST_FAILED;
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *ct = json_object_array_get_idx(list, i), *names;
+		int k;
+
+		if (!json_object_object_get_ex(ct, "Names", &names) ||
+		    !json_object_array_length(names))
+			continue;
+		k = service_index(p, json_object_get_string(json_object_array_get_idx(names, 0)));
+		if (k >= 0)
+			g->st[k] = standing_of(ct);
+	}
+	json_object_put(list);
+	return 0;
+}
+
+/* 1 when every service is OK or one has failed: time to read again. */
+static int gate_decided(const struct gate *g)
+{
+	size_t i;
+	int pending = 0;
+
+	for (i = 0; i < g->s->project->nservices; i++) {
+		if (g->st[i] == ST_FAILED)
+			return 1;
+		pending |= g->st[i] == ST_PENDING;
+	}
+	return !pending;
+}
+
+static int gate_on_event(json_object *ev, void *payload)
+{
+	struct gate *g = payload;
+	json_object *actor, *attrs, *v;
+	const char *action = NULL, *name = NULL;
+	int k;
+
+	if (json_object_object_get_ex(ev, "Action", &v))
+		action = json_object_get_string(v);
+	if (json_object_object_get_ex(ev, "timeNano", &v))
+		g->last_ns = json_object_get_int64(v);
+	if (json_object_object_get_ex(ev, "Actor", &actor) &&
+	    json_object_object_get_ex(actor, "Attributes", &attrs) &&
+	    json_object_object_get_ex(attrs, "name", &v))
+		name = json_object_get_string(v);
+	k = service_index(g->s->project, name);
+	if (k < 0 || !action)
+		return 0;
+	if (!strcmp(action, "health_status: healthy"))
+		g->st[k] = ST_OK;
+	else if (!strcmp(action, "health_status: unhealthy") || !strcmp(action, "die")) {
+		g->st[k] = ST_FAILED;
+		g->cue[k] = 1;
+	}
+	return gate_decided(g);
+}
+
+static json_object *gate_filters(const struct stack *s)
+{
+	json_object *f = json_object_new_object(), *a;
+	char pl[512];
+
+	snprintf(pl, sizeof(pl), "com.docker.compose.project=%s", s->project->name);
+	a = json_object_new_array();
+	json_object_array_add(a, json_object_new_string("container"));
+	json_object_object_add(f, "type", a);
+	a = json_object_new_array();
+	json_object_array_add(a, json_object_new_string(pl));
+	json_object_object_add(f, "label", a);
+	a = json_object_new_array();
+	json_object_array_add(a, json_object_new_string("health_status"));
+	json_object_array_add(a, json_object_new_string("die"));
+	json_object_object_add(f, "event", a);
+	return f;
+}
+
+/* After a die or unhealthy event: has it failed (not a restart in progress)? */
+static int inspect_failed(const struct stack *s, const char *cname, struct error *err)
+{
+	json_object *info = NULL;
+	const char *hs;
+	int failed;
+
+	if (docker_container_inspect(s->docker, cname, &info, err) < 0) {
+		if (err->code != 404)
+			return -1;
+		error_clear(err); /* removed: gate_fail says so */
+		return 1;
+	}
+	hs = health_status(info);
+	failed = (!state_bool(info, "Running") && !state_bool(info, "Restarting")) ||
+		 (hs && !strcmp(hs, "unhealthy"));
+	json_object_put(info);
+	return failed;
+}
+
+static int gate_fail(const struct stack *s, const char *cname, int timed_out, struct error *err)
+{
+	json_object *info = NULL;
+	const char *hs;
+	int running;
+
+	if (docker_container_inspect(s->docker, cname, &info, err) < 0)
+		return error_wrap(err, "inspect %s", cname);
+	hs = health_status(info);
+	running = state_bool(info, "Running");
+	print_failure(s, cname, info);
+	error_set(err, ERR_HEALTH,
+		  "%s did not become healthy (%s%s): the deployment is unhealthy; see its log "
+		  "above",
+		  cname,
+		  !running ? "it exited"
+		  : hs	   ? hs
+			   : "not running",
+		  timed_out ? ", timed out" : "");
+	json_object_put(info);
+	return -1;
+}
+
 int stack_wait_healthy(const struct stack *s, struct error *err)
 {
 	const struct compose_project *p = s->project;
 	int timeout = s->health_timeout_s > 0 ? s->health_timeout_s : 120;
-	struct timespec t0, now;
+	long long deadline = now_ns() + (long long)timeout * 1000000000LL;
+	_cleanup_free_ enum standing *st = calloc(p->nservices ? p->nservices : 1, sizeof(*st));
+	_cleanup_free_ int *cue = calloc(p->nservices ? p->nservices : 1, sizeof(*cue));
+	struct gate g = {.s = s, .st = st, .cue = cue};
+	json_object *filters;
 	size_t i;
+	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!st || !cue)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	filters = gate_filters(s);
 	for (;;) {
-		const char *bad = NULL;
-		json_object *bad_info = NULL;
-		int pending = 0, failed = 0;
+		/* events from a second before the read on: none is missed between the
+		 * read and the subscription (the engine replays them) */
+		long long since = now_ns() - 1000000000LL;
 
-		for (i = 0; i < p->nservices && !failed; i++) {
-			const struct compose_service *svc = &p->services[i];
-			json_object *info = NULL;
-			const char *hs;
-
-			if (docker_container_inspect(s->docker, svc->container_name, &info, err) <
-			    0)
-				return error_wrap(err, "inspect %s", svc->container_name);
-			hs = health_status(info);
-			if (!state_bool(info, "Running") && !state_bool(info, "Restarting")) {
-				failed = 1;
-			} else if (state_bool(info, "Restarting")) {
-				pending = 1;
-			} else if (hs && !strcmp(hs, "unhealthy")) {
-				failed = 1;
-			} else if (hs && strcmp(hs, "healthy")) {
-				pending = 1;
-			}
-			if (failed || (pending && !bad)) {
-				bad = svc->container_name;
-				json_object_put(bad_info);
-				bad_info = info;
-			} else {
-				json_object_put(info);
+		if (g.last_ns >= since)
+			since = g.last_ns + 1;
+		for (i = 0; i < p->nservices; i++) {
+			if (!cue[i])
+				continue;
+			cue[i] = 0;
+			rc = inspect_failed(s, p->services[i].container_name, err);
+			if (rc < 0)
+				goto out;
+			if (rc > 0) {
+				json_object_put(filters);
+				return gate_fail(s, p->services[i].container_name, 0, err);
 			}
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!failed && !pending) {
-			json_object_put(bad_info);
+		if (gate_read(&g, err) < 0)
+			break;
+		for (i = 0; i < p->nservices; i++)
+			if (st[i] == ST_FAILED) {
+				json_object_put(filters);
+				return gate_fail(s, p->services[i].container_name, 0, err);
+			}
+		if (gate_decided(&g)) {
+			json_object_put(filters);
 			return 0;
 		}
-		if (failed || now.tv_sec - t0.tv_sec >= timeout) {
-			const char *hs = health_status(bad_info);
-			int running = state_bool(bad_info, "Running");
-
-			print_failure(s, bad, bad_info);
-			error_set(err, ERR_HEALTH,
-				  "%s did not become healthy (%s%s): the deployment is unhealthy; "
-				  "see "
-				  "its log above",
-				  bad,
-				  !running ? "it exited"
-				  : hs	   ? hs
-					   : "not running",
-				  failed ? "" : ", timed out");
-			json_object_put(bad_info);
-			return -1;
+		if (now_ns() >= deadline) {
+			for (i = 0; i < p->nservices && st[i] != ST_PENDING; i++)
+				;
+			json_object_put(filters);
+			return gate_fail(s, p->services[i].container_name, 1, err);
 		}
-		json_object_put(bad_info);
-		usleep(200 * 1000);
+		rc = docker_events(s->docker, since, deadline, filters, gate_on_event, &g, err);
+		if (rc < 0) {
+			error_wrap(err, "wait for %s to become healthy", p->name);
+			break;
+		}
 	}
+out:
+	json_object_put(filters);
+	return -1;
 }
 
 int stack_containers(struct docker_client *c, const char *project, json_object **out,
@@ -1145,22 +1390,10 @@ static void *remove_one(void *arg)
 	if (!c)
 		return NULL;
 	/* a graceful stop first, as long as the service's stop_grace_period
-	 * allows (the engine's default 10 s otherwise): databases flush, nginx
-	 * drains */
-	{
-		json_object *info = NULL, *cfg, *st;
-		int grace = 10;
-
-		if (docker_container_inspect(c, t->id, &info, &t->err) == 0 &&
-		    json_object_object_get_ex(info, "Config", &cfg) &&
-		    json_object_object_get_ex(cfg, "StopTimeout", &st) &&
-		    json_object_is_type(st, json_type_int))
-			grace = json_object_get_int(st);
-		json_object_put(info);
+	 * allows (the container's StopTimeout, which the engine applies when the
+	 * stop names none; 10 s without one): databases flush, nginx drains */
+	if (docker_container_stop(c, t->id, -1, &t->err) < 0)
 		error_clear(&t->err);
-		if (docker_container_stop(c, t->id, grace, &t->err) < 0)
-			error_clear(&t->err);
-	}
 	if (docker_container_remove(c, t->id, 1, 0, &t->err) < 0)
 		error_wrap(&t->err, "remove container %s", t->name);
 	else

@@ -4,9 +4,10 @@
 
 /*
  * A Compose project carried out against the Engine API: networks, volumes
- * and containers created in dependency order, labelled the way Compose
- * labels them (so `docker compose -p NAME ps` lists them) plus our own
- * labels, waited on until healthy, and removed by label.
+ * and containers created at once and started in dependency order, labelled
+ * the way Compose labels them (so `docker compose -p NAME ps` lists them)
+ * plus our own labels, waited on until healthy (on the engine's events), and
+ * removed by label.
  */
 
 #include <json-c/json.h>
@@ -59,11 +60,13 @@ struct stack_report {
 
 void stack_report_release(struct stack_report *r);
 
-/* Create what is missing, start in dependency order, wait for depends_on. */
+/* Create what is missing, start each service once what it depends on is up
+ * (its depends_on condition). */
 int stack_up(const struct stack *s, struct stack_report *rep, struct error *err);
-/* Every container running, and healthy where it has a healthcheck; on
- * timeout or unhealthy: ERR_HEALTH, the service's last log lines and health
- * output in the log. */
+/* Every container running, and healthy where it has a healthcheck, waited
+ * for on one GET /events stream (health_status, die) between two reads of
+ * the project's containers; on timeout, unhealthy or an exit: ERR_HEALTH,
+ * the service's last log lines and health output in the log. */
 int stack_wait_healthy(const struct stack *s, struct error *err);
 /* Remove the project's containers and networks (and named volumes when
  * asked); only what carries our managed label and the project's label. */

@@ -19,6 +19,7 @@
 #define JOB_LABEL_RUNNER  "io.executor.runner"
 #define JOB_LABEL_JOB	  "io.executor.job"
 #define JOB_LABEL_ROLE	  "io.executor.role"
+#define JOB_LABEL_SLOT	  "io.executor.slot" /* on a runner slot's network */
 
 struct job_ctx {
 	struct config *cfg;
@@ -27,7 +28,8 @@ struct job_ctx {
 	int have_payload;
 	char runner[64];      /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
 	char job_id[32];      /* digits */
-	char name[128];	      /* executor-<runner>-<job id>: network and container */
+	char name[128];	      /* executor-<runner>-<job id>: the job container */
+	char network[128];    /* the job's network: its slot's, or one named like the job */
 	struct action action; /* ACTION_NONE for an ordinary container job */
 };
 
@@ -50,8 +52,10 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 int job_host_project_dir(const struct job_ctx *ctx, char *out, size_t size, struct error *err);
 /* The job container exists (a deployment job that named an image has one). */
 int job_container_exists(struct job_ctx *ctx);
-/* The per-job network, labelled like everything the job creates (idempotent). */
-int job_ensure_network(struct job_ctx *ctx, struct error *err);
+/* The job's network (ctx->network): the network of its runner slot when the
+ * slot is free, else one of its own.  *slot_lock (-1 when none) holds the
+ * slot until the job's containers are attached; close it after. */
+int job_ensure_network(struct job_ctx *ctx, int *slot_lock, struct error *err);
 /* Create the job container with the given image (shared by both kinds). */
 int job_create_container(struct job_ctx *ctx, const char *image, struct error *err);
 
@@ -61,10 +65,21 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 /* A test job that names EXECUTOR_ENV and EXECUTOR_COLOR joins that color's networks. */
 int job_join_color(struct job_ctx *ctx, struct error *err);
 
+/* A client for the admin's engine (stages/engine.c): the API version from
+ * <state>/engine-api when an earlier process negotiated it, else a ping. */
+struct docker_client *engine_connect(const struct config *cfg, struct error *err);
+/* Keep the client's version when it negotiated one since (call before freeing). */
+void engine_cache_update(const struct config *cfg, struct docker_client *c);
+
 /* Image helpers shared by jobs and deployments (stages/image.c). */
 /* Pull according to the admin's pull policy; progress goes to the log. */
 int image_ensure(struct docker_client *c, const struct config *cfg, const char *ref,
 		 struct error *err);
+/* POST /containers/create for config's Image, pulling by the policy: with
+ * if-not-present, the create's own 404 "No such image" is the cue to pull
+ * (then create again), so a present image costs no inspect. */
+int image_create_container(struct docker_client *c, const struct config *cfg, const char *name,
+			   json_object *config, char **id_out, struct error *err);
 /* True when ref (or ref:latest when it has no tag) matches the list. */
 int image_allowed(const struct pattern_list *allowed, const char *ref);
 

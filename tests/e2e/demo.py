@@ -371,6 +371,7 @@ def main(argv: list[str]) -> int:
                   flush=True)
             if st.job.name.startswith("deploy:") and not failed:
                 st.dotenv = read_dotenv(st.res)
+        e2elib.remove_slot_networks(RUNNER)
         left = e2elib.labelled(RUNNER)
     finally:
         if daemon:

@@ -123,6 +123,18 @@ def assert_no_leftovers(job: Job | int, runner: str = RUNNER_SHORT, wait: float 
         time.sleep(0.2)
 
 
+def remove_slot_networks(runner: str = RUNNER_SHORT) -> list[str]:
+    """The networks of the runner's slots, kept between jobs by design: removed when nothing is
+    attached (a container still attached is a leftover, and `labelled` reports it)."""
+    nets = docker("network", "ls", "--format", "{{.Name}}", "--filter", f"label=io.executor.runner={runner}",
+                  "--filter", "label=io.executor.role=slot-network").stdout.split()
+    removed = []
+    for n in nets:
+        if docker("network", "rm", n, check=False).returncode == 0:
+            removed.append(n)
+    return removed
+
+
 def remove_runner_leftovers(runner: str = RUNNER_SHORT) -> list[str]:
     """Remove what an earlier run left with io.executor.runner=<runner>; nothing else."""
     removed = []

@@ -38,6 +38,7 @@ static void test_config__parses_every_key(void **state)
 			   "privileged = false\n"
 			   "mount_docker_socket = no\n"
 			   "service_wait_timeout = 5\n"
+			   "slot_networks = 0\n"
 			   "lock_timeout = 60\n"
 			   "protected_projects = acme/*\n"
 			   "allowed_bind_paths = /srv/data\n"
@@ -59,6 +60,7 @@ static void test_config__parses_every_key(void **state)
 	assert_int_equal(cfg.pull_policy, PULL_NEVER);
 	assert_string_equal(cfg.shell, "sh");
 	assert_int_equal(cfg.service_wait_timeout, 5);
+	assert_int_equal(cfg.slot_networks, 0);
 	assert_int_equal(cfg.lock_timeout, 60);
 	assert_string_equal(cfg.hostname, "ci-1");
 	config_release(&cfg);

@@ -780,6 +780,136 @@ static void test_docker_remove__missing_objects_are_success(void **state)
 	fake_stop(&f);
 }
 
+static void
+test_docker_transport__cached_version_skips_ping_and_renegotiates_when_refused(void **state)
+{
+	static const struct answer answers[] = {
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+		 "2\r\n\r\n{}"},
+		{"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: "
+		 "83\r\n"
+		 "\r\n{\"message\":\"client version 1.43 is too new. Maximum supported API version "
+		 "is "
+		 "1.41\"}"},
+		{PING_141},
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+		 "2\r\n\r\n{}"},
+	};
+	struct error err = ERROR_INIT;
+	struct docker_client *c;
+	struct fake f;
+
+	fake_start(&f, answers, 4);
+	c = client_for(&f);
+	/* only versions this client speaks are taken */
+	assert_int_equal(docker_client_set_api_version(c, "1.12"), -1);
+	assert_int_equal(docker_client_set_api_version(c, "1.99"), -1);
+	assert_int_equal(docker_client_set_api_version(c, "x"), -1);
+	assert_int_equal(docker_client_set_api_version(c, ""), -1);
+	assert_string_equal(docker_api_version(c), "");
+	assert_int_equal(docker_client_set_api_version(c, "1.43"), 0);
+	assert_int_equal(docker_client_version_negotiated(c), 0);
+	/* no ping before the first request */
+	assert_int_equal(docker_call_json(c, "GET", "/info", NULL, NULL, 1000, &err), 0);
+	assert_int_equal(docker_request_count(c), 1);
+	/* the engine changed: the refusal leads to a ping and the request again */
+	assert_int_equal(docker_call_json(c, "GET", "/info", NULL, NULL, 1000, &err), 0);
+	assert_int_equal(err.cls, ERR_NONE);
+	assert_string_equal(docker_api_version(c), "1.41");
+	assert_int_equal(docker_client_version_negotiated(c), 1);
+	docker_client_free(c);
+	fake_join(&f);
+	assert_int_equal(f.n_requests, 4);
+	assert_non_null(strstr(f.requests[0], "GET /v1.43/info HTTP/1.1\r\n"));
+	assert_non_null(strstr(f.requests[1], "GET /v1.43/info HTTP/1.1\r\n"));
+	assert_non_null(strstr(f.requests[2], "GET /_ping HTTP/1.1\r\n"));
+	assert_non_null(strstr(f.requests[3], "GET /v1.41/info HTTP/1.1\r\n"));
+	fake_stop(&f);
+}
+
+static void test_docker_transport__other_400_is_not_retried(void **state)
+{
+	static const struct answer answers[] = {
+		{"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: "
+		 "27\r\n"
+		 "\r\n{\"message\":\"invalid name\"}"},
+	};
+	struct error err = ERROR_INIT;
+	struct docker_client *c;
+	struct fake f;
+
+	fake_start(&f, answers, 1);
+	c = client_for(&f);
+	assert_int_equal(docker_client_set_api_version(c, "1.41"), 0);
+	assert_int_equal(docker_call_json(c, "GET", "/info", NULL, NULL, 1000, &err), -1);
+	assert_int_equal(err.code, 400);
+	docker_client_free(c);
+	fake_join(&f);
+	assert_int_equal(f.n_requests, 1);
+	fake_stop(&f);
+}
+
+struct seen_events {
+	int n;
+	int stop_at; /* 0: never */
+	char actions[4][64];
+};
+
+static int on_test_event(json_object *ev, void *payload)
+{
+	struct seen_events *s = payload;
+	json_object *a;
+
+	if (s->n < 4 && json_object_object_get_ex(ev, "Action", &a))
+		snprintf(s->actions[s->n], sizeof(s->actions[0]), "%s", json_object_get_string(a));
+	s->n++;
+	return s->stop_at && s->n >= s->stop_at;
+}
+
+#define EVENTS_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+#define EVENT_START "{\"Type\":\"container\",\"Action\":\"start\",\"timeNano\":1}\n"
+#define EVENT_HEALTHY                                                                              \
+	"{\"Type\":\"container\",\"Action\":\"health_status: healthy\",\"Actor\":{\"Attributes\":" \
+	"{\"name\":\"a\"}},\"timeNano\":2}\n"
+
+static void test_docker_events__stream_decoded_until_the_reader_has_what_it_waits_for(void **state)
+{
+	static const struct answer answers[] = {
+		{EVENTS_HEAD EVENT_START EVENT_HEALTHY},
+		{EVENTS_HEAD EVENT_START},
+	};
+	struct error err = ERROR_INIT;
+	struct seen_events seen = {.stop_at = 2};
+	json_object *filters = json_object_new_object(), *a = json_object_new_array();
+	struct docker_client *c;
+	struct fake f;
+
+	json_object_array_add(a, json_object_new_string("health_status"));
+	json_object_object_add(filters, "event", a);
+	fake_start(&f, answers, 2);
+	c = client_for(&f);
+	assert_int_equal(docker_client_set_api_version(c, "1.41"), 0);
+	/* the reader says "done" at the second event: 0 */
+	assert_int_equal(docker_events(c, 1700000000123456789LL, 1700000001000000000LL, filters,
+				       on_test_event, &seen, &err),
+			 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.actions[0], "start");
+	assert_string_equal(seen.actions[1], "health_status: healthy");
+	/* the stream ends (until reached) before the reader is done: 1 */
+	seen.n = 0;
+	seen.stop_at = 0;
+	assert_int_equal(docker_events(c, 1, 2, NULL, on_test_event, &seen, &err), 1);
+	assert_int_equal(seen.n, 1);
+	json_object_put(filters);
+	docker_client_free(c);
+	fake_join(&f);
+	assert_non_null(strstr(f.requests[0], "GET /v1.41/events?since=1700000000.123456789&until="
+					      "1700000001.000000000&filters=%7B%22event%22%3A%5B%"
+					      "22health_status%22%5D%7D HTTP/1.1\r\n"));
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -792,6 +922,11 @@ int main(void)
 		cmocka_unit_test(test_docker_transport__nobody_listening_says_connection_refused),
 		cmocka_unit_test(test_docker_transport__request_count_and_lazy_ping),
 		cmocka_unit_test(test_docker_transport__version_capped_at_1_43),
+		cmocka_unit_test(
+			test_docker_transport__cached_version_skips_ping_and_renegotiates_when_refused),
+		cmocka_unit_test(test_docker_transport__other_400_is_not_retried),
+		cmocka_unit_test(
+			test_docker_events__stream_decoded_until_the_reader_has_what_it_waits_for),
 		cmocka_unit_test(test_docker_transport__tcp_host_refused_clearly),
 		cmocka_unit_test(test_docker_transport__docker_host_unix_honoured),
 		cmocka_unit_test(test_docker_transport__timeout_per_call),
