@@ -1,20 +1,24 @@
 #!/bin/sh
 # Install the Debian packages a step needs, only when some are missing.
 #   install-deps.sh build   compiler and libraries
-#   install-deps.sh test    + cmocka, Docker engine, fixture sources (busybox, nginx, MariaDB), python3, docker-compose
+#   install-deps.sh test    + cmocka, Docker engine, fixture sources (busybox, nginx, MariaDB), python3, docker-compose,
+#                           valgrind (make valgrind-smoke, the fake-engine e2e tests)
+#   install-deps.sh fuzz    build + clang and its libFuzzer runtime (make fuzz, make fuzz-smoke)
 #   install-deps.sh bench   + hyperfine
 set -eu
 what=${1:-build}
 
 build="build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libssl-dev libgit2-dev libfyaml-dev"
-test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates docker-compose"
+test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates docker-compose valgrind"
+fuzz="$build clang libclang-rt-dev"
 bench="$test hyperfine time"
 
 case "$what" in
 build) pkgs=$build ;;
 test) pkgs=$test ;;
 bench) pkgs=$bench ;;
-*) echo "install-deps.sh: unknown set '$what' (build, test or bench)" >&2; exit 2 ;;
+fuzz) pkgs=$fuzz ;;
+*) echo "install-deps.sh: unknown set '$what' (build, test, bench or fuzz)" >&2; exit 2 ;;
 esac
 
 missing=

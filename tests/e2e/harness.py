@@ -2254,9 +2254,16 @@ class _JobRun:
         res.log = self.log.text()
 
 
+# Called with every JobResult (tests/e2e/secretscan.py collects every job's logs so).
+RESULT_HOOKS: list[Callable[[JobResult], None]] = []
+
+
 def run_job(job: Job, cfg: RunnerConfig, control: JobControl | None = None) -> JobResult:
     """Run one job to its end (including cleanup_exec) and return what happened."""
-    return _JobRun(job, cfg, control or JobControl()).run()
+    res = _JobRun(job, cfg, control or JobControl()).run()
+    for hook in RESULT_HOOKS:
+        hook(res)
+    return res
 
 
 class RunningJob:

@@ -8,7 +8,8 @@ needs Docker (module attribute NEEDS_DOCKER = True) it builds the fixture images
 (tests/fixtures/build-images.sh), writes the driver's admin file into a fresh state
 directory, exports EXECUTOR_CONFIG and E2E_STATE_DIR, and removes what an earlier run
 left with the label io.executor.runner=e2etest (and nothing else). After the tests it
-checks that no object with that label is left. Prints one line per test and ends with
+checks that no object with that label is left, and searches every log the tests produced
+for every secret the run generated (secretscan.py). Prints one line per test and ends with
 "e2e: N passed, N failed"; exits 1 when anything failed.
 
 Environment: E2E_KEEP=1 keeps the state directory, E2E_ECHO=1 echoes job logs live,
@@ -32,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
+import secretscan  # noqa: E402
 
 _LOCK = None
 COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -100,6 +102,7 @@ def main(argv: list[str]) -> int:
     os.chmod(state, 0o700)
     os.environ["E2E_STATE_DIR"] = state
     timeout = float(os.environ.get("E2E_TEST_TIMEOUT", "600"))
+    secretscan.install(os.path.join(state, "logs"))
     passed = failed = 0
     docker_ready: bool | None = None
     setup_error = ""
@@ -131,7 +134,14 @@ def main(argv: list[str]) -> int:
                     print("  " + str(err).replace("\n", "\n  "), flush=True)
                 else:
                     print("  " + "".join(traceback.format_exception(err)).replace("\n", "\n  "), flush=True)
+        summary, hits = secretscan.verify()
+        if hits:
+            failed += 1
+            print(f"{c('31;1', 'FAIL')} {summary}:\n  " + "\n  ".join(hits[:30]), flush=True)
+        else:
+            print(summary, flush=True)
         if docker_ready:
+            e2elib.remove_slot_networks(e2elib.RUNNER_SHORT)
             left = e2elib.labelled(e2elib.RUNNER_SHORT)
             if any(left.values()):
                 failed += 1

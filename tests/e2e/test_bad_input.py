@@ -306,7 +306,9 @@ DEPLOY_CASES = [
      "service web bind-mounts /etc, outside the project and the paths the runner admin allows "
      "(allowed_bind_paths: (none)); use a named volume", BUILD),
     ("color-route-label-injection", APP_HDR + "    labels:\n      io.executor.route.path: \"/x; return 200;\"\n"
-     "      io.executor.route.port: \"3443\"\n", "io.executor.route.path", BUILD),
+     "      io.executor.route.port: \"3443\"\n",
+     "bad/color-route-label-injection.yml:2: service web: io.executor.route.path must start with / (no spaces, "
+     "quotes, braces or ;) and io.executor.route.port must be a port", BUILD),
     ("color-interpolation-required", "services:\n  web:\n    image: echobase/frontend:${E2EBAD_TAG:?set it}\n",
      "services.web.image: required variable E2EBAD_TAG is missing a value: set it", BUILD),
 ]
@@ -417,20 +419,23 @@ def _bad_response_runner(w: World, content: bytes) -> dict:
     return dict(prepare_exec=wrapper, run_exec=wrapper, cleanup_exec=wrapper, preparation_retries=1)
 
 
+NAME_RULE = "is not a valid name: use 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit"
+
 JOB_CASES = [
     # (name, job factory, expected message(s), class)
     ("env-with-shell-metachars",
      lambda w: w.job("deploy:green", variables={"EXECUTOR_ENV": "e2ebad;rm -rf /"}),
-     "EXECUTOR_ENV", BUILD),
+     "ERROR: EXECUTOR_ENV \"e2ebad;rm -rf /\" " + NAME_RULE, BUILD),
     ("env-absurdly-long",
      lambda w: w.job("deploy:green", variables={"EXECUTOR_ENV": "e2ebad" + "x" * 4000}),
-     "EXECUTOR_ENV", BUILD),
+     "ERROR: EXECUTOR_ENV \"e2ebad" + "x" * 58 + "\" " + NAME_RULE, BUILD),
     ("color-with-dotdot",
      lambda w: w.job("deploy:green", variables={"EXECUTOR_COLOR": "../green"}),
-     "EXECUTOR_COLOR", BUILD),
+     "ERROR: EXECUTOR_COLOR \"../green\" " + NAME_RULE, BUILD),
     ("action-unknown",
      lambda w: w.job("deploy:green", variables={"EXECUTOR_ACTION": "e2e-bogus"}),
-     "EXECUTOR_ACTION", BUILD),
+     "ERROR: EXECUTOR_ACTION \"e2e-bogus\" is not an action: use none, durable-setup, durable-cleanup, deploy, "
+     "promote, rollback or cleanup", BUILD),
     ("job-name-shell-metachars",
      lambda w: w.job("deploy:$(touch /tmp/e2ebad-pwned)"),
      "the color in the job name \"$(touch /tmp/e2ebad-pwned)\" is not a valid name: use 1 to 32 of a-z, 0-9, - "
