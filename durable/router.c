@@ -62,11 +62,12 @@ int router_canary_compatible(const struct router_target *live, const struct rout
 		const struct router_route *b = find_route(theirs, a->path);
 
 		if (!b)
-			return error_set(err, ERR_COMPOSE,
-					 "a canary splits each route between the colors, but route "
-					 "%s exists in %s only: give both colors the same routes, or "
-					 "promote without EXECUTOR_CANARY_STEPS",
-					 a->path, mine->color);
+			return error_set(
+				err, ERR_COMPOSE,
+				"a canary splits each route between the colors, but route "
+				"%s exists in %s only: give both colors the same routes, or "
+				"promote without EXECUTOR_CANARY_STEPS",
+				a->path, mine->color);
 		if (strcmp(a->service, b->service) || strcmp(a->scheme, b->scheme))
 			return error_set(err, ERR_COMPOSE,
 					 "route %s goes to %s://%s in %s but to %s://%s in %s: a "
@@ -119,17 +120,18 @@ static int render_locations(struct buf *out, const char *entry, const struct rou
 				return -1;
 		} else {
 			upstream_name(name, sizeof(name), entry, r->service);
-			if (buf_printf(out, "        proxy_pass %s://%s/;\n", tls ? "https" : "http",
-				       name) < 0)
+			if (buf_printf(out, "        proxy_pass %s://%s/;\n",
+				       tls ? "https" : "http", name) < 0)
 				return -1;
 		}
-		if (buf_printf(out,
-			       "        proxy_set_header Host $host;\n"
-			       "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-			       "        proxy_set_header X-Forwarded-Proto https;\n"
-			       "        proxy_hide_header X-Executor-Color;\n"
-			       "        add_header X-Executor-Color %s always;\n",
-			       split ? "$executor_split_color" : t->color) < 0)
+		if (buf_printf(
+			    out,
+			    "        proxy_set_header Host $host;\n"
+			    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+			    "        proxy_set_header X-Forwarded-Proto https;\n"
+			    "        proxy_hide_header X-Executor-Color;\n"
+			    "        add_header X-Executor-Color %s always;\n",
+			    split ? "$executor_split_color" : t->color) < 0)
 			return -1;
 		if (tls &&
 		    buf_printf(out,
@@ -299,8 +301,9 @@ static int nginx_reload(struct docker_client *c, const char *container, struct e
 		return error_wrap(err, "reload the router %s", container);
 	}
 	if (code != 0) {
-		error_set(err, ERR_ENGINE, "reload the router %s: nginx -s reload exited %d: %.300s",
-			  container, code, buf_str(&out));
+		error_set(err, ERR_ENGINE,
+			  "reload the router %s: nginx -s reload exited %d: %.300s", container,
+			  code, buf_str(&out));
 		buf_release(&out);
 		return -1;
 	}

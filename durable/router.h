@@ -46,8 +46,8 @@ struct router_target {
  *
  * watch_log: the live entry logs every proxied request to the router's
  * stdout in the executor_watch format, one line each:
- *   executor-watch <msec> <color> <status> <upstream_status> <upstream_header_time> "<method> <uri>"
- * which the watch after a switch reads through the Engine API.
+ *   executor-watch <msec> <color> <status> <upstream_status> <upstream_header_time> "<method>
+ * <uri>" which the watch after a switch reads through the Engine API.
  */
 struct router_view {
 	const struct router_target *live;

@@ -32,8 +32,8 @@ enum promote_control {
 
 struct action {
 	enum action_kind kind;
-	char env[ACTION_NAME_MAX];   /* EXECUTOR_ENV, or from the job name; default "ci" */
-	char color[ACTION_NAME_MAX]; /* color actions; empty otherwise */
+	char env[ACTION_NAME_MAX];    /* EXECUTOR_ENV, or from the job name; default "ci" */
+	char color[ACTION_NAME_MAX];  /* color actions; empty otherwise */
 	enum promote_control control; /* promote only */
 };
 

@@ -224,14 +224,17 @@ static void *probe_route(void *arg)
 
 			snprintf(body, sizeof(body), "%s", buf_str(&r.body));
 			n = strlen(body);
-			while (n && (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' '))
+			while (n &&
+			       (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' '))
 				body[--n] = '\0';
 			if (r.error[0])
-				snprintf(p->msg, sizeof(p->msg), "%.300s through the %s entry: %.500s",
-					 p->url, p->entry, r.error);
+				snprintf(p->msg, sizeof(p->msg),
+					 "%.300s through the %s entry: %.500s", p->url, p->entry,
+					 r.error);
 			else
 				snprintf(p->msg, sizeof(p->msg),
-					 "%.300s through the %s entry answered %ld from color \"%.40s\" "
+					 "%.300s through the %s entry answered %ld from color "
+					 "\"%.40s\" "
 					 "(wanted %s)%s%s",
 					 p->url, p->entry, r.status, r.color, p->color,
 					 body[0] ? ": " : "", body);
@@ -588,8 +591,9 @@ static int var_int(struct deploy_ctx *d, const char *name, int min, int max, int
 		return 0;
 	n = strtol(v, &end, 10);
 	if (end == v || *end || n < min || n > max)
-		return error_set(err, ERR_JOB, "%s must be a whole number from %d to %d, not \"%.40s\"",
-				 name, min, max, v);
+		return error_set(err, ERR_JOB,
+				 "%s must be a whole number from %d to %d, not \"%.40s\"", name,
+				 min, max, v);
 	*out = (int)n;
 	return 0;
 }
@@ -697,8 +701,8 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 	confirmed = route_apply(d, state, target, old_live, err);
 	if (confirmed < 0)
 		goto out;
-	if (probe_routes(d, state, target, "live", confirmed ? VERIFY_CONFIRMED : VERIFY_CONSECUTIVE,
-			 30, err) < 0) {
+	if (probe_routes(d, state, target, "live",
+			 confirmed ? VERIFY_CONFIRMED : VERIFY_CONSECUTIVE, 30, err) < 0) {
 		struct error e2 = ERROR_INIT;
 
 		log_error("The live entry does not answer from %s: switching back to %s", target,
@@ -765,8 +769,8 @@ static int switch_live(struct deploy_ctx *d, json_object *state, const char *tar
 				snprintf(then, sizeof(then), "switched back to %s", old_live);
 				outcome_error(out, &reason, then, err);
 			}
-			log_notice("Rolled back automatically: %s is live again in env %s", old_live,
-				   d->action.env);
+			log_notice("Rolled back automatically: %s is live again in env %s",
+				   old_live, d->action.env);
 			goto out;
 		}
 	}
@@ -796,8 +800,8 @@ static int canary_reset(struct deploy_ctx *d, json_object *state, const char *ta
  * steps reach 100% (or an operator asks for it): the caller switches fully.
  */
 static int canary_steps(struct deploy_ctx *d, json_object *state, const char *target,
-			const struct promote_plan *p, struct watch *w, int *full,
-			int *rolled_back, struct error *err)
+			const struct promote_plan *p, struct watch *w, int *full, int *rolled_back,
+			struct error *err)
 {
 	int weight = 0, i;
 	const char *cur = durable_state_canary(state, &weight);
@@ -1010,7 +1014,8 @@ out_watch:
 out:
 	if (!result)
 		result = rc == 0 ? DURABLE_RESULT_OK
-				 : (rolled_back ? DURABLE_RESULT_ROLLED_BACK : DURABLE_RESULT_FAILED);
+				 : (rolled_back ? DURABLE_RESULT_ROLLED_BACK
+						: DURABLE_RESULT_FAILED);
 	if (!message)
 		message = rc < 0 ? err->msg : "promoted";
 	deploy_history(d, result, clock_ms() - t0, NULL, message);

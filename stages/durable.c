@@ -182,7 +182,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	const char *roots[3];
 	struct stack s = {0};
 	struct buf router_text = BUF_INIT;
-	int router_running = 0;
+	int router_running = 0, router_same = 0;
 	long long t0 = clock_ms();
 	int rc = -1, running;
 	size_t i;
@@ -214,7 +214,24 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		json_object *info = NULL;
 		struct error e = ERROR_INIT;
 
-		if (route_render(d, state, durable_state_live(state), durable_state_preview(state),
+		struct buf cur = BUF_INIT;
+		char gen[64];
+
+		snprintf(path, sizeof(path), "%s/%s", d->router_dir, ROUTER_FILE);
+		/* the routing in place, rendered again with its own generation: the
+		 * same text means nothing to reload (the color actions reload on
+		 * every change of targets) */
+		if (fs_read_file(path, &cur, 4 << 20, &e) == 0 &&
+		    route_generation_of(buf_str(&cur), gen, sizeof(gen)) == 0 &&
+		    route_render_as(d, state, durable_state_live(state),
+				    durable_state_preview(state), gen, &router_text, err) == 0 &&
+		    !strcmp(buf_str(&router_text), buf_str(&cur)))
+			router_same = 1;
+		buf_release(&cur);
+		error_clear(&e);
+		buf_reset(&router_text);
+		if (!router_same &&
+		    route_render(d, state, durable_state_live(state), durable_state_preview(state),
 				 &router_text, err) < 0)
 			goto out;
 		/* a router that is not running loads the file when it starts: write
@@ -223,8 +240,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 							  &e) == 0 &&
 				 state_running(info);
 		json_object_put(info);
-		snprintf(path, sizeof(path), "%s/%s", d->router_dir, ROUTER_FILE);
-		if (!router_running &&
+		if (!router_running && !router_same &&
 		    fs_write_atomic(path, buf_str(&router_text), router_text.len, 0644, err) < 0)
 			goto out;
 	}
@@ -255,7 +271,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		gitlab_section_end(stderr, "durable_setup");
 		goto out;
 	}
-	if (router && router_running &&
+	if (router && router_running && !router_same &&
 	    router_apply(d->docker, router->container_name, d->router_dir, buf_str(&router_text),
 			 err) < 0) {
 		gitlab_section_end(stderr, "durable_setup");

@@ -256,9 +256,12 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	if (d->action.control != PROMOTE_STEPS) {
 		/* a canary job holds the lock through its pauses: hand it the
 		 * command (which only a promote may give) */
-		int rc = deploy_check_guard(d, err) < 0 ? -1 : watch_control_send(d->env_dir, d->state_root, action->env,
-					    d->action.control == PROMOTE_ABORT ? "abort" : "full",
-					    60, err);
+		int rc = deploy_check_guard(d, err) < 0
+				 ? -1
+				 : watch_control_send(d->env_dir, d->state_root, action->env,
+						      d->action.control == PROMOTE_ABORT ? "abort"
+											 : "full",
+						      60, err);
 
 		if (rc < 0)
 			return -1;

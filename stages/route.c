@@ -38,17 +38,38 @@ static int target_from_state(const struct deploy_ctx *d, json_object *state, con
 	return 0;
 }
 
+int route_generation_of(const char *text, char *out, size_t size)
+{
+	const char *p;
+
+	/* "g" digits "-" digits, as new_generation() writes it */
+	for (p = text ? strchr(text, 'g') : NULL; p; p = strchr(p + 1, 'g')) {
+		size_t a = strspn(p + 1, "0123456789"), b;
+
+		if (a < 10 || p[1 + a] != '-')
+			continue;
+		b = strspn(p + 2 + a, "0123456789");
+		if (!b || 2 + a + b >= size)
+			continue;
+		memcpy(out, p, 2 + a + b);
+		out[2 + a + b] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
 /* A new value for {{generation}}: wall-clock microseconds and the pid. */
 static void new_generation(char *out, size_t size)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(out, size, "g%lld%06ld-%d", (long long)ts.tv_sec, ts.tv_nsec / 1000, (int)getpid());
+	snprintf(out, size, "g%lld%06ld-%d", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+		 (int)getpid());
 }
 
-static int render(const struct deploy_ctx *d, json_object *state, const char *live,
-		  const char *preview, const char *generation, struct buf *out, struct error *err)
+int route_render_as(const struct deploy_ctx *d, json_object *state, const char *live,
+		    const char *preview, const char *generation, struct buf *out, struct error *err)
 {
 	struct router_target lt, pt;
 	struct router_route *lr = NULL, *pr = NULL;
@@ -112,7 +133,7 @@ int route_render(const struct deploy_ctx *d, json_object *state, const char *liv
 	char gen[64];
 
 	new_generation(gen, sizeof(gen));
-	return render(d, state, live, preview, gen, out, err);
+	return route_render_as(d, state, live, preview, gen, out, err);
 }
 
 /*
@@ -197,7 +218,7 @@ int route_apply(const struct deploy_ctx *d, json_object *state, const char *live
 			"router (or labelled io.executor.role=router); run durable:setup-%s",
 			d->action.env, d->action.env);
 	new_generation(gen, sizeof(gen));
-	if (render(d, state, live, preview, gen, &text, err) < 0) {
+	if (route_render_as(d, state, live, preview, gen, &text, err) < 0) {
 		buf_release(&text);
 		return -1;
 	}

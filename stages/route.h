@@ -11,6 +11,13 @@
  * routes recorded in the state. */
 int route_render(const struct deploy_ctx *d, json_object *state, const char *live,
 		 const char *preview, struct buf *out, struct error *err);
+/* The same with a given {{generation}} (to compare with the file in place). */
+int route_render_as(const struct deploy_ctx *d, json_object *state, const char *live,
+		    const char *preview, const char *generation, struct buf *out,
+		    struct error *err);
+/* The {{generation}} value a rendered file carries; -1 when none. */
+int route_generation_of(const char *text, char *out, size_t size);
+
 /* Render and apply (write, nginx -t, reload) to the env's router.  1 when the
  * live entry then confirmed the new configuration ({{generation}}), 0 when
  * it could not be asked, -1 on error. */

@@ -50,8 +50,9 @@ static void on_line(struct watch *w, const char *line)
 	if (!line)
 		return;
 	line += sizeof(ROUTER_WATCH_TAG) - 1;
-	if (sscanf(line, "%lf %63s %d \"%63[^\"]\" \"%63[^\"]\" \"%255[^\"]\"", &msec, color, &status,
-		   ustatus, utime, req) != 6)
+	/* NOLINTNEXTLINE(cert-err34-c): the count of fields is checked */
+	if (sscanf(line, "%lf %63s %d \"%63[^\"]\" \"%63[^\"]\" \"%255[^\"]\"", &msec, color,
+		   &status, ustatus, utime, req) != 6)
 		return;
 	secs = (time_t)msec;
 	gmtime_r(&secs, &tm);
@@ -175,8 +176,8 @@ void watch_begin(struct watch *w, struct deploy_ctx *d, json_object *state, cons
 	}
 	a->w = w;
 	/* only what is logged from now on */
-	snprintf(a->path, sizeof(a->path),
-		 "/containers/%s/logs?follow=1&stdout=1&stderr=0&tail=0", router);
+	snprintf(a->path, sizeof(a->path), "/containers/%s/logs?follow=1&stdout=1&stderr=0&tail=0",
+		 router);
 	if (pthread_create(&w->thread, NULL, follow, a) != 0) {
 		free(a);
 		snprintf(w->log_error, sizeof(w->log_error), "cannot start a thread");
@@ -219,8 +220,7 @@ void watch_end(struct watch *w)
 
 /* One pass over the candidate's routes through the entry: 0 when every
  * route answered below 500 from the candidate. */
-static int probe_pass(struct watch *w, struct deploy_ctx *d, json_object *state,
-		      const char *entry)
+static int probe_pass(struct watch *w, struct deploy_ctx *d, json_object *state, const char *entry)
 {
 	json_object *rec = durable_state_color(state, w->candidate), *routes = NULL;
 	int port = route_router_port(state, !strcmp(entry, "live") ? "live_port" : "preview_port");
@@ -242,7 +242,8 @@ static int probe_pass(struct watch *w, struct deploy_ctx *d, json_object *state,
 			rc = -1;
 		} else if (r.status >= 500 || strcmp(r.color, w->candidate)) {
 			snprintf(w->probe_error, sizeof(w->probe_error),
-				 "https://localhost:%d%.160s answered %ld from color \"%.40s\": %.120s",
+				 "https://localhost:%d%.160s answered %ld from color \"%.40s\": "
+				 "%.120s",
 				 port, url, r.status, r.color, buf_str(&r.body));
 			rc = -1;
 		}
@@ -369,8 +370,7 @@ enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, json_object 
 	w->probe_error[0] = '\0';
 	log_info("Watching %s %s for %d s (failing above %.3g%% 5xx or after %d failed probes "
 		 "in a row)",
-		 w->candidate, o->what, o->seconds, o->max_error_rate * 100,
-		 o->max_probe_failures);
+		 w->candidate, o->what, o->seconds, o->max_error_rate * 100, o->max_probe_failures);
 	for (;;) {
 		long long now = clock_ms();
 

@@ -36,11 +36,11 @@
 
 struct watch_opts {
 	int seconds;
-	double max_error_rate;	 /* 0..1 */
-	int max_probe_failures;	 /* >= 1 */
-	const char *entry;	 /* where the candidate's routes are probed: live / preview */
-	const char *control;	 /* control file path, or NULL */
-	const char *what;	 /* "after the switch", "at 10%": for messages */
+	double max_error_rate;	/* 0..1 */
+	int max_probe_failures; /* >= 1 */
+	const char *entry;	/* where the candidate's routes are probed: live / preview */
+	const char *control;	/* control file path, or NULL */
+	const char *what;	/* "after the switch", "at 10%": for messages */
 };
 
 enum watch_outcome {

@@ -84,13 +84,15 @@ static void test_router__canary_splits_the_live_entry_only(void **state)
 				     "    preview green;\n"
 				     "    default blue;\n}"));
 	api = location(conf, "listen 443 ssl", "/api/");
-	assert_non_null(strstr(api, "rewrite ^/api/(.*)$ /$1 break;\n"
-				    "        proxy_pass https://executor_${executor_split}_api_gateway;"));
+	assert_non_null(
+		strstr(api, "rewrite ^/api/(.*)$ /$1 break;\n"
+			    "        proxy_pass https://executor_${executor_split}_api_gateway;"));
 	assert_non_null(strstr(api, "add_header X-Executor-Color $executor_split_color always;"));
 	assert_non_null(strstr(api, "proxy_ssl_name api-gateway;"));
 	root = location(conf, "listen 443 ssl", "/");
-	assert_non_null(strstr(root, "rewrite ^/(.*)$ /$1 break;\n"
-				     "        proxy_pass http://executor_${executor_split}_frontend;"));
+	assert_non_null(strstr(root,
+			       "rewrite ^/(.*)$ /$1 break;\n"
+			       "        proxy_pass http://executor_${executor_split}_frontend;"));
 	/* the preview entry still serves the candidate alone */
 	papi = location(conf, "listen 1443 ssl", "/api/");
 	assert_non_null(strstr(papi, "proxy_pass https://executor_preview_api_gateway/;"));
