@@ -257,17 +257,25 @@ oom:
 #define ROUTER_TEST  ".executor-test.conf"
 #define ROUTER_MOUNT "/etc/nginx/conf.d"
 
+/* Run argv in the router; its exit code (output in *out), or -1 when the
+ * exec itself failed. */
+static int router_exec(struct docker_client *c, const char *container, const char *const *argv,
+		       const char *what, struct buf *out, struct error *err)
+{
+	int code = -1;
+
+	if (docker_exec_simple(c, container, argv, out, &code, err) < 0)
+		return error_wrap(err, "%s in the router %s", what, container);
+	return code;
+}
+
 static int nginx_test(struct docker_client *c, const char *container, struct error *err)
 {
 	const char *argv[] = {"nginx", "-t", "-q", "-c", ROUTER_MOUNT "/" ROUTER_TEST, NULL};
 	struct buf out = BUF_INIT;
-	int code = -1;
+	int code = router_exec(c, container, argv, "run nginx -t", &out, err);
 
-	if (docker_exec_simple(c, container, argv, &out, &code, err) < 0) {
-		buf_release(&out);
-		return error_wrap(err, "run nginx -t in the router %s", container);
-	}
-	if (code != 0) {
+	if (code > 0) {
 		char *nl;
 
 		/* keep the first line: "[emerg] ... in /etc/nginx/conf.d/x.conf:12" */
@@ -276,11 +284,9 @@ static int nginx_test(struct docker_client *c, const char *container, struct err
 			*nl = '\0';
 		error_set(err, ERR_COMPOSE, "the new router configuration fails nginx -t: %.500s",
 			  buf_str(&out));
-		buf_release(&out);
-		return -1;
 	}
 	buf_release(&out);
-	return 0;
+	return code == 0 ? 0 : -1;
 }
 
 /*
@@ -294,21 +300,14 @@ static int nginx_reload(struct docker_client *c, const char *container, struct e
 {
 	const char *argv[] = {"nginx", "-s", "reload", NULL};
 	struct buf out = BUF_INIT;
-	int code = -1;
+	int code = router_exec(c, container, argv, "reload nginx", &out, err);
 
-	if (docker_exec_simple(c, container, argv, &out, &code, err) < 0) {
-		buf_release(&out);
-		return error_wrap(err, "reload the router %s", container);
-	}
-	if (code != 0) {
+	if (code > 0)
 		error_set(err, ERR_ENGINE,
 			  "reload the router %s: nginx -s reload exited %d: %.300s", container,
 			  code, buf_str(&out));
-		buf_release(&out);
-		return -1;
-	}
 	buf_release(&out);
-	return 0;
+	return code == 0 ? 0 : -1;
 }
 
 static const char test_main[] =
