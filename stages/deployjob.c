@@ -212,9 +212,10 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 		const char *net = json_object_get_string(json_object_array_get_idx(nets, i));
 
 		if (docker_network_connect(ctx->docker, net, ctx->name, NULL, err) < 0) {
+			/* net lives in state: the message first, then the put */
+			error_wrap(err, "join network %s of color %s", net, ctx->action.color);
 			json_object_put(state);
-			return error_wrap(err, "join network %s of color %s", net,
-					  ctx->action.color);
+			return -1;
 		}
 		log_info("Job container joined network %s (color %s of env %s)", net,
 			 ctx->action.color, ctx->action.env);

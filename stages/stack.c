@@ -714,9 +714,10 @@ static int create_container(const struct stack *s, const struct compose_service 
 					json_object_array_get_idx(aliases, i));
 		list[n] = NULL;
 		if (docker_network_connect(s->docker, name, id, list, err) < 0) {
+			/* name lives in rest: the message first, then the put */
+			error_wrap(err, "connect %s to network %s", svc->container_name, name);
 			json_object_put(rest);
-			return error_wrap(err, "connect %s to network %s", svc->container_name,
-					  name);
+			return -1;
 		}
 	}
 	json_object_put(rest);
@@ -1479,8 +1480,10 @@ int stack_down(struct docker_client *c, const char *project, int remove_volumes,
 		if (!json_object_object_get_ex(net, "Name", &name))
 			continue;
 		if (docker_network_remove(c, json_object_get_string(name), err) < 0) {
+			/* name lives in list: the message first, then the put */
+			error_wrap(err, "remove network %s", json_object_get_string(name));
 			json_object_put(list);
-			return error_wrap(err, "remove network %s", json_object_get_string(name));
+			return -1;
 		}
 		log_info("Removed network %s", json_object_get_string(name));
 	}
@@ -1497,8 +1500,10 @@ int stack_down(struct docker_client *c, const char *project, int remove_volumes,
 		if (!json_object_object_get_ex(vol, "Name", &name))
 			continue;
 		if (docker_volume_remove(c, json_object_get_string(name), 0, err) < 0) {
+			/* name lives in list: the message first, then the put */
+			error_wrap(err, "remove volume %s", json_object_get_string(name));
 			json_object_put(list);
-			return error_wrap(err, "remove volume %s", json_object_get_string(name));
+			return -1;
 		}
 		log_info("Removed volume %s (its data is gone)", json_object_get_string(name));
 	}

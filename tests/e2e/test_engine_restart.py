@@ -286,8 +286,15 @@ class World:
         e = {k: v for k, v in os.environ.items() if not k.startswith("EXECUTOR_FAULT_")}
         e.update(EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=APP, EXECUTOR_ENV=ENV,
                  EXECUTOR_FAULT_REPORT="1", **self.ports)
-        p = subprocess.run([executor_bin(), *args], cwd=self.checkout, env=e, capture_output=True, text=True,
-                           timeout=timeout)
+        p = subprocess.run([executor_bin(), *args], cwd=self.checkout, env=e, capture_output=True, timeout=timeout)
+        # the driver's output must be text whatever the engine did: decode strictly
+        for name in ("stdout", "stderr"):
+            raw = getattr(p, name)
+            try:
+                setattr(p, name, raw.decode())
+            except UnicodeDecodeError as ex:
+                raise AssertionError(f"executor {' '.join(args)} wrote bytes that are not UTF-8 on {name} "
+                                     f"at {ex.start}: {raw[max(0, ex.start - 200):ex.start + 60]!r}") from None
         if ok:
             check(p.returncode == 0, f"executor {' '.join(args)} exited {p.returncode}: {p.stderr.strip()[-3000:]}")
         return p
