@@ -552,6 +552,7 @@ static int ensure_networks(const struct stack *s, struct error *err)
 static int ensure_volumes(const struct stack *s, struct error *err)
 {
 	size_t i;
+	int rc;
 
 	for (i = 0; i < s->project->nvolumes; i++) {
 		const struct compose_resource *v = &s->project->volumes[i];
@@ -571,8 +572,10 @@ static int ensure_volumes(const struct stack *s, struct error *err)
 				v->name);
 		labels = project_labels(s);
 		add_label(labels, "com.docker.compose.volume", v->key);
-		if (docker_volume_create(s->docker, v->name, labels, err) < 0)
-			return error_wrap(err, "create volume %s", v->name);
+		rc = docker_volume_create(s->docker, v->name, labels, err);
+		json_object_put(labels); /* the create took its own reference */
+		if (rc < 0)
+			return -1; /* docker_volume_create() named the volume */
 		log_info("Created volume %s", v->name);
 	}
 	return 0;
