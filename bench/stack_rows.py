@@ -469,10 +469,18 @@ def promote_rows(st: Stack, runs: int) -> list[Row]:
     ctx = st.ctx
     router = f"{APP}-{ENV}-durable-router"
     ctx.log("  promote: deploying blue and green (untimed)")
-    st.ours("deploy", "blue")
-    st.ours("promote", "blue")
-    st.ours("deploy", "green")
-    state = {"live": "blue"}
+    try:
+        with open(os.path.join(st.env_dir, "state.json")) as f:
+            live = json.load(f).get("live")
+    except (OSError, ValueError):
+        live = None
+    # the env may have a live color from an earlier row: never deploy over it
+    first = "blue" if live != "blue" else "green"
+    second = "green" if first == "blue" else "blue"
+    st.ours("deploy", first)
+    st.ours("promote", first)
+    st.ours("deploy", second)
+    state = {"live": first}
 
     def promote_other() -> Sample:
         target = "green" if state["live"] == "blue" else "blue"
