@@ -47,6 +47,7 @@ static int fsync_dir_of(const char *path)
 	else if (slash)
 		*slash = '\0';
 	else
+		/* cppcheck-suppress memleak ; copy is _cleanup_free_ */
 		return 0; /* a relative name in the cwd: nothing to sync here */
 	fd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

@@ -276,7 +276,9 @@ static json_object *service_env(const struct job_ctx *ctx, json_object *svc)
 	if (json_object_object_get_ex(svc, "variables", &vars)) {
 		if (json_object_is_type(vars, json_type_object)) {
 			json_object_object_foreach(vars, key, val)
+			{
 				env_add(env, key, json_object_get_string(val));
+			}
 		} else if (json_object_is_type(vars, json_type_array)) {
 			env_add_list(env, vars, 0);
 		}
