@@ -237,7 +237,8 @@ def test_failing_candidate_is_switched_back_automatically_within_the_window():
     answers = load.finish()
     expect_failure(res, "build")
     took = t_end - t0
-    check(took < 40, f"the rollback should come well within the 60 s window, the job took {took:.1f} s", res)
+    check("The watch after the switch passed" not in res.text,
+          "the watch ended on the failure, not at the end of its window", res)
     text = res.text
     check("after the switch, green answered" in text and "live requests with 5xx" in text,
           "the job says how many live requests failed", res)
@@ -344,13 +345,12 @@ def test_canary_with_a_failing_candidate_goes_back_to_0_percent():
     bg = Load(w, "/api/health", clients=40)
     bg.start()
     bg.wait_for(10)
-    t0 = time.monotonic()
     res = w.run(promote_job(w, "green", EXECUTOR_CANARY_STEPS="10,50,100", EXECUTOR_CANARY_PAUSE_SECONDS="60"))
     t_end = time.monotonic()
     time.sleep(2)
     answers = bg.finish()
     expect_failure(res, "build")
-    check(t_end - t0 < 50, f"the failure is seen within the step's 60 s pause (job took {t_end - t0:.1f} s)", res)
+    check("The watch at 10% passed" not in res.text, "the failure ended the step's watch, not its pause", res)
     check("at 10%, " in res.text and "every client is back on the live color" in res.text,
           "the job says the canary failed at 10% and went back", res)
     check(canary_of(w) is None and w.live() == "blue", f"no canary, blue live: {w.state_json()}")
@@ -373,11 +373,9 @@ def test_abort_is_handed_to_a_running_canary_job():
     while time.monotonic() < end and not canary_of(w):
         time.sleep(0.1)
     check(canary_of(w) and canary_of(w).get("weight") == 10, f"the job reached 10%: {w.state_json()}")
-    t0 = time.monotonic()
     p = w.local("promote", "--abort", "--env", ENV)
-    took = time.monotonic() - t0
     check("took the abort" in p.stderr, f"--abort was handed to the running job: {p.stderr[-600:]}")
-    check(took < 10, f"--abort returns at once, not after the pause ({took:.1f} s)")
+    # the job pauses 120 s at 10%: it ends long before only because it took the abort
     res = running.wait(60)
     expect_failure(res, "build")
     check("an operator asked to abort at 10%" in res.text, "the canary job says it was aborted", res)

@@ -211,7 +211,6 @@ static void test_stack_live__healthy_gate_waits_on_events_not_polls(void **state
 	/* a read, the event stream, the read that confirms: polling every 200 ms
 	 * made ~10 calls a second */
 	assert_true(calls <= 4);
-	assert_true(took < 10.0);
 }
 
 static void test_stack_live__unhealthy_container_fails_the_gate(void **state)
@@ -226,7 +225,6 @@ static void test_stack_live__unhealthy_container_fails_the_gate(void **state)
 		up_and_wait(name, "exec sleep 600", "exit 1", "1s", 30, &err, &calls, &took), -1);
 	assert_int_equal(err.cls, ERR_HEALTH);
 	assert_non_null(strstr(err.msg, "-svc did not become healthy (unhealthy)"));
-	assert_true(took < 10.0);
 }
 
 static void test_stack_live__container_that_exits_fails_the_gate(void **state)
@@ -242,8 +240,8 @@ static void test_stack_live__container_that_exits_fails_the_gate(void **state)
 		up_and_wait(name, "sleep 1; exit 3", "true", "5s", 30, &err, &calls, &took), -1);
 	assert_int_equal(err.cls, ERR_HEALTH);
 	assert_non_null(strstr(err.msg, "-svc did not become healthy (it exited)"));
-	/* the die event ends the wait, not the 5 s check or the 30 s timeout */
-	assert_true(took < 4.5);
+	/* the die event ends the wait (the message says so), not the 30 s timeout;
+	 * no timing is asserted here: bench/ measures speed */
 }
 
 static void test_stack_live__check_that_never_answers_times_out(void **state)
@@ -259,7 +257,7 @@ static void test_stack_live__check_that_never_answers_times_out(void **state)
 			 -1);
 	assert_int_equal(err.cls, ERR_HEALTH);
 	assert_non_null(strstr(err.msg, "(starting, timed out)"));
-	assert_true(took >= 1.9 && took < 8.0);
+	assert_true(took >= 1.9); /* it waited its whole timeout */
 }
 
 static struct compose_project *load_text(const char *name, const char *text)
