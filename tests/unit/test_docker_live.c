@@ -19,6 +19,7 @@
 
 #include "common/fs.h"
 #include "docker/docker.h"
+#include "tests/unit/live_test.h"
 
 #define IMAGE	   "executor-unit/busybox:live"
 #define TEST_LABEL "io.executor.test=unit"
@@ -84,37 +85,6 @@ static void remove_leftovers(void)
 			      &err);
 	}
 	json_object_put(list);
-}
-
-/* Import a one-binary image: /bin/busybox from the host's busybox-static. */
-static void import_busybox(void)
-{
-	struct docker_request req = {
-		.method = "POST",
-		.path = "/images/create?fromSrc=-&repo=executor-unit%2Fbusybox&tag=live",
-		.content_type = "application/x-tar",
-		.timeout_ms = 60000,
-	};
-	struct docker_response resp;
-	struct buf bin = BUF_INIT, tar = BUF_INIT;
-	struct error err = ERROR_INIT;
-
-	if (fs_read_file("/bin/busybox", &bin, 0, &err) < 0)
-		fail_msg("%s (install the Debian package busybox-static)", err.msg);
-	assert_int_equal(docker_tar_add_dir(&tar, "bin", 0755, 0, 0), 0);
-	assert_int_equal(docker_tar_add_file(&tar, "bin/busybox", bin.data, bin.len, 0755, 0, 0),
-			 0);
-	assert_int_equal(docker_tar_add_dir(&tar, "tmp", 01777, 0, 0), 0);
-	assert_int_equal(docker_tar_finish(&tar), 0);
-	req.body = tar.data;
-	req.body_len = tar.len;
-	docker_response_init(&resp);
-	CHECK(docker_request(client, &req, &resp, &err), &err);
-	if (strstr(buf_str(&resp.body), "\"error"))
-		fail_msg("import: %s", buf_str(&resp.body));
-	docker_response_release(&resp);
-	buf_release(&bin);
-	buf_release(&tar);
 }
 
 static int setup(void **state)
@@ -240,7 +210,7 @@ static void test_docker_live__image_import_and_inspect(void **state)
 	struct error err = ERROR_INIT;
 	json_object *img = NULL, *v;
 
-	import_busybox();
+	live_import_busybox(client, "live");
 	CHECK(docker_image_inspect(client, IMAGE, &img, &err), &err);
 	assert_true(json_object_object_get_ex(img, "Id", &v));
 	assert_non_null(strstr(json_object_get_string(v), "sha256:"));

@@ -21,6 +21,7 @@
 #include "common/config.h"
 #include "common/fs.h"
 #include "docker/docker.h"
+#include "tests/unit/live_test.h"
 #include "stages/stack.h"
 
 #define IMAGE "executor-unit/busybox:stack"
@@ -32,36 +33,6 @@ static char project_dir[64] = "/tmp/test-stack-live-XXXXXX";
 static void fail_with(const char *what, const struct error *err)
 {
 	fail_msg("%s: [%s, code %d] %s", what, error_class_name(err->cls), err->code, err->msg);
-}
-
-/* A one-binary image: /bin/busybox from the host's busybox-static. */
-static void import_busybox(void)
-{
-	struct docker_request req = {
-		.method = "POST",
-		.path = "/images/create?fromSrc=-&repo=executor-unit%2Fbusybox&tag=stack",
-		.content_type = "application/x-tar",
-		.timeout_ms = 60000,
-	};
-	struct docker_response resp;
-	struct buf bin = BUF_INIT, tar = BUF_INIT;
-	struct error err = ERROR_INIT;
-
-	if (fs_read_file("/bin/busybox", &bin, 0, &err) < 0)
-		fail_msg("%s (install the Debian package busybox-static)", err.msg);
-	assert_int_equal(docker_tar_add_dir(&tar, "bin", 0755, 0, 0), 0);
-	assert_int_equal(docker_tar_add_file(&tar, "bin/busybox", bin.data, bin.len, 0755, 0, 0),
-			 0);
-	assert_int_equal(docker_tar_add_dir(&tar, "tmp", 01777, 0, 0), 0);
-	assert_int_equal(docker_tar_finish(&tar), 0);
-	req.body = tar.data;
-	req.body_len = tar.len;
-	docker_response_init(&resp);
-	if (docker_request(client, &req, &resp, &err) < 0)
-		fail_with("import", &err);
-	docker_response_release(&resp);
-	buf_release(&bin);
-	buf_release(&tar);
 }
 
 static int setup(void **state)
@@ -77,7 +48,7 @@ static int setup(void **state)
 	if (!mkdtemp(project_dir))
 		return -1;
 	config_defaults(&cfg);
-	import_busybox();
+	live_import_busybox(client, "stack");
 	return 0;
 }
 
