@@ -904,7 +904,8 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 	struct promote_plan plan;
 	struct watch w;
 	struct sigaction saved[2];
-	const char *result = NULL, *message = NULL;
+	const char *result, *message = NULL;
+	_cleanup_free_ char *control = NULL;
 	int rc = -1, weight = 0, full = 1, rolled_back = 0, watching = 0;
 	char note[160] = "";
 
@@ -977,33 +978,27 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 		d->cancel = &promote_canceled;
 		promote_signals(1, saved);
 		watch_begin(&w, d, state, color);
-		plan.watch.control = NULL;
-	}
-	{
-		_cleanup_free_ char *control = NULL;
-
-		if (watching && asprintf(&control, "%s/%s", d->env_dir, WATCH_CONTROL_FILE) > 0) {
+		if (asprintf(&control, "%s/%s", d->env_dir, WATCH_CONTROL_FILE) > 0) {
 			unlink(control); /* a command nobody took before this promote */
 			plan.watch.control = control;
 		}
-		if (plan.nsteps && durable_state_live(state)) {
-			if (canary_steps(d, state, color, &plan, &w, &full, &rolled_back, err) < 0)
-				goto out_watch;
-			if (!full) {
-				durable_state_canary(state, &weight);
-				snprintf(note, sizeof(note), "canary: %s at %d%% of live clients",
-					 color, weight);
-				message = note;
-			}
-		} else if (plan.nsteps) {
-			log_info("No color is live in env %s: no canary, %s takes all traffic",
-				 d->action.env, color);
-		}
-		if (full && switch_live(d, state, color, "Promoted", watching ? &w : NULL,
-					&plan.watch, &rolled_back, err) < 0)
-			goto out_watch;
-		plan.watch.control = NULL;
 	}
+	if (plan.nsteps && durable_state_live(state)) {
+		if (canary_steps(d, state, color, &plan, &w, &full, &rolled_back, err) < 0)
+			goto out_watch;
+		if (!full) {
+			durable_state_canary(state, &weight);
+			snprintf(note, sizeof(note), "canary: %s at %d%% of live clients", color,
+				 weight);
+			message = note;
+		}
+	} else if (plan.nsteps) {
+		log_info("No color is live in env %s: no canary, %s takes all traffic",
+			 d->action.env, color);
+	}
+	if (full && switch_live(d, state, color, "Promoted", watching ? &w : NULL, &plan.watch,
+				&rolled_back, err) < 0)
+		goto out_watch;
 	rc = 0;
 out_watch:
 	if (watching) {
@@ -1012,10 +1007,8 @@ out_watch:
 		d->cancel = NULL;
 	}
 out:
-	if (!result)
-		result = rc == 0 ? DURABLE_RESULT_OK
-				 : (rolled_back ? DURABLE_RESULT_ROLLED_BACK
-						: DURABLE_RESULT_FAILED);
+	result = rc == 0 ? DURABLE_RESULT_OK
+			 : (rolled_back ? DURABLE_RESULT_ROLLED_BACK : DURABLE_RESULT_FAILED);
 	if (!message)
 		message = rc < 0 ? err->msg : "promoted";
 	deploy_history(d, result, clock_ms() - t0, NULL, message);
