@@ -33,6 +33,14 @@ void config_release(struct config *cfg)
 	pattern_list_release(&cfg->allowed_services);
 	pattern_list_release(&cfg->allowed_bind_paths);
 	pattern_list_release(&cfg->protected_projects);
+	pattern_list_release(&cfg->protected_envs);
+	pattern_list_release(&cfg->allowed_volumes);
+	pattern_list_release(&cfg->allowed_networks);
+	pattern_list_release(&cfg->cap_add);
+	pattern_list_release(&cfg->cap_drop);
+	pattern_list_release(&cfg->security_opt);
+	while (cfg->napp_projects > 0)
+		free(cfg->app_projects[--cfg->napp_projects].app);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -52,6 +60,8 @@ void config_defaults(struct config *cfg)
 	cfg->watch_seconds = 0;
 	cfg->watch_max_error_rate = 0;
 	cfg->watch_probe_failures = 3;
+	cfg->pids_limit = 4096;
+	cfg->memory = 4LL << 30;
 }
 
 static char *trim(char *s)
@@ -108,6 +118,114 @@ int config_parse_rate(const char *text, double *out)
 	if (*end || v < 0 || v > 1)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int config_parse_size(const char *text, long long *out)
+{
+	char *end;
+	long long v, mult = 1;
+
+	errno = 0;
+	if (!text || !*text || *text == '-')
+		return -1;
+	v = strtoll(text, &end, 10);
+	if (errno || end == text)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mult = 1LL << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1LL << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1LL << 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		mult = 1LL << 40;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if ((*end == 'b' || *end == 'B') && mult > 1)
+		end++;
+	if (*end || v > LLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int parse_cpus(const char *text, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || *end || v != v || v < 0 || v > 4096)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "echobase: 12, 57": the app and the project ids it is shared with. */
+static int parse_app_share(struct config *cfg, char *v, const char **why)
+{
+	char *colon = strchr(v, ':'), *save = NULL, *tok, *app;
+	struct app_share *sh = NULL;
+	int i;
+
+	*why = "expected `app_projects = <app>: <project id>[, <project id>...]`";
+	if (!colon)
+		return -1;
+	*colon = '\0';
+	app = trim(v);
+	if (!*app || strlen(app) > 40 ||
+	    strspn(app, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(app) || app[0] == '-') {
+		*why = "the app must be an application name (a-z, 0-9 and -, at most 40)";
+		return -1;
+	}
+	for (i = 0; i < cfg->napp_projects; i++)
+		if (!strcmp(cfg->app_projects[i].app, app))
+			sh = &cfg->app_projects[i];
+	if (!sh) {
+		if (cfg->napp_projects >= CONFIG_MAX_APP_SHARES) {
+			*why = "too many applications";
+			return -1;
+		}
+		sh = &cfg->app_projects[cfg->napp_projects];
+		sh->app = strdup(app);
+		sh->n = 0;
+		if (!sh->app)
+			return -1;
+		cfg->napp_projects++;
+	}
+	for (tok = strtok_r(colon + 1, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		char *end;
+		long long id;
+
+		errno = 0;
+		id = strtoll(tok, &end, 10);
+		if (errno || end == tok || *end || id <= 0) {
+			*why = "project ids are positive numbers (Settings > General shows a "
+			       "project's id)";
+			return -1;
+		}
+		if (sh->n >= CONFIG_MAX_PATTERNS) {
+			*why = "too many projects for one application";
+			return -1;
+		}
+		sh->ids[sh->n++] = id;
+	}
 	return 0;
 }
 
@@ -207,6 +325,48 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 			bad = parse_list(&cfg->allowed_bind_paths, val);
 		} else if (!strcmp(key, "protected_projects")) {
 			bad = parse_list(&cfg->protected_projects, val);
+		} else if (!strcmp(key, "protected_envs")) {
+			bad = parse_list(&cfg->protected_envs, val);
+		} else if (!strcmp(key, "allowed_volumes")) {
+			bad = parse_list(&cfg->allowed_volumes, val);
+		} else if (!strcmp(key, "allowed_networks")) {
+			bad = parse_list(&cfg->allowed_networks, val);
+		} else if (!strcmp(key, "cap_add")) {
+			bad = parse_list(&cfg->cap_add, val);
+		} else if (!strcmp(key, "cap_drop")) {
+			bad = parse_list(&cfg->cap_drop, val);
+		} else if (!strcmp(key, "security_opt")) {
+			bad = parse_list(&cfg->security_opt, val);
+		} else if (!strcmp(key, "app_projects")) {
+			const char *why;
+
+			if (parse_app_share(cfg, val, &why) < 0)
+				return error_set(err, ERR_CONFIG, "%s:%d: app_projects: %s", name,
+						 lineno, why);
+		} else if (!strcmp(key, "memory") || !strcmp(key, "memory_max")) {
+			long long *dst = !strcmp(key, "memory") ? &cfg->memory : &cfg->memory_max;
+
+			if (config_parse_size(val, dst) < 0 || (*dst && *dst < (6LL << 20)))
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: %s must be a size such as 512m or 4g (at "
+						 "least 6m, or 0 for none), not \"%s\"",
+						 name, lineno, key, val);
+		} else if (!strcmp(key, "cpus") || !strcmp(key, "cpus_max")) {
+			if (parse_cpus(val, !strcmp(key, "cpus") ? &cfg->cpus : &cfg->cpus_max) < 0)
+				return error_set(
+					err, ERR_CONFIG,
+					"%s:%d: %s must be a number of CPUs such as 1.5 (0 "
+					"for none), not \"%s\"",
+					name, lineno, key, val);
+		} else if (!strcmp(key, "pids_limit") || !strcmp(key, "pids_limit_max")) {
+			int n;
+
+			if (parse_int(val, 0, 4194304, &n) < 0)
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: %s must be a whole number of processes (0 "
+						 "for none), not \"%s\"",
+						 name, lineno, key, val);
+			*(!strcmp(key, "pids_limit") ? &cfg->pids_limit : &cfg->pids_limit_max) = n;
 		} else if (!strcmp(key, "pull_policy")) {
 			if (!strcmp(val, "if-not-present"))
 				cfg->pull_policy = PULL_IF_NOT_PRESENT;
@@ -314,6 +474,33 @@ int pattern_list_match(const struct pattern_list *l, const char *s)
 		return 1;
 	for (i = 0; i < l->n; i++)
 		if (fnmatch(l->items[i], s, 0) == 0)
+			return 1;
+	return 0;
+}
+
+int config_app_shared_with(const struct config *cfg, const char *app, long long project_id)
+{
+	int i, k;
+
+	for (i = 0; i < cfg->napp_projects; i++) {
+		if (strcmp(cfg->app_projects[i].app, app))
+			continue;
+		for (k = 0; k < cfg->app_projects[i].n; k++)
+			if (cfg->app_projects[i].ids[k] == project_id)
+				return 1;
+		return 0;
+	}
+	return -1;
+}
+
+int config_env_protected(const struct config *cfg, const char *env)
+{
+	int i;
+
+	if (!cfg->protected_envs.set)
+		return strcmp(env, "ci") != 0;
+	for (i = 0; i < cfg->protected_envs.n; i++)
+		if (fnmatch(cfg->protected_envs.items[i], env, 0) == 0)
 			return 1;
 	return 0;
 }

@@ -19,6 +19,14 @@ struct pattern_list {
 	int set; /* the key appeared in the file */
 };
 
+/* app_projects: the GitLab projects (by id) an application is shared with. */
+#define CONFIG_MAX_APP_SHARES 64
+struct app_share {
+	char *app;
+	long long ids[CONFIG_MAX_PATTERNS];
+	int n;
+};
+
 struct config {
 	char *path; /* file read, or NULL when none existed */
 	char *state_dir;
@@ -30,6 +38,19 @@ struct config {
 	struct pattern_list allowed_services;
 	struct pattern_list allowed_bind_paths;
 	struct pattern_list protected_projects;
+	/* trust boundaries (docs/security.md) */
+	struct app_share app_projects[CONFIG_MAX_APP_SHARES];
+	int napp_projects;
+	struct pattern_list protected_envs;   /* unset: every env but "ci" */
+	struct pattern_list allowed_volumes;  /* engine objects a stack may use that */
+	struct pattern_list allowed_networks; /* its own app and env did not create */
+	/* job containers; names as in GitLab's Docker executor ([runners.docker]) */
+	struct pattern_list cap_add;
+	struct pattern_list cap_drop;
+	struct pattern_list security_opt;
+	long long memory, memory_max;	      /* bytes; 0: no limit / no job override */
+	double cpus, cpus_max;		      /* CPUs; 0: no limit / no job override */
+	long long pids_limit, pids_limit_max; /* 0: no limit / no job override */
 	enum pull_policy pull_policy;
 	int privileged;
 	int mount_docker_socket;
@@ -51,6 +72,15 @@ void config_defaults(struct config *cfg);
 /* "0.05", "5%" or "0" -> 0..1; -1 when it is not a share. */
 int config_parse_rate(const char *text, double *out);
 void config_release(struct config *cfg);
+/* "512m", "2g", "1048576" (bytes; k, m, g, t are powers of 1024) -> bytes;
+ * -1 when it is not a size. */
+int config_parse_size(const char *text, long long *out);
+
+/* An application's sharing: -1 when app_projects does not name the app, 1
+ * when it names it with project_id, 0 when it names it without. */
+int config_app_shared_with(const struct config *cfg, const char *app, long long project_id);
+/* Is the env protected (protected_envs; unset: every env but "ci")? */
+int config_env_protected(const struct config *cfg, const char *env);
 
 /* fnmatch against each pattern; an unset list allows everything. */
 int pattern_list_match(const struct pattern_list *l, const char *s);

@@ -122,10 +122,79 @@ static void test_config__load_named_missing_file_fails(void **state)
 	config_release(&cfg);
 }
 
+static void test_config__trust_keys(void **state)
+{
+	const char *text = "app_projects = echobase: 12, 57\n"
+			   "app_projects = shop: 9\n"
+			   "app_projects = echobase: 80\n"
+			   "protected_envs = prod*, staging\n"
+			   "allowed_volumes = shared-*\n"
+			   "allowed_networks = proxy\n"
+			   "cap_drop = NET_RAW\n"
+			   "security_opt = no-new-privileges:true\n"
+			   "memory = 512m\n"
+			   "memory_max = 2g\n"
+			   "cpus = 1.5\n"
+			   "cpus_max = 4\n"
+			   "pids_limit = 100\n"
+			   "pids_limit_max = 1000\n";
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	long long n;
+
+	config_defaults(&cfg);
+	/* defaults: every env but ci is protected; some limits */
+	assert_true(config_env_protected(&cfg, "production"));
+	assert_false(config_env_protected(&cfg, "ci"));
+	assert_int_equal(cfg.pids_limit, 4096);
+	assert_true(cfg.memory > 0);
+	assert_int_equal(config_app_shared_with(&cfg, "echobase", 12), -1);
+	assert_int_equal(config_parse(&cfg, "t", text, &err), 0);
+	assert_int_equal(config_app_shared_with(&cfg, "echobase", 12), 1);
+	assert_int_equal(config_app_shared_with(&cfg, "echobase", 80), 1);
+	assert_int_equal(config_app_shared_with(&cfg, "echobase", 9), 0);
+	assert_int_equal(config_app_shared_with(&cfg, "shop", 9), 1);
+	assert_int_equal(config_app_shared_with(&cfg, "other", 9), -1);
+	assert_true(config_env_protected(&cfg, "production"));
+	assert_true(config_env_protected(&cfg, "staging"));
+	assert_false(config_env_protected(&cfg, "devlocal"));
+	assert_int_equal(cfg.memory, 512LL << 20);
+	assert_int_equal(cfg.memory_max, 2LL << 30);
+	assert_true(cfg.cpus > 1.49 && cfg.cpus < 1.51);
+	assert_int_equal(cfg.pids_limit, 100);
+	assert_int_equal(cfg.pids_limit_max, 1000);
+	assert_int_equal(cfg.cap_drop.n, 1);
+	config_release(&cfg);
+
+	assert_int_equal(config_parse_size("1g", &n), 0);
+	assert_int_equal(n, 1LL << 30);
+	assert_int_equal(config_parse_size("100", &n), 0);
+	assert_int_equal(n, 100);
+	assert_int_equal(config_parse_size("12mb", &n), 0);
+	assert_int_equal(n, 12LL << 20);
+	assert_int_equal(config_parse_size("-1", &n), -1);
+	assert_int_equal(config_parse_size("1x", &n), -1);
+	assert_int_equal(config_parse_size("99999999999999t", &n), -1);
+
+	expect_error("app_projects = echobase\n", "app_projects");
+	expect_error("app_projects = echobase: twelve\n", "positive numbers");
+	expect_error("app_projects = Echo: 1\n", "application name");
+	expect_error("memory = lots\n", "memory must be a size");
+	expect_error("memory = 1k\n", "at least 6m");
+	expect_error("cpus = -1\n", "cpus must be a number");
+	expect_error("pids_limit = many\n", "pids_limit must be");
+	/* an empty list protects nothing */
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t", "protected_envs =\n", &err), 0);
+	assert_false(config_env_protected(&cfg, "production"));
+	config_release(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config__defaults),
+		cmocka_unit_test(test_config__trust_keys),
 		cmocka_unit_test(test_config__parses_every_key),
 		cmocka_unit_test(test_config__errors_name_file_line_and_fix),
 		cmocka_unit_test(test_image_allowed__untagged_means_latest),
