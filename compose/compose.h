@@ -149,7 +149,11 @@ struct compose_service {
 	size_t nports;
 	struct compose_port *expose; /* host fields unused */
 	size_t nexpose;
-	/* never empty: a service that names none is on "default" */
+	/* "host", "none", "bridge", "service:<name>" or "container:<name>"; NULL:
+	 * the service is on its networks (which it then may not name) */
+	char *network_mode;
+	/* never empty unless network_mode is set: a service that names none is
+	 * on "default" */
 	struct compose_service_network *networks;
 	size_t nnetworks;
 	struct compose_mount *volumes;

@@ -260,6 +260,8 @@ int compose_service_json(const struct compose_service *s, struct buf *out, struc
 	    add(o, "user", str_or_null(s->user)) < 0 ||
 	    add(o, "working_dir", str_or_null(s->working_dir)) < 0 ||
 	    add(o, "hostname", str_or_null(s->hostname)) < 0 ||
+	    /* only when set: hashes of stacks without it stay what they were */
+	    (s->network_mode && add(o, "network_mode", str_or_null(s->network_mode)) < 0) ||
 	    add(o, "extra_hosts", kv_json(s->extra_hosts, s->nextra_hosts)) < 0 ||
 	    add(o, "stop_grace_period_ms", json_object_new_int64(s->stop_grace_period_ms)) < 0)
 		return error_set(err, ERR_SYSTEM, "out of memory");

@@ -1293,9 +1293,28 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 	path_key(sub, sizeof(sub), path, "expose");
 	if (service_expose(m, s, cnode_get(svc, "expose"), sub) < 0)
 		return -1;
-	path_key(sub, sizeof(sub), path, "networks");
-	if (service_networks(m, s, cnode_get(svc, "networks"), sub) < 0)
+	path_key(sub, sizeof(sub), path, "network_mode");
+	if (want_nonempty(m, cnode_get(svc, "network_mode"), sub, &s->network_mode) < 0)
 		return -1;
+	if (s->network_mode) {
+		const char *nm = s->network_mode;
+		const struct cnode *nets = cnode_get(svc, "networks");
+
+		if (strcmp(nm, "host") && strcmp(nm, "none") && strcmp(nm, "bridge") &&
+		    !((!strncmp(nm, "service:", 8) && nm[8]) ||
+		      (!strncmp(nm, "container:", 10) && nm[10])))
+			return node_error(m->err, cnode_get(svc, "network_mode"), sub,
+					  "\"%s\" is not a network mode: use host, none, bridge, "
+					  "service:<name> or container:<name>",
+					  nm);
+		if (nets && nets->kind != CN_NULL)
+			return node_error(m->err, nets, sub,
+					  "network_mode and networks cannot both be set");
+	} else {
+		path_key(sub, sizeof(sub), path, "networks");
+		if (service_networks(m, s, cnode_get(svc, "networks"), sub) < 0)
+			return -1;
+	}
 	path_key(sub, sizeof(sub), path, "volumes");
 	if (service_volumes(m, s, cnode_get(svc, "volumes"), sub) < 0)
 		return -1;
@@ -1611,6 +1630,7 @@ static void service_free(struct compose_service *s)
 	free(s->user);
 	free(s->working_dir);
 	free(s->hostname);
+	free(s->network_mode);
 	kv_free(s->extra_hosts, s->nextra_hosts);
 }
 

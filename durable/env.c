@@ -104,6 +104,7 @@ int durable_env_ensure(const char *state_dir, const char *env, struct error *err
 		int secret;
 	} subdirs[] = {
 		{DURABLE_TLS_DIR, 0700, 1},
+		{DURABLE_CA_DIR, 0700, 1},
 		{DURABLE_SECRETS_DIR, 0700, 1},
 		{DURABLE_ROUTER_DIR, 0755, 0},
 	};
@@ -282,7 +283,8 @@ static int sweep_dir(const char *path, struct error *err)
 
 int durable_env_sweep_tmp(const char *state_dir, const char *env, struct error *err)
 {
-	static const char *const leaves[] = {NULL, DURABLE_TLS_DIR, DURABLE_SECRETS_DIR};
+	static const char *const leaves[] = {NULL, DURABLE_TLS_DIR, DURABLE_CA_DIR,
+					     DURABLE_SECRETS_DIR};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(leaves); i++) {

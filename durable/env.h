@@ -14,8 +14,11 @@
  *       history.jsonl               0600  append-only audit log (durable/history.h)
  *       secrets.json                0600  generated passwords (durable/secrets.h)
  *       secrets/                    0700  one file per secret, for bind mounts
- *       tls/                        0700  local CA and server certificate (durable/tls.h)
+ *       tls/                        0700  CA certificate, server certificate and key
+ *                                         (durable/tls.h); mounted into containers
+ *       ca/                         0700  the CA's private key; never mounted
  *       router/                     0755  nginx conf dir mounted by the router (not secret)
+ *       router.conf.template        0600  the router template a protected ref last set
  *
  * Every write in the env directory is atomic (temp file, fsync, rename) or a
  * single O_APPEND write, and happens under the env lock; a SIGKILL at any
@@ -42,7 +45,10 @@
 #define DURABLE_SECRETS_FILE "secrets.json"
 #define DURABLE_SECRETS_DIR  "secrets"
 #define DURABLE_TLS_DIR	     "tls"
+#define DURABLE_CA_DIR	     "ca"
 #define DURABLE_ROUTER_DIR   "router"
+/* the router template a protected ref last set (stages/env.c) */
+#define DURABLE_ROUTER_TEMPLATE_FILE "router.conf.template"
 
 /*
  * Check an env name: [a-z0-9][a-z0-9_-]{0,31}.  A bad name is ERR_JOB with a

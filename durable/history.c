@@ -58,7 +58,15 @@ static json_object *entry_json(const char *env, const struct durable_history_ent
 			       json_object_new_int64(e->duration_ms > 0 ? e->duration_ms : 0));
 	durable_json_add_str(o, "who", who && who->user ? who->user : durable_default_user());
 	if (who) {
+		durable_json_add_str(o, "who_claimed", who->user_claimed);
+		durable_json_add_str(o, "via", who->via);
 		durable_json_add_str(o, "project", who->project);
+		durable_json_add_str(o, "project_id", who->project_id);
+		durable_json_add_str(o, "ref", who->ref);
+		if (who->protected_ref)
+			json_object_object_add(
+				o, "protected",
+				json_object_new_boolean(!strcmp(who->protected_ref, "true")));
 		durable_json_add_str(o, "pipeline_id", who->pipeline_id);
 		durable_json_add_str(o, "job_id", who->job_id);
 		durable_json_add_str(o, "job_name", who->job_name);

@@ -8,10 +8,15 @@
  *
  *   {"time":"2026-11-27T03:04:05Z","env":"ci","action":"deploy","color":"green",
  *    "result":"ok","duration_ms":48213,"who":"alice","project":"group/app",
+ *    "via":"job","project_id":"42","ref":"main","protected":true,
  *    "pipeline_id":"812","job_id":"4711","job_name":"deploy:green",
  *    "commit":"3f2a...","images":{"api-gateway":"app/api@sha256:..."},
  *    "message":"green is healthy; preview on :8443"}
  *
+ * Under the runner, who, project, project_id, ref, protected, pipeline_id
+ * and job_id come from the trusted job payload; "who_claimed" keeps a
+ * GITLAB_USER_LOGIN job variable that says otherwise (a job can set it).
+ * "via" is "job" or "local" (an operator's command on the host).
  * Absent optional fields are omitted.  Each entry is one write() under
  * O_APPEND followed by fsync.  If an earlier writer was killed mid-write, the
  * file ends without a newline; the next append first ends that torn line, so

@@ -90,6 +90,7 @@ static int write_holder(const char *path, const struct durable_holder *who, stru
 	durable_json_add_str(o, "job_name", who ? who->job_name : NULL);
 	durable_json_add_str(o, "pipeline_id", who ? who->pipeline_id : NULL);
 	durable_json_add_str(o, "project", who ? who->project : NULL);
+	durable_json_add_str(o, "ref", who ? who->ref : NULL);
 	durable_json_add_str(o, "user", who && who->user ? who->user : durable_default_user());
 	durable_json_add_str(o, "since", since);
 	json_object_object_add(o, "since_epoch", json_object_new_int64((int64_t)now));

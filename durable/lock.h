@@ -37,14 +37,24 @@
 
 #include "common/error.h"
 
-/* Who is acquiring; every field optional (NULL). */
+/*
+ * Who is acquiring; every field optional (NULL).  Under the runner every
+ * field comes from the trusted job payload; a job variable that says
+ * something else is kept apart as claimed, never in its place.
+ */
 struct durable_holder {
-	const char *action;	 /* "deploy green", "durable setup" */
-	const char *job_id;	 /* CI_JOB_ID */
-	const char *job_name;	 /* CI_JOB_NAME */
-	const char *pipeline_id; /* CI_PIPELINE_ID */
-	const char *project;	 /* CI_PROJECT_PATH */
-	const char *user;	 /* GITLAB_USER_LOGIN; NULL: $GITLAB_USER_LOGIN, $USER, passwd */
+	const char *action;	   /* "deploy green", "durable setup" */
+	const char *job_id;	   /* the payload's job id */
+	const char *job_name;	   /* the payload's job name */
+	const char *pipeline_id;   /* the payload's CI_PIPELINE_ID */
+	const char *project;	   /* the payload's project path */
+	const char *project_id;	   /* the payload's project id */
+	const char *ref;	   /* the payload's git ref */
+	const char *protected_ref; /* the payload's git_info.protected: "true", "false", NULL */
+	const char *via;	   /* "job" (gitlab-runner) or "local" (an operator) */
+	const char *user;	   /* GITLAB_USER_LOGIN; NULL: $GITLAB_USER_LOGIN, $USER, passwd */
+	/* a job variable that claims another user than the payload's */
+	const char *user_claimed;
 	/* Polled while waiting; non-zero gives up with ERR_CANCELED. */
 	volatile sig_atomic_t *cancel;
 };

@@ -541,14 +541,41 @@ static int tls_paths(const char *state_dir, const char *env, struct durable_tls 
 	memset(t, 0, sizeof(*t));
 	if (durable_env_path(state_dir, env, DURABLE_TLS_DIR, &t->dir, err) < 0)
 		return -1;
+	/* the CA's key lives apart: tls/ is mounted into containers, ca/ never */
 	if (asprintf(&t->ca_cert, "%s/ca.pem", t->dir) < 0 ||
-	    asprintf(&t->ca_key, "%s/ca-key.pem", t->dir) < 0 ||
+	    asprintf(&t->ca_key, "%s/envs/%s/%s/ca-key.pem", state_dir, env, DURABLE_CA_DIR) < 0 ||
 	    asprintf(&t->cert, "%s/server.pem", t->dir) < 0 ||
 	    asprintf(&t->key, "%s/server-key.pem", t->dir) < 0 ||
 	    asprintf(&t->fullchain, "%s/fullchain.pem", t->dir) < 0) {
 		durable_tls_release(t);
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	}
+	return 0;
+}
+
+/*
+ * An env set up by an older driver keeps the CA key in tls/, which colors
+ * mount: move it to ca/ (a rename within the env directory), or drop the
+ * old copy when ca/ has the key already.
+ */
+static int move_old_ca_key(const struct durable_tls *t, struct error *err)
+{
+	_cleanup_free_ char *old = NULL;
+	struct stat st;
+
+	if (asprintf(&old, "%s/ca-key.pem", t->dir) < 0) {
+		old = NULL;
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
+	if (lstat(old, &st) < 0)
+		return 0;
+	if (lstat(t->ca_key, &st) == 0) {
+		if (unlink(old) < 0 && errno != ENOENT)
+			return error_set_errno(err, ERR_IO, errno, "remove %s", old);
+	} else if (rename(old, t->ca_key) < 0) {
+		return error_set_errno(err, ERR_IO, errno, "move %s to %s", old, t->ca_key);
+	}
+	log_info("moved the CA key out of the TLS directory that containers mount (%s)", t->ca_key);
 	return 0;
 }
 
@@ -654,6 +681,8 @@ int durable_tls_ensure(const char *state_dir, const char *env, const char *const
 	if (tls_paths(state_dir, env, &t, err) < 0)
 		goto fail_sans;
 
+	if (move_old_ca_key(&t, err) < 0)
+		goto fail;
 	load_ca(&t, &ca, &ca_key, &why);
 	if (why) {
 		snprintf(cn, sizeof(cn), "executor %s CA", env);

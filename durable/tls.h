@@ -7,7 +7,8 @@
  * and for the driver's own health probes, which verify against the env's CA.
  *
  *   <env>/tls/ca.pem            local CA certificate (0644)
- *   <env>/tls/ca-key.pem        its EC P-256 key (0600)
+ *   <env>/ca/ca-key.pem         its EC P-256 key (0600), outside tls/: tls/ is
+ *                               bind-mounted into containers, ca/ never is
  *   <env>/tls/server.pem        server certificate (0644)
  *   <env>/tls/server-key.pem    its EC P-256 key (0600)
  *   <env>/tls/fullchain.pem     server.pem followed by ca.pem (0644), for nginx

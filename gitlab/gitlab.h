@@ -39,7 +39,7 @@ struct gitlab_job {
 	char *name;
 	char *stage;
 	long long project_id;
-	char *project_path; /* "group/project", from git_info.repo_url */
+	char *project_path; /* "group/project": CI_PROJECT_PATH, else from git_info.repo_url */
 	char *repo_url;
 	char *ref;
 	char *sha;

@@ -114,8 +114,17 @@ parsed:
 	if (git && json_object_object_get_ex(git, "protected", &protected_ref) &&
 	    json_object_is_type(protected_ref, json_type_boolean))
 		job->protected_ref = json_object_get_boolean(protected_ref);
-	if (job->repo_url)
-		job->project_path = project_path_from_url(job->repo_url);
+	job->variables = get_typed(job->root, "variables", json_type_array);
+	/* GitLab's own CI_PROJECT_PATH (its first occurrence: predefined
+	 * variables come first), else the path of the repository URL */
+	{
+		const char *path = gitlab_job_variable(job, "CI_PROJECT_PATH");
+
+		if (path && *path && strlen(path) < 1024)
+			job->project_path = strdup(path);
+		else if (job->repo_url)
+			job->project_path = project_path_from_url(job->repo_url);
+	}
 	image = get_typed(job->root, "image", json_type_object);
 	job->image = dup_str(image, "name");
 	if (job->image && !*job->image) {
@@ -124,7 +133,6 @@ parsed:
 	}
 	job->image_entrypoint = get_typed(image, "entrypoint", json_type_array);
 	job->services = get_typed(job->root, "services", json_type_array);
-	job->variables = get_typed(job->root, "variables", json_type_array);
 	return 0;
 }
 

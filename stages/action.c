@@ -115,7 +115,7 @@ int action_resolve(const char *job_name, const char *action, const char *env, co
 			return -1;
 		if (color && *color && set_name(out->color, "EXECUTOR_COLOR", color, err) < 0)
 			return -1;
-		return 0;
+		return action_check_color(out->color, err);
 	}
 
 	/* EXECUTOR_ENV / EXECUTOR_COLOR win over the job name */
@@ -142,5 +142,20 @@ int action_resolve(const char *job_name, const char *action, const char *env, co
 				 "EXECUTOR_COLOR",
 				 action_name(out->kind), action_name(out->kind));
 	}
+	return action_check_color(out->color, err);
+}
+
+int action_check_color(const char *color, struct error *err)
+{
+	size_t n = strlen(color);
+
+	/* a color's Compose project is <app>-<color>, a durable layer's
+	 * <app>-<env>-durable: no color may name one */
+	if (n >= 7 && !strcmp(color + n - 7, "durable"))
+		return error_set(err, ERR_JOB,
+				 "color \"%s\" ends in \"durable\", which names durable layers "
+				 "(<app>-<env>-durable): choose another color name, e.g. blue or "
+				 "green",
+				 color);
 	return 0;
 }

@@ -49,5 +49,8 @@ const char *action_name(enum action_kind kind);
 int action_is_guarded(enum action_kind kind);
 /* [a-z0-9][a-z0-9_-]{0,31} */
 int action_valid_name(const char *s);
+/* A color name may not end in "durable" (its project would name a durable
+ * layer); ERR_JOB with the fix.  Empty is fine. */
+int action_check_color(const char *color, struct error *err);
 
 #endif

@@ -53,9 +53,15 @@ struct deploy_ctx {
 	struct durable_lock lock;
 	struct vars vars;
 
-	/* who, for the lock and the history */
+	/* who, for the lock and the history (the trusted payload's, under the runner) */
 	struct durable_holder who;
 	char job_id[32], pipeline_id[32], job_name[256], project_path[256];
+	char project_id[32], ref[256], user[128], user_claimed[128];
+	/* the router's template: from the checkout of a protected ref (or an
+	 * operator's), else the one a protected ref last set, else built in */
+	struct buf router_template;
+	int have_router_template;
+	int router_template_store; /* a trusted checkout: keep its template on success */
 	char action_text[128];
 	volatile sig_atomic_t *cancel;
 	int force; /* local `cleanup <color> --force`: even the live color */
@@ -126,5 +132,24 @@ int action_status(struct config *cfg, struct docker_client *docker, int json, st
 /* Check that a guarded action runs from a protected ref of an allowed
  * project, as the trusted payload says. */
 int deploy_check_guard(const struct deploy_ctx *d, struct error *err);
+
+/*
+ * Trust boundaries (docs/security.md), for runner jobs (job NULL: an
+ * operator on the host, allowed).  The app belongs to the project that first
+ * acted on it (durable/owner.h), or to the projects the admin's
+ * app_projects shares it with: another project is refused (ERR_POLICY) with
+ * the owner's name; a first use claims the app when `claim` is set.
+ * `explicit_app`: the name came from EXECUTOR_APP (said in the message).
+ */
+int deploy_check_owner(const struct config *cfg, const char *app, const char *state_root,
+		       const struct gitlab_job *job, int explicit_app, int claim,
+		       struct error *err);
+/* A protected env (protected_envs) is acted on only from a protected ref;
+ * `what` names the action in the message. */
+int deploy_check_env_protection(const struct config *cfg, const struct gitlab_job *job,
+				const char *env, const char *what, struct error *err);
+/* Keep the checkout's router template for the env after a successful action
+ * of a trusted ref (or forget the kept one when the checkout has none). */
+int deploy_store_router_template(struct deploy_ctx *d, struct error *err);
 
 #endif

@@ -174,6 +174,14 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 			    gitlab_var("CI_PROJECT_DIR"), app, sizeof(app), err) < 0)
 		return -1;
 	deploy_state_root(ctx->cfg, app, root, sizeof(root));
+	/* a color's network reaches its services: only the app's owner, and on
+	 * a protected env only a protected ref */
+	if (deploy_check_env_protection(ctx->cfg, ctx->have_payload ? &ctx->job : NULL,
+					ctx->action.env, "joining a color's network", err) < 0 ||
+	    deploy_check_owner(ctx->cfg, app, root, ctx->have_payload ? &ctx->job : NULL,
+			       gitlab_var("EXECUTOR_APP") && *gitlab_var("EXECUTOR_APP"), 0,
+			       err) < 0)
+		return -1;
 	if (durable_state_load(root, ctx->action.env, &state, err) < 0)
 		return error_wrap(err, "read env %s", ctx->action.env);
 	rec = durable_state_color(state, ctx->action.color);

@@ -153,7 +153,7 @@ static void forget_missing_colors(struct deploy_ctx *d, json_object *state)
 			    json_object_array_length(list) == 0) {
 				json_object_array_add(gone, json_object_new_string(color));
 				/* its network may have outlived its containers */
-				if (stack_down(d->docker, project, 0, &e) < 0)
+				if (stack_down(d->docker, project, "color", d->app, 0, &e) < 0)
 					log_warn("could not remove what is left of color %s: %s",
 						 color, e.msg);
 			}
@@ -380,7 +380,7 @@ int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct err
 			  buf_str(&colors), d->action.env);
 		goto out;
 	}
-	if (stack_down(d->docker, d->durable_project, remove_volumes, err) < 0)
+	if (stack_down(d->docker, d->durable_project, "durable", d->app, remove_volumes, err) < 0)
 		goto out;
 	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;

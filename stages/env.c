@@ -2,6 +2,7 @@
 /* The context every deployment action runs in: names, variables, lock,
  * secrets and TLS material of one env. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "durable/env.h"
 #include "durable/history.h"
+#include "durable/owner.h"
 #include "gitlab/git.h"
 #include "stages/deploy.h"
 #include "stages/watch.h"
@@ -177,6 +179,142 @@ void deploy_state_root(const struct config *cfg, const char *app, char *out, siz
 	snprintf(out, size, "%s/apps/%s", cfg->state_dir, app);
 }
 
+/* ---- trust boundaries ---- */
+
+int deploy_check_owner(const struct config *cfg, const char *app, const char *state_root,
+		       const struct gitlab_job *job, int explicit_app, int claim, struct error *err)
+{
+	struct durable_owner o;
+	char jid[32];
+	const char *how = explicit_app ? " (EXECUTOR_APP)" : "";
+	int shared;
+
+	if (!job)
+		return 0; /* an operator on the host is the admin */
+	if (job->project_id <= 0)
+		return error_set(err, ERR_SYSTEM,
+				 "the job payload names no project id (job_info.project_id): "
+				 "cannot tell who owns application %s",
+				 app);
+	shared = config_app_shared_with(cfg, app, job->project_id);
+	if (durable_owner_read(state_root, &o, err) < 0)
+		return -1;
+	if (o.project_id == job->project_id || shared == 1) {
+		if (o.project_id)
+			return 0;
+	} else if (o.project_id) {
+		return error_set(
+			err, ERR_POLICY,
+			"application %s%s belongs to project %s (id %lld): project %s (id %lld) "
+			"may not act on it. Choose another name with EXECUTOR_APP, or ask the "
+			"runner admin to share it (app_projects = %s: %lld)",
+			app, how, o.project[0] ? o.project : "?", o.project_id,
+			job->project_path ? job->project_path : "?", job->project_id, app,
+			job->project_id);
+	} else if (shared == 0) {
+		return error_set(err, ERR_POLICY,
+				 "application %s%s is shared by the runner admin with other "
+				 "projects only (app_projects); project %s (id %lld) is not one "
+				 "of them. Choose another name with EXECUTOR_APP",
+				 app, how, job->project_path ? job->project_path : "?",
+				 job->project_id);
+	}
+	/* nobody owns it yet: the first project claims it */
+	if (!claim)
+		return 0;
+	snprintf(jid, sizeof(jid), "%lld", job->id);
+	if (durable_owner_claim(state_root, job->project_id, job->project_path, jid, &o, err) < 0)
+		return -1;
+	if (o.project_id != job->project_id && shared != 1)
+		return error_set(err, ERR_POLICY,
+				 "application %s%s was just claimed by project %s (id %lld): "
+				 "choose another name with EXECUTOR_APP",
+				 app, how, o.project[0] ? o.project : "?", o.project_id);
+	if (o.project_id == job->project_id)
+		log_info("Application %s now belongs to project %s (id %lld): other projects' "
+			 "jobs cannot act on it",
+			 app, job->project_path ? job->project_path : "?", job->project_id);
+	return 0;
+}
+
+int deploy_check_env_protection(const struct config *cfg, const struct gitlab_job *job,
+				const char *env, const char *what, struct error *err)
+{
+	if (!job || !config_env_protected(cfg, env) || job->protected_ref == 1)
+		return 0;
+	return error_set(err, ERR_POLICY,
+			 "env %s is protected on this runner: %s runs only from a protected "
+			 "branch or tag, and ref %s is %s in the job payload. Protect the ref "
+			 "(Settings > Repository), or use an unprotected env such as ci "
+			 "(protected_envs: %s)",
+			 env, what, job->ref ? job->ref : "?",
+			 job->protected_ref == 0 ? "not protected" : "not marked protected",
+			 cfg->protected_envs.set ? pattern_list_str(&cfg->protected_envs)
+						 : "every env but ci");
+}
+
+/* Where the router template comes from: see struct deploy_ctx. */
+static int load_router_template(struct deploy_ctx *d, struct error *err)
+{
+	_cleanup_free_ char *stored = NULL, *mine = NULL;
+	struct buf theirs = BUF_INIT;
+	int trusted = !d->job || d->job->protected_ref == 1, rc = 0;
+
+	if (asprintf(&stored, "%s/%s", d->env_dir, DURABLE_ROUTER_TEMPLATE_FILE) < 0 ||
+	    asprintf(&mine, "%s/durable/router.conf.template", d->project_dir) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	buf_reset(&d->router_template);
+	if (trusted) {
+		d->router_template_store = 1;
+		if (access(mine, F_OK) < 0)
+			return 0;
+		if (fs_read_file(mine, &d->router_template, 1 << 20, err) < 0)
+			return error_wrap(err, "durable/router.conf.template");
+		d->have_router_template = 1;
+		return 0;
+	}
+	if (access(stored, F_OK) == 0) {
+		if (fs_read_file(stored, &d->router_template, 1 << 20, err) < 0)
+			return -1;
+		d->have_router_template = 1;
+	}
+	if (access(mine, F_OK) == 0 &&
+	    (fs_read_file(mine, &theirs, 1 << 20, err) < 0 || !d->have_router_template ||
+	     strcmp(buf_str(&theirs), buf_str(&d->router_template))))
+		log_notice("durable/router.conf.template of ref %s is not used: it decides what "
+			   "the live entry serves, so only a protected ref sets it; the router "
+			   "keeps %s",
+			   d->job->ref ? d->job->ref : "?",
+			   d->have_router_template ? "the template a protected ref last set"
+						   : "the built-in template");
+	error_clear(err);
+	buf_release(&theirs);
+	return rc;
+}
+
+int deploy_store_router_template(struct deploy_ctx *d, struct error *err)
+{
+	_cleanup_free_ char *stored = NULL;
+	struct buf cur = BUF_INIT;
+	int same;
+
+	if (!d->router_template_store || !d->env_dir)
+		return 0;
+	if (asprintf(&stored, "%s/%s", d->env_dir, DURABLE_ROUTER_TEMPLATE_FILE) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	if (!d->have_router_template) {
+		if (unlink(stored) < 0 && errno != ENOENT)
+			return error_set_errno(err, ERR_IO, errno, "remove %s", stored);
+		return 0;
+	}
+	same = fs_read_file(stored, &cur, 1 << 20, NULL) == 0 &&
+	       !strcmp(buf_str(&cur), buf_str(&d->router_template));
+	buf_release(&cur);
+	if (same)
+		return 0;
+	return fs_write_atomic(stored, d->router_template.data, d->router_template.len, 0600, err);
+}
+
 /* ---- context ---- */
 
 int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_client *docker,
@@ -203,6 +341,11 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 			    sizeof(d->app), err) < 0)
 		return -1;
 	deploy_state_root(cfg, d->app, d->state_root, sizeof(d->state_root));
+	/* who may act, before anything of the app or env is touched */
+	if (deploy_check_env_protection(cfg, job, action->env, action_name(action->kind), err) <
+		    0 ||
+	    deploy_check_owner(cfg, d->app, d->state_root, job, app && *app, 1, err) < 0)
+		return -1;
 	if (fs_mkdir_p(d->state_root, 0700, err) < 0)
 		return -1;
 	snprintf(d->durable_project, sizeof(d->durable_project), "%s-%s-durable", d->app,
@@ -221,17 +364,39 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		error_clear(err);
 	}
 
-	/* who, for the lock and the history */
-	if (job && job->id > 0)
-		snprintf(d->job_id, sizeof(d->job_id), "%lld", job->id);
-	else if ((v = vars_get(&d->vars, "CI_JOB_ID")))
-		snprintf(d->job_id, sizeof(d->job_id), "%s", v);
-	if ((v = vars_get(&d->vars, "CI_PIPELINE_ID")))
-		snprintf(d->pipeline_id, sizeof(d->pipeline_id), "%s", v);
-	if (job && job->name)
-		snprintf(d->job_name, sizeof(d->job_name), "%s", job->name);
-	if (job && job->project_path)
-		snprintf(d->project_path, sizeof(d->project_path), "%s", job->project_path);
+	/* who, for the lock and the history: under the runner, the trusted
+	 * payload says it (its first variable of a name is GitLab's own); a job
+	 * variable saying otherwise is recorded as a claim */
+	if (job) {
+		const char *claimed = vars_get(&d->vars, "GITLAB_USER_LOGIN");
+
+		if (job->id > 0)
+			snprintf(d->job_id, sizeof(d->job_id), "%lld", job->id);
+		if (job->project_id > 0)
+			snprintf(d->project_id, sizeof(d->project_id), "%lld", job->project_id);
+		if ((v = gitlab_job_variable(job, "CI_PIPELINE_ID")))
+			snprintf(d->pipeline_id, sizeof(d->pipeline_id), "%s", v);
+		if ((v = gitlab_job_variable(job, "GITLAB_USER_LOGIN")))
+			snprintf(d->user, sizeof(d->user), "%s", v);
+		if (claimed && strcmp(claimed, d->user))
+			snprintf(d->user_claimed, sizeof(d->user_claimed), "%s", claimed);
+		if (job->name)
+			snprintf(d->job_name, sizeof(d->job_name), "%s", job->name);
+		if (job->project_path)
+			snprintf(d->project_path, sizeof(d->project_path), "%s", job->project_path);
+		if (job->ref)
+			snprintf(d->ref, sizeof(d->ref), "%s", job->ref);
+		d->who.protected_ref = job->protected_ref == 1	 ? "true"
+				       : job->protected_ref == 0 ? "false"
+								 : NULL;
+		d->who.via = "job";
+	} else {
+		if ((v = vars_get(&d->vars, "CI_JOB_ID")))
+			snprintf(d->job_id, sizeof(d->job_id), "%s", v);
+		if ((v = vars_get(&d->vars, "CI_PIPELINE_ID")))
+			snprintf(d->pipeline_id, sizeof(d->pipeline_id), "%s", v);
+		d->who.via = "local";
+	}
 	snprintf(d->action_text, sizeof(d->action_text), "%s%s%s", action_name(action->kind),
 		 action->color[0] ? " " : "", action->color);
 	d->who.action = d->action_text;
@@ -239,7 +404,10 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	d->who.job_name = d->job_name[0] ? d->job_name : NULL;
 	d->who.pipeline_id = d->pipeline_id[0] ? d->pipeline_id : NULL;
 	d->who.project = d->project_path[0] ? d->project_path : NULL;
-	d->who.user = vars_get(&d->vars, "GITLAB_USER_LOGIN");
+	d->who.project_id = d->project_id[0] ? d->project_id : NULL;
+	d->who.ref = d->ref[0] ? d->ref : NULL;
+	d->who.user = d->user[0] ? d->user : NULL;
+	d->who.user_claimed = d->user_claimed[0] ? d->user_claimed : NULL;
 
 	if (action->kind == ACTION_PROMOTE && action->control == PROMOTE_STEPS &&
 	    (v = vars_get(&d->vars, "EXECUTOR_PROMOTE")) && *v) {
@@ -275,6 +443,8 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		return -1;
 	if (durable_secrets_ensure(d->state_root, action->env, NULL, &d->secrets, err) < 0)
 		return error_wrap(err, "secrets of env %s", action->env);
+	if (load_router_template(d, err) < 0)
+		return -1;
 
 	/* defaults first, then what the job says, then the driver's own names
 	 * and the secrets, which nothing overrides */
@@ -310,6 +480,7 @@ void deploy_ctx_release(struct deploy_ctx *d)
 	durable_secrets_release(&d->secrets);
 	durable_tls_release(&d->tls);
 	vars_release(&d->vars);
+	buf_release(&d->router_template);
 	free(d->env_dir);
 	free(d->router_dir);
 	d->env_dir = d->router_dir = NULL;
@@ -408,7 +579,7 @@ int deploy_check_guard(const struct deploy_ctx *d, struct error *err)
 	return 0;
 }
 
-int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct error *err)
+static int perform(struct deploy_ctx *d, const struct deploy_opts *o, struct error *err)
 {
 	switch (d->action.kind) {
 	case ACTION_DURABLE_SETUP:
@@ -429,6 +600,17 @@ int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct err
 		return error_set(err, ERR_SYSTEM, "%s is not a deployment action",
 				 action_name(d->action.kind));
 	}
+}
+
+int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct error *err)
+{
+	struct error e = ERROR_INIT;
+
+	if (perform(d, o, err) < 0)
+		return -1;
+	if (!d->handed_over && deploy_store_router_template(d, &e) < 0)
+		log_warn("could not keep the router template of env %s: %s", d->action.env, e.msg);
+	return 0;
 }
 
 int deploy_check_relpath(const char *var, const char *path, struct error *err)

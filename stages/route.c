@@ -74,23 +74,14 @@ int route_render_as(const struct deploy_ctx *d, json_object *state, const char *
 	struct router_target lt, pt;
 	struct router_route *lr = NULL, *pr = NULL;
 	char lp[160], pp[160];
-	_cleanup_free_ char *tpl_path = NULL;
-	struct buf tpl = BUF_INIT;
-	const char *tpl_text = NULL;
+	/* chosen once per action (deploy_ctx_init): a protected ref's */
+	const char *tpl_text = d->have_router_template ? buf_str(&d->router_template) : NULL;
 	int rc;
 
-	if (asprintf(&tpl_path, "%s/durable/router.conf.template", d->project_dir) < 0)
-		return error_set(err, ERR_SYSTEM, "out of memory");
-	if (access(tpl_path, F_OK) == 0) {
-		if (fs_read_file(tpl_path, &tpl, 1 << 20, err) < 0)
-			return -1;
-		tpl_text = buf_str(&tpl);
-	}
 	if (target_from_state(d, state, live, &lt, lp, sizeof(lp), &lr) < 0 ||
 	    target_from_state(d, state, preview, &pt, pp, sizeof(pp), &pr) < 0) {
 		free(lr);
 		free(pr);
-		buf_release(&tpl);
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	}
 	{
@@ -107,7 +98,6 @@ int route_render_as(const struct deploy_ctx *d, json_object *state, const char *
 	}
 	free(lr);
 	free(pr);
-	buf_release(&tpl);
 	return rc;
 }
 

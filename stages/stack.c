@@ -339,7 +339,8 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 		json_object_object_add(ep, "Aliases", aliases_json(s, svc, &svc->networks[i]));
 		json_object_object_add(nets, svc->networks[i].name, ep);
 	}
-	if (s->attach_network && !json_object_object_get_ex(nets, s->attach_network, NULL)) {
+	if (s->attach_network && !svc->network_mode &&
+	    !json_object_object_get_ex(nets, s->attach_network, NULL)) {
 		json_object *ep = json_object_new_object(), *a = json_object_new_array();
 
 		buf_reset(&tmp);
@@ -348,9 +349,24 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 		json_object_object_add(ep, "Aliases", a);
 		json_object_object_add(nets, s->attach_network, ep);
 	}
-	if (svc->nnetworks)
+	if (svc->network_mode) {
+		/* no endpoint of ours: the mode is the network (service:<name> is
+		 * that service's container) */
+		const struct compose_service *peer =
+			!strncmp(svc->network_mode, "service:", 8)
+				? compose_project_service(s->project, svc->network_mode + 8)
+				: NULL;
+
+		buf_reset(&tmp);
+		if (peer)
+			buf_printf(&tmp, "container:%s", peer->container_name);
+		else
+			buf_puts(&tmp, svc->network_mode);
+		json_object_object_add(host, "NetworkMode", json_object_new_string(buf_str(&tmp)));
+	} else if (svc->nnetworks) {
 		json_object_object_add(host, "NetworkMode",
 				       json_object_new_string(svc->networks[0].name));
+	}
 	json_object_object_add(cfg, "HostConfig", host);
 	json_object_object_add(cfg, "Labels", labels);
 	v = json_object_new_object();
@@ -495,45 +511,144 @@ static void spec_diff(struct buf *out, const char *cname, const char *old_text,
 
 /* ---- resources ---- */
 
-static int ensure_networks(const struct stack *s, struct error *err)
+static const char *object_label(json_object *info, const char *key)
 {
-	size_t i;
+	json_object *labels, *v;
 
-	for (i = 0; i < s->project->nnetworks; i++) {
-		const struct compose_resource *n = &s->project->networks[i];
-		json_object *info = NULL, *labels;
-		int rc;
+	if (!json_object_object_get_ex(info, "Labels", &labels) ||
+	    !json_object_is_type(labels, json_type_object) ||
+	    !json_object_object_get_ex(labels, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
 
-		if (!n->external) {
-			/* create first (CheckDuplicate): 409 says it is there already, a
-			 * missing one (the usual deploy) costs no inspect before */
-			labels = project_labels(s);
-			add_label(labels, "com.docker.compose.network", n->key);
-			rc = docker_network_create(s->docker, n->name, labels, 0, NULL, err);
-			json_object_put(labels);
-			if (rc == 0) {
-				log_info("Created network %s", n->name);
-				continue;
-			}
-			if (err->code != 409)
-				return -1; /* docker_network_create() named it */
-			error_clear(err);
-			continue;
-		}
-		if (docker_network_inspect(s->docker, n->name, &info, err) == 0) {
-			json_object_put(info);
-			continue;
-		}
-		if (err->code != 404)
-			return error_wrap(err, "inspect network %s", n->name);
+/*
+ * A network or volume the stack did not just create may be used only when
+ * the driver created it for this app and env, or the admin's file allows
+ * its name (allowed_networks / allowed_volumes): a stack must not join
+ * another app's network, mount another app's data, or use `host`.
+ */
+static int object_usable(const struct stack *s, const char *kind, const char *name,
+			 json_object *info, const struct compose_resource *r, struct error *err)
+{
+	const struct pattern_list *allowed =
+		!strcmp(kind, "network") ? &s->cfg->allowed_networks : &s->cfg->allowed_volumes;
+	const char *app = object_label(info, STACK_LABEL_APP);
+	const char *env = object_label(info, STACK_LABEL_ENV);
+	int i;
+
+	if (object_label(info, "io.executor.managed") && app && env && s->app && s->env &&
+	    !strcmp(app, s->app) && !strcmp(env, s->env))
+		return 0;
+	for (i = 0; allowed->set && i < allowed->n; i++)
+		if (fnmatch(allowed->items[i], name, 0) == 0)
+			return 0;
+	return error_set(err, ERR_POLICY,
+			 "%s:%d: %s %s was not created by app %s in env %s (it belongs to %s): "
+			 "a stack may use only its own app's networks and volumes, or those the "
+			 "runner admin allows (allowed_%ss: %s)",
+			 r->file ? r->file : "(stack)", r->line, kind, name, s->app ? s->app : "?",
+			 s->env ? s->env : "?",
+			 app && env ? (!strcmp(app, s->app ? s->app : "") ? "another env of it"
+									  : "another app")
+				    : "nobody the driver knows",
+			 kind, allowed->set && allowed->n ? pattern_list_str(allowed) : "(none)");
+}
+
+/* Names the engine gives meaning to: never a stack's, unless allowed. */
+static int reserved_network(const char *name)
+{
+	return !strcmp(name, "host") || !strcmp(name, "none") || !strcmp(name, "bridge") ||
+	       !strcmp(name, "default") || !strncmp(name, "container:", 10);
+}
+
+/*
+ * Networks and volumes, in two passes so that a refusal leaves nothing
+ * behind: first every one the stack names is looked up (an existing one
+ * must be usable, an external one must exist), then the missing ones are
+ * created.  missing[] marks, per network then per volume, what to create.
+ */
+static int check_network(const struct stack *s, const struct compose_resource *n, int *missing,
+			 struct error *err)
+{
+	json_object *info = NULL;
+	int rc;
+
+	*missing = 0;
+	if (reserved_network(n->name)) {
+		const struct pattern_list *allowed = &s->cfg->allowed_networks;
+		int k, ok = 0;
+
+		for (k = 0; allowed->set && k < allowed->n; k++)
+			ok |= fnmatch(allowed->items[k], n->name, 0) == 0;
+		if (!ok)
+			return error_set(
+				err, ERR_POLICY,
+				"%s:%d: network %s is the engine's own: a stack may not use "
+				"it unless the runner admin allows it (allowed_networks: "
+				"%s)",
+				n->file ? n->file : "(stack)", n->line, n->name,
+				allowed->set && allowed->n ? pattern_list_str(allowed) : "(none)");
+	}
+	if (docker_network_inspect(s->docker, n->name, &info, err) == 0) {
+		rc = object_usable(s, "network", n->name, info, n, err);
+		json_object_put(info);
+		return rc;
+	}
+	if (err->code != 404)
+		return error_wrap(err, "inspect network %s", n->name);
+	error_clear(err);
+	if (n->external)
 		return error_set(err, ERR_JOB,
 				 "network %s is declared external but does not exist; %s", n->name,
 				 s->attach_network && !strcmp(n->name, s->attach_network)
 					 ? "set up the durable layer first (durable:setup-<env>)"
 					 : "create it, or drop `external: true`");
+	*missing = 1;
+	return 0;
+}
+
+static int check_volume(const struct stack *s, const struct compose_resource *v, int *missing,
+			struct error *err)
+{
+	json_object *info = NULL;
+	int rc;
+
+	*missing = 0;
+	if (docker_volume_inspect(s->docker, v->name, &info, err) == 0) {
+		rc = object_usable(s, "volume", v->name, info, v, err);
+		json_object_put(info);
+		return rc;
 	}
+	if (err->code != 404)
+		return error_wrap(err, "inspect volume %s", v->name);
+	error_clear(err);
+	if (v->external)
+		return error_set(err, ERR_JOB,
+				 "volume %s is declared external but does not exist; create it, or "
+				 "drop `external: true`",
+				 v->name);
+	*missing = 1;
+	return 0;
+}
+
+static int check_resources(const struct stack *s, int *missing, struct error *err)
+{
+	const struct compose_project *p = s->project;
+	size_t i;
+
+	for (i = 0; i < p->nnetworks; i++)
+		if (check_network(s, &p->networks[i], &missing[i], err) < 0)
+			return -1;
+	for (i = 0; i < p->nvolumes; i++)
+		if (check_volume(s, &p->volumes[i], &missing[p->nnetworks + i], err) < 0)
+			return -1;
 	if (s->attach_network) {
+		/* named after the app and env, but another app's env can spell the
+		 * same name: its labels must say it is ours */
+		struct compose_resource r = {.file = NULL, .line = 0};
 		json_object *info = NULL;
+		int rc;
 
 		if (docker_network_inspect(s->docker, s->attach_network, &info, err) < 0) {
 			if (err->code == 404)
@@ -544,32 +659,51 @@ static int ensure_networks(const struct stack *s, struct error *err)
 					s->attach_network, s->env, s->env);
 			return error_wrap(err, "inspect network %s", s->attach_network);
 		}
+		rc = object_usable(s, "network", s->attach_network, info, &r, err);
 		json_object_put(info);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }
 
-static int ensure_volumes(const struct stack *s, struct error *err)
+static int create_resources(const struct stack *s, const int *missing, struct error *err)
 {
+	const struct compose_project *p = s->project;
 	size_t i;
 	int rc;
 
-	for (i = 0; i < s->project->nvolumes; i++) {
-		const struct compose_resource *v = &s->project->volumes[i];
-		json_object *info = NULL, *labels;
+	for (i = 0; i < p->nnetworks; i++) {
+		const struct compose_resource *n = &p->networks[i];
+		json_object *labels, *info = NULL;
 
-		if (docker_volume_inspect(s->docker, v->name, &info, err) == 0) {
-			json_object_put(info);
+		if (!missing[i])
+			continue;
+		labels = project_labels(s);
+		add_label(labels, "com.docker.compose.network", n->key);
+		rc = docker_network_create(s->docker, n->name, labels, 0, NULL, err);
+		json_object_put(labels);
+		if (rc == 0) {
+			log_info("Created network %s", n->name);
 			continue;
 		}
-		if (err->code != 404)
-			return error_wrap(err, "inspect volume %s", v->name);
-		if (v->external)
-			return error_set(
-				err, ERR_JOB,
-				"volume %s is declared external but does not exist; create "
-				"it, or drop `external: true`",
-				v->name);
+		if (err->code != 409)
+			return -1; /* docker_network_create() named it */
+		/* created meanwhile (CheckDuplicate): by whom? */
+		error_clear(err);
+		if (docker_network_inspect(s->docker, n->name, &info, err) < 0)
+			return error_wrap(err, "inspect network %s", n->name);
+		rc = object_usable(s, "network", n->name, info, n, err);
+		json_object_put(info);
+		if (rc < 0)
+			return -1;
+	}
+	for (i = 0; i < p->nvolumes; i++) {
+		const struct compose_resource *v = &p->volumes[i];
+		json_object *labels;
+
+		if (!missing[p->nnetworks + i])
+			continue;
 		labels = project_labels(s);
 		add_label(labels, "com.docker.compose.volume", v->key);
 		rc = docker_volume_create(s->docker, v->name, labels, err);
@@ -590,6 +724,12 @@ static const char *label_of(json_object *info, const char *key)
 	    !json_object_object_get_ex(labels, key, &v))
 		return NULL;
 	return json_object_get_string(v);
+}
+
+/* A label's value is what this stack would write (a NULL want: anything). */
+static int label_is(const char *have, const char *want)
+{
+	return !want || (have && !strcmp(have, want));
 }
 
 static int state_bool(json_object *info, const char *key)
@@ -939,6 +1079,32 @@ static int service_allowed(const struct stack *s, const struct compose_service *
 				 "(at most 255 characters of letters, digits and ._/:@-)",
 				 svc->file, svc->line, svc->name, svc->image,
 				 strlen(svc->image) > 80 ? "..." : "");
+	if (svc->network_mode) {
+		const struct pattern_list *allowed = &s->cfg->allowed_networks;
+		int k, ok = 0;
+
+		/* another service of the stack shares its own namespace: fine */
+		if (!strncmp(svc->network_mode, "service:", 8)) {
+			if (!compose_project_service(s->project, svc->network_mode + 8))
+				return error_set(err, ERR_COMPOSE,
+						 "%s:%d: service %s: network_mode %s names no "
+						 "service of the stack",
+						 svc->file, svc->line, svc->name,
+						 svc->network_mode);
+			ok = 1;
+		}
+		for (k = 0; allowed->set && k < allowed->n && !ok; k++)
+			ok = fnmatch(allowed->items[k], svc->network_mode, 0) == 0;
+		if (!ok)
+			return error_set(err, ERR_POLICY,
+					 "%s:%d: service %s: network_mode %s leaves the stack's "
+					 "networks (the host's, none, or another container's): not "
+					 "allowed unless the runner admin allows it "
+					 "(allowed_networks: %s)",
+					 svc->file, svc->line, svc->name, svc->network_mode,
+					 allowed->set && allowed->n ? pattern_list_str(allowed)
+								    : "(none)");
+	}
 	if (!image_allowed(&s->cfg->allowed_images, svc->image))
 		return error_set(err, ERR_POLICY,
 				 "%s:%d: service %s uses image %s, which is not allowed on "
@@ -1008,7 +1174,10 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 		const char *old = label_of(info, STACK_LABEL_HASH);
 		int running = state_bool(info, "Running");
 
-		if (!proj || strcmp(proj, p->name) || !label_of(info, "io.executor.managed")) {
+		if (!proj || strcmp(proj, p->name) || !label_of(info, "io.executor.managed") ||
+		    !label_is(label_of(info, STACK_LABEL_APP), s->app) ||
+		    !label_is(label_of(info, STACK_LABEL_ENV), s->env) ||
+		    !label_is(label_of(info, STACK_LABEL_LAYER), s->layer)) {
 			json_object_put(info);
 			json_object_put(cfg);
 			return error_set(err, ERR_JOB,
@@ -1052,6 +1221,40 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 	return 0;
 }
 
+/* A container name the stack would use that another app, env or layer has
+ * (their names can be spelled alike) is refused before anything is made. */
+static int check_container_names(const struct stack *s, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < s->project->nservices; i++) {
+		const struct compose_service *svc = &s->project->services[i];
+		json_object *info = NULL;
+		int ours;
+
+		if (docker_container_inspect(s->docker, svc->container_name, &info, err) < 0) {
+			if (err->code != 404)
+				return error_wrap(err, "inspect %s", svc->container_name);
+			error_clear(err);
+			continue;
+		}
+		ours = label_of(info, "io.executor.managed") &&
+		       label_is(label_of(info, "com.docker.compose.project"), s->project->name) &&
+		       label_is(label_of(info, STACK_LABEL_APP), s->app) &&
+		       label_is(label_of(info, STACK_LABEL_ENV), s->env) &&
+		       label_is(label_of(info, STACK_LABEL_LAYER), s->layer);
+		json_object_put(info);
+		if (!ours)
+			return error_set(
+				err, ERR_JOB,
+				"%s:%d: container name %s is in use by a container this "
+				"stack did not create; rename the service's container_name "
+				"or remove that container",
+				svc->file, svc->line, svc->container_name);
+	}
+	return 0;
+}
+
 int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 {
 	const struct compose_project *p = s->project;
@@ -1079,8 +1282,16 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 				return error_wrap(err, "inspect image %s", img);
 		}
 	}
-	if (ensure_networks(s, err) < 0 || ensure_volumes(s, err) < 0)
-		return -1;
+	{
+		size_t nres = p->nnetworks + p->nvolumes;
+		_cleanup_free_ int *missing = calloc(nres ? nres : 1, sizeof(int));
+
+		if (!missing)
+			return error_set(err, ERR_SYSTEM, "out of memory");
+		if (check_resources(s, missing, err) < 0 || check_container_names(s, err) < 0 ||
+		    create_resources(s, missing, err) < 0)
+			return -1;
+	}
 	return run_services(s, order, rep, err);
 }
 
@@ -1406,14 +1617,26 @@ static void *remove_one(void *arg)
 	return NULL;
 }
 
-int stack_down(struct docker_client *c, const char *project, int remove_volumes, struct error *err)
+int stack_down(struct docker_client *c, const char *project, const char *layer, const char *app,
+	       int remove_volumes, struct error *err)
 {
-	char pl[512];
-	const char *filters[] = {pl, "io.executor.managed=true", NULL};
+	char pl[512], ll[128], al[128];
+	const char *filters[5] = {pl, "io.executor.managed=true"};
 	json_object *list = NULL;
-	size_t i, n;
+	size_t i, n, k = 2;
 
 	snprintf(pl, sizeof(pl), "com.docker.compose.project=%s", project);
+	/* the project's name alone is not enough: another app's or layer's
+	 * project may carry the same name */
+	if (layer) {
+		snprintf(ll, sizeof(ll), "%s=%s", STACK_LABEL_LAYER, layer);
+		filters[k++] = ll;
+	}
+	if (app) {
+		snprintf(al, sizeof(al), "%s=%s", STACK_LABEL_APP, app);
+		filters[k++] = al;
+	}
+	filters[k] = NULL;
 	if (docker_container_list(c, filters, 1, &list, err) < 0)
 		return error_wrap(err, "list containers of %s", project);
 	n = json_object_array_length(list);

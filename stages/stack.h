@@ -69,8 +69,10 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
  * the service's last log lines and health output in the log. */
 int stack_wait_healthy(const struct stack *s, struct error *err);
 /* Remove the project's containers and networks (and named volumes when
- * asked); only what carries our managed label and the project's label. */
-int stack_down(struct docker_client *c, const char *project, int remove_volumes, struct error *err);
+ * asked); only what carries our managed label, the project's label and,
+ * when given, the layer ("durable", "color") and app labels. */
+int stack_down(struct docker_client *c, const char *project, const char *layer, const char *app,
+	       int remove_volumes, struct error *err);
 /* The project's containers (JSON array from the engine), all states. */
 int stack_containers(struct docker_client *c, const char *project, json_object **out,
 		     struct error *err);

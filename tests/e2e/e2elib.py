@@ -63,14 +63,19 @@ def new_job(script: list[str], **kw: Any) -> Job:
 # ------------------------------------------------------------------ admin config file
 
 
-def write_admin_config(path: str, state: str, **extra: str) -> str:
+def write_admin_config(path: str, state: str, **extra: str | None) -> str:
     """The driver's admin file (docs/configuration.md): key = value lines."""
-    keys = {"state_dir": state, "default_image": JOB_IMAGE, "allowed_images": "executor-test/*", "shell": "bash"}
+    # The suites deploy to envs of their own from unprotected refs, as the seed's pipeline
+    # does to `ci`; by default every env but `ci` is protected (docs/security.md), so they
+    # name the protected envs. test_trust.py plays the default (protected_envs=None drops a key).
+    keys = {"state_dir": state, "default_image": JOB_IMAGE, "allowed_images": "executor-test/*", "shell": "bash",
+            "protected_envs": "production, e2eprot*"}
     keys.update(extra)
     with open(path, "w") as f:
         f.write("# written by tests/e2e for one test run\n")
         for k, v in keys.items():
-            f.write(f'{k} = "{v}"\n')
+            if v is not None:
+                f.write(f'{k} = "{v}"\n')
     os.chmod(path, 0o600)
     return path
 

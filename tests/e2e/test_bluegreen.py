@@ -612,8 +612,9 @@ def test_router_template_failing_nginx_t_keeps_the_previous_configuration():
     w.ensure("green", also="blue")
     router = w.router_file()
     w.expect_serving("live", "green", "before")
+    # the router template is taken only from a protected ref (docs/security.md)
     for name, stage in (("deploy:blue", "deploy"), ("promote:blue", "promote")):
-        res = w.run(w.job(name, broken=True, protected=stage == "promote", stage=stage))
+        res = w.run(w.job(name, broken=True, protected=True, stage=stage))
         expect_failure(res, "build")
         check("the new router configuration fails nginx -t" in res.text and "e2e_no_such_directive" in res.text,
               f"{name}: the job log carries nginx -t's message", res)

@@ -34,6 +34,27 @@ static void test_compose_errors__duplicate_key(void **state)
 	loaded_release(&l);
 }
 
+static void test_compose_errors__network_mode(void **state)
+{
+	struct loaded l;
+
+	load1(&l, "services:\n  s:\n    image: x\n    network_mode: bogus\n");
+	assert_load_error(&l, BASE ":4: services.s.network_mode: \"bogus\" is not a network mode");
+	loaded_release(&l);
+	load1(&l, "services:\n  s:\n    image: x\n    network_mode: host\n    networks: [a]\n"
+		  "networks:\n  a: {}\n");
+	assert_load_error(&l, "network_mode and networks cannot both be set");
+	loaded_release(&l);
+	/* a mode is kept as written, and the service joins no network */
+	load1(&l, "services:\n  vpn:\n    image: x\n  s:\n    image: x\n"
+		  "    network_mode: service:vpn\n");
+	assert_loaded(&l);
+	assert_string_equal(svc(&l, "s")->network_mode, "service:vpn");
+	assert_int_equal(svc(&l, "s")->nnetworks, 0);
+	assert_int_equal(svc(&l, "vpn")->nnetworks, 1);
+	loaded_release(&l);
+}
+
 static void test_compose_errors__wrong_type_names_the_key_path(void **state)
 {
 	const char *names[] = {"docker-compose.yml", "docker-compose.green.yml"};
@@ -408,6 +429,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compose_errors__syntax_error_names_file_and_line),
 		cmocka_unit_test(test_compose_errors__duplicate_key),
+		cmocka_unit_test(test_compose_errors__network_mode),
 		cmocka_unit_test(test_compose_errors__wrong_type_names_the_key_path),
 		cmocka_unit_test(test_compose_errors__wrong_types_of_attributes),
 		cmocka_unit_test(test_compose_errors__bad_interpolation_names_file_line_and_path),

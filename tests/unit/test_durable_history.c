@@ -12,7 +12,12 @@ static const struct durable_holder job = {
 	.job_name = "deploy:green",
 	.pipeline_id = "812",
 	.project = "group/echobase",
+	.project_id = "42",
+	.ref = "main",
+	.protected_ref = "true",
+	.via = "job",
 	.user = "alice",
+	.user_claimed = "root",
 };
 
 static void append(const char *dir, const char *action, const char *result, const char *msg)
@@ -75,6 +80,12 @@ static void test_durable_history__entries_read_back_in_order(void **state)
 	assert_string_equal(field(arr, 0, "color"), "green");
 	assert_string_equal(field(arr, 0, "who"), "alice");
 	assert_string_equal(field(arr, 0, "project"), "group/echobase");
+	/* who, truthfully: the payload's ids and ref, a forged login kept apart */
+	assert_string_equal(field(arr, 0, "project_id"), "42");
+	assert_string_equal(field(arr, 0, "ref"), "main");
+	assert_string_equal(field(arr, 0, "protected"), "true");
+	assert_string_equal(field(arr, 0, "via"), "job");
+	assert_string_equal(field(arr, 0, "who_claimed"), "root");
 	assert_string_equal(field(arr, 0, "pipeline_id"), "812");
 	assert_string_equal(field(arr, 0, "job_id"), "4711");
 	assert_string_equal(field(arr, 0, "job_name"), "deploy:green");

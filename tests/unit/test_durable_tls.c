@@ -118,6 +118,43 @@ static void test_durable_tls__keys_private_dirs_closed(void **state)
 	durable_tls_release(&t);
 }
 
+/* tls/ is mounted into containers: the CA key is elsewhere, and an old
+ * layout's key is moved out (same CA, no reissue) */
+static void test_durable_tls__ca_key_outside_the_mounted_dir(void **state)
+{
+	const char *dir = *state;
+	struct durable_tls t = {0};
+	struct error err = ERROR_INIT;
+	char *ca1, *key1, *old;
+
+	assert_int_equal(durable_tls_ensure(dir, "ci", names, &t, &err), 0);
+	assert_null(strstr(t.ca_key, "/tls/"));
+	assert_string_equal(t.ca_key, dt_path(dir, "ci", "ca/ca-key.pem"));
+	assert_false(dt_exists(dt_path(dir, "ci", "tls/ca-key.pem")));
+	assert_int_equal(dt_mode(dt_path(dir, "ci", "ca")), 0700);
+	ca1 = dt_read(t.ca_cert);
+	key1 = dt_read(t.ca_key);
+	old = strdup(dt_path(dir, "ci", "tls/ca-key.pem"));
+	/* the layout of an older driver */
+	assert_int_equal(rename(t.ca_key, old), 0);
+	durable_tls_release(&t);
+	assert_int_equal(durable_tls_ensure(dir, "ci", names, &t, &err), 0);
+	assert_false(t.ca_created);
+	assert_false(dt_exists(old));
+	{
+		char *ca2 = dt_read(t.ca_cert), *key2 = dt_read(t.ca_key);
+
+		assert_string_equal(ca1, ca2);
+		assert_string_equal(key1, key2);
+		free(ca2);
+		free(key2);
+	}
+	free(ca1);
+	free(key1);
+	free(old);
+	durable_tls_release(&t);
+}
+
 static void test_durable_tls__reused_when_nothing_changed(void **state)
 {
 	const char *dir = *state;
@@ -406,6 +443,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_durable_tls__ca_verifies_server_cert_with_sans),
 		T(test_durable_tls__keys_private_dirs_closed),
+		T(test_durable_tls__ca_key_outside_the_mounted_dir),
 		T(test_durable_tls__reused_when_nothing_changed),
 		T(test_durable_tls__san_change_reissues_server_keeps_ca),
 		T(test_durable_tls__expiring_server_cert_is_reissued),

@@ -73,6 +73,13 @@ static void test_action__hostile_names_refused(void **state)
 	expect_error("x", "explode", NULL, NULL, "is not an action");
 	expect_error("deploy:", NULL, NULL, NULL, "needs a color");
 	expect_error("x", "cleanup", NULL, NULL, "needs a color");
+	/* <app>-<color> must never be a durable layer's <app>-<env>-durable */
+	expect_error("cleanup:ci-durable", NULL, NULL, NULL, "names durable layers");
+	expect_error("cleanup:durable", NULL, NULL, NULL, "names durable layers");
+	expect_error("deploy:green", NULL, NULL, "x_durable", "names durable layers");
+	expect_error("test:e2e", NULL, "ci", "ci-durable", "names durable layers");
+	expect("cleanup:durable-ci", NULL, NULL, NULL, ACTION_DURABLE_CLEANUP, "ci", "");
+	expect("deploy:durables", NULL, NULL, NULL, ACTION_DEPLOY, "ci", "durables");
 }
 
 int main(void)

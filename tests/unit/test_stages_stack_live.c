@@ -147,7 +147,7 @@ static int up_and_wait(const char *name, const char *script, const char *health,
 	int rc;
 
 	init_stack(&s, p, timeout_s);
-	stack_down(client, name, 0, &derr);
+	stack_down(client, name, NULL, NULL, 0, &derr);
 	if (stack_up(&s, &rep, err) < 0)
 		fail_with("stack_up", err);
 	before = docker_request_count(client);
@@ -155,7 +155,7 @@ static int up_and_wait(const char *name, const char *script, const char *health,
 	rc = stack_wait_healthy(&s, err);
 	*took = now_s() - t0;
 	*calls = docker_request_count(client) - before;
-	if (stack_down(client, name, 0, &derr) < 0)
+	if (stack_down(client, name, NULL, NULL, 0, &derr) < 0)
 		fail_with("stack_down", &derr);
 	stack_report_release(&rep);
 	compose_project_free(p);
@@ -284,7 +284,7 @@ static int up_first_then_second(const char *name, int code, struct error *err)
 		 name, name, code);
 	p = load_text(name, text);
 	init_stack(&s, p, 30);
-	stack_down(client, name, 0, &derr);
+	stack_down(client, name, NULL, NULL, 0, &derr);
 	rc = stack_up(&s, &rep, err);
 	if (rc == 0) {
 		char finished[64], started[64];
@@ -295,7 +295,7 @@ static int up_first_then_second(const char *name, int code, struct error *err)
 		assert_true(strcmp(started, finished) >= 0);
 		assert_int_equal(rep.created, 2);
 	}
-	if (stack_down(client, name, 0, &derr) < 0)
+	if (stack_down(client, name, NULL, NULL, 0, &derr) < 0)
 		fail_with("stack_down", &derr);
 	stack_report_release(&rep);
 	compose_project_free(p);
