@@ -381,8 +381,6 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	routes = stack_routes(p, err);
 	if (!routes)
 		goto out;
-	if (deploy_ensure_tls(d, state, p, err) < 0)
-		goto out;
 
 	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
 	roots[0] = tlsdir;
@@ -399,6 +397,9 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	s.attach_network = d->durable_network;
 	s.bind_roots = roots;
 	s.health_timeout_s = 180;
+	/* a stack the policy refuses changes nothing, not even the certificate */
+	if (stack_check(&s, err) < 0 || deploy_ensure_tls(d, state, p, err) < 0)
+		goto out;
 
 	gitlab_section_start(stderr, "deploy", "Deploying the color", 0);
 	log_info("Deploying %s to env %s: project %s from %s%s%.12s", d->action.color,

@@ -200,7 +200,23 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		goto out;
 	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;
-	if (ensure_tls(d, state, p, err) < 0)
+
+	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
+	roots[0] = tlsdir;
+	roots[1] = d->router_dir;
+	roots[2] = NULL;
+	s.docker = d->docker;
+	s.cfg = d->cfg;
+	s.project = p;
+	s.mode = STACK_KEEP;
+	s.layer = "durable";
+	s.app = d->app;
+	s.env = d->action.env;
+	s.config_files = file;
+	s.bind_roots = roots;
+	s.health_timeout_s = 180;
+	/* a stack the policy refuses changes nothing, not even the certificate */
+	if (stack_check(&s, err) < 0 || ensure_tls(d, state, p, err) < 0)
 		goto out;
 
 	/* colors whose containers are gone (removed by hand, or an engine that
@@ -244,21 +260,6 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		    fs_write_atomic(path, buf_str(&router_text), router_text.len, 0644, err) < 0)
 			goto out;
 	}
-
-	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
-	roots[0] = tlsdir;
-	roots[1] = d->router_dir;
-	roots[2] = NULL;
-	s.docker = d->docker;
-	s.cfg = d->cfg;
-	s.project = p;
-	s.mode = STACK_KEEP;
-	s.layer = "durable";
-	s.app = d->app;
-	s.env = d->action.env;
-	s.config_files = file;
-	s.bind_roots = roots;
-	s.health_timeout_s = 180;
 
 	gitlab_section_start(stderr, "durable_setup", "Setting up the durable layer", 0);
 	log_info("Durable layer of env %s: project %s, network %s", d->action.env,

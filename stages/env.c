@@ -606,8 +606,15 @@ int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct err
 {
 	struct error e = ERROR_INIT;
 
-	if (perform(d, o, err) < 0)
+	if (perform(d, o, err) < 0) {
+		/* messages name the repository's files as the job's author wrote them */
+		size_t n = strlen(d->project_dir);
+		char *hit;
+
+		while (n && (hit = strstr(err->msg, d->project_dir)) && hit[n] == '/')
+			memmove(hit, hit + n + 1, strlen(hit + n + 1) + 1);
 		return -1;
+	}
 	if (!d->handed_over && deploy_store_router_template(d, &e) < 0)
 		log_warn("could not keep the router template of env %s: %s", d->action.env, e.msg);
 	return 0;

@@ -1255,6 +1255,22 @@ static int check_container_names(const struct stack *s, struct error *err)
 	return 0;
 }
 
+int stack_check(const struct stack *s, struct error *err)
+{
+	const struct compose_project *p = s->project;
+	size_t nres = p->nnetworks + p->nvolumes, k;
+	_cleanup_free_ int *missing = calloc(nres ? nres : 1, sizeof(int));
+
+	if (!missing)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	for (k = 0; k < p->nservices; k++)
+		if (service_allowed(s, &p->services[k], err) < 0)
+			return -1;
+	if (check_resources(s, missing, err) < 0 || check_container_names(s, err) < 0)
+		return -1;
+	return 0;
+}
+
 int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 {
 	const struct compose_project *p = s->project;

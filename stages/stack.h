@@ -60,8 +60,13 @@ struct stack_report {
 
 void stack_report_release(struct stack_report *r);
 
+/* Everything stack_up refuses, without changing anything: the images and
+ * mounts the admin allows, the networks and volumes the stack may use
+ * (its own app's and env's, or allowed), container names not taken by
+ * another app.  Call it before work the refusal must not leave behind. */
+int stack_check(const struct stack *s, struct error *err);
 /* Create what is missing, start each service once what it depends on is up
- * (its depends_on condition). */
+ * (its depends_on condition).  Checks as stack_check does first. */
 int stack_up(const struct stack *s, struct stack_report *rep, struct error *err);
 /* Every container running, and healthy where it has a healthcheck, waited
  * for on one GET /events stream (health_status, die) between two reads of
