@@ -16,6 +16,7 @@
 #include "durable/state.h"
 #include "gitlab/git.h"
 #include "stages/deploy.h"
+#include "stages/joblimits.h"
 #include "stages/stages.h"
 
 int deployjob_prepare(struct job_ctx *ctx, struct error *err)
@@ -36,6 +37,8 @@ int deployjob_prepare(struct job_ctx *ctx, struct error *err)
 					 pattern_list_str(&ctx->cfg->allowed_images));
 		int lock = -1, rc;
 
+		if (job_limits_check(ctx->cfg, err) < 0)
+			return -1;
 		if (job_ensure_network(ctx, &lock, err) < 0)
 			return -1;
 		rc = job_create_container(ctx, ctx->job.image, err);

@@ -21,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "stages/joblimits.h"
 #include "stages/stages.h"
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
@@ -116,6 +117,30 @@ static json_object *job_labels(const struct job_ctx *ctx, const char *role)
 	json_object_object_add(l, JOB_LABEL_JOB, json_object_new_string(ctx->job_id));
 	json_object_object_add(l, JOB_LABEL_ROLE, json_object_new_string(role));
 	return l;
+}
+
+/* ---- what a job's containers may do ---- */
+
+/* The job's limits (stages/joblimits.h) into a container's HostConfig.  They
+ * were checked before anything was created (job_limits_check), so a refusal
+ * here cannot happen halfway through a prepare. */
+static int host_limits(const struct job_ctx *ctx, json_object *host, struct job_limits *l,
+		       struct error *err)
+{
+	if (job_limits_for_job(ctx->cfg, l, err) < 0)
+		return -1;
+	return job_limits_apply(ctx->cfg, l, host, err);
+}
+
+/* The engine refuses more CPUs than it has (400 "Range of CPUs is from 0.01
+ * to N"): when the job asked for them, that is the job's to fix. */
+static void cpus_refused(struct error *err, const struct job_limits *l)
+{
+	if (err->code == 400 && (l->from_job & JOB_LIMIT_CPUS) && strstr(err->msg, "CPUs")) {
+		err->cls = ERR_JOB;
+		error_wrap(err, "EXECUTOR_CPUS=%s is more than the engine has",
+			   gitlab_var("EXECUTOR_CPUS"));
+	}
 }
 
 /* ---- paths ---- */
@@ -367,6 +392,7 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 	const char *image = str_field(svc, "name");
 	const char *alias = str_field(svc, "alias");
 	json_object *cfg, *host, *endpoints, *ep, *aliases, *v;
+	struct job_limits limits;
 	char cname[192], a1[256], a2[256];
 	_cleanup_free_ char *id = NULL;
 	int rc;
@@ -413,9 +439,14 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 	    json_object_is_type(v, json_type_array))
 		json_object_object_add(cfg, "Cmd", json_object_get(v));
 	host = json_object_new_object();
+	json_object_object_add(cfg, "HostConfig", host);
 	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->network));
 	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
-	json_object_object_add(cfg, "HostConfig", host);
+	if (host_limits(ctx, host, &limits, err) < 0) {
+		json_object_put(aliases);
+		json_object_put(cfg);
+		return -1;
+	}
 	endpoints = json_object_new_object();
 	ep = json_object_new_object();
 	json_object_object_add(ep, "Aliases", aliases);
@@ -426,8 +457,10 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 
 	rc = image_create_container(ctx->docker, ctx->cfg, cname, cfg, &id, err);
 	json_object_put(cfg);
-	if (rc < 0)
+	if (rc < 0) {
+		cpus_refused(err, &limits);
 		return error_wrap(err, "create service container for %s", image);
+	}
 	if (docker_container_start(ctx->docker, id, err) < 0)
 		return error_wrap(err, "start service %s", image);
 	log_info("Starting service %s as %s", image, cname);
@@ -464,6 +497,7 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 {
 	char host_dir[4096], guest_dir[4096];
 	json_object *cfg, *host, *binds, *v;
+	struct job_limits limits;
 	_cleanup_free_ char *bind = NULL, *id = NULL;
 	int rc;
 
@@ -499,11 +533,17 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->network));
 	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
 	json_object_object_add(cfg, "HostConfig", host);
+	if (host_limits(ctx, host, &limits, err) < 0) {
+		json_object_put(cfg);
+		return -1;
+	}
 
 	rc = image_create_container(ctx->docker, ctx->cfg, ctx->name, cfg, &id, err);
 	json_object_put(cfg);
-	if (rc < 0)
+	if (rc < 0) {
+		cpus_refused(err, &limits);
 		return error_wrap(err, "create the job container");
+	}
 	if (docker_container_start(ctx->docker, id, err) < 0)
 		return error_wrap(err, "start the job container");
 	return 0;
@@ -692,6 +732,8 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 				 "image %s is not allowed on this runner; allowed: %s (use an "
 				 "allowed image, or ask the runner admin to extend allowed_images)",
 				 image, pattern_list_str(&ctx->cfg->allowed_images));
+	if (job_limits_check(ctx->cfg, err) < 0)
+		return -1;
 	services = services_list(ctx, err);
 	if (!services)
 		return -1;

@@ -5,6 +5,12 @@
     capabilities, its mounts, the socket paths);
   * unless the admin allows it: `privileged = true` and `mount_docker_socket = true` do
     give them (so the checks above can fail);
+  * every container of a job (job container, services) gets no-new-privileges and the
+    admin's memory (MemorySwap equal to it), cpus and pids_limit: from HostConfig and from
+    inside (NoNewPrivs, the cgroup's pids/memory/cpu files, v1 or v2; a setuid-root copy of
+    bash run by nobody stays nobody); a job's EXECUTOR_MEMORY / EXECUTOR_CPUS /
+    EXECUTOR_PIDS_LIMIT within the admin's *_max ceilings is applied, one above them (or a
+    malformed one) is refused with one line before anything is created;
   * an image outside allowed_images is refused before anything is created;
   * secrets are not in argv: every /proc/*/cmdline on the host is sampled while the driver
     sets up a durable layer, deploys and promotes, and the containers' Path/Args/Cmd/
@@ -17,7 +23,8 @@ Promote, rollback and durable cleanup need a protected ref from the trusted payl
 test_bluegreen.test_promote_from_an_unprotected_ref_is_refused_even_if_the_job_claims_protected
 and test_durable.test_unconfirmed_or_unprotected_durable_cleanup_refuses_and_deletes_nothing.
 
-Objects: jobs of runner e2etest (labels), app e2esec / env e2esec (ports 27000-27999).
+Objects: jobs of runner e2etest (labels), app e2esec / env e2esec (ports 27000-27999), app and env
+e2eseclim (a deployment job's container; the action finds nothing to remove).
 """
 
 from __future__ import annotations
@@ -39,8 +46,9 @@ sys.path.insert(0, HERE)
 import e2elib  # noqa: E402
 import secretscan  # noqa: E402
 from e2elib import git as _git  # noqa: E402
-from e2elib import (REPO, assert_no_leftovers, check, docker, executor_bin, expect_success, new_job,  # noqa: E402
-                    port_free, roles_of, runner_config, start_job, state_dir, write_admin_config)
+from e2elib import (BUSYBOX, REPO, Service, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
+                    expect_success, new_job, port_free, roles_of, runner_config, start_job, state_dir,
+                    write_admin_config)
 
 NEEDS_DOCKER = True
 
@@ -141,6 +149,9 @@ def test_admin_can_allow_privileged():
         check(all(b["HostConfig"].get("Privileged") is True for b in bodies),
               f"HostConfig.Privileged in the create requests: {[b['HostConfig'].get('Privileged') for b in bodies]}",
               res)
+        check(all(b["HostConfig"].get("PidsLimit") == 4096 and b["HostConfig"].get("Memory") == 4 << 30
+                  for b in bodies),
+              f"a privileged job keeps the default limits: {[b['HostConfig'] for b in bodies]}", res)
         if res.failure is None:
             cap = re.search(r"^CapEff:\s*([0-9a-f]+)", res.text, re.M)
             check(cap and int(cap.group(1), 16) & ~DEFAULT_CAPS, f"a privileged job has more capabilities: {cap}", res)
@@ -150,6 +161,189 @@ def test_admin_can_allow_privileged():
         assert_no_leftovers(job)
     finally:
         proxy.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ privileges and resources
+
+# From inside a container: no_new_privs, the cgroup's limits (v2: one directory; v1: one
+# per controller, memsw when swap accounting is on), and what a setuid-root copy of bash
+# gives the user nobody (euid 0 without no_new_privs: shown to fail by hand with
+# `docker run` without the option).
+INSIDE = [
+    "grep NoNewPrivs /proc/self/status",
+    "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then c=/sys/fs/cgroup; echo CG-VERSION=2;"
+    " echo CG-PIDS=$(cat $c/pids.max); echo CG-MEM=$(cat $c/memory.max);"
+    " echo CG-SWAP=$(cat $c/memory.swap.max 2>/dev/null || echo none); echo CG-CPU=$(cat $c/cpu.max);"
+    " else c=/sys/fs/cgroup; echo CG-VERSION=1; echo CG-PIDS=$(cat $c/pids/pids.max);"
+    " echo CG-MEM=$(cat $c/memory/memory.limit_in_bytes);"
+    " echo CG-SWAP=$(cat $c/memory/memory.memsw.limit_in_bytes 2>/dev/null || echo none);"
+    " echo CG-CPU=$(cat $c/cpu/cpu.cfs_quota_us) $(cat $c/cpu/cpu.cfs_period_us); fi",
+]
+SETUID = ["cp /usr/bin/bash /tmp/sbash && chmod 4755 /tmp/sbash && ls -ln /tmp/sbash",
+          "su -s /bin/sh nobody -c '/tmp/sbash -p -c \"echo SETUID-RUID=\\$UID SETUID-EUID=\\$EUID\"'"]
+# the same for a service, by `docker exec` (the test's own look, not the driver's)
+SVC_INSIDE = "grep NoNewPrivs /proc/1/status; " + INSIDE[1]
+
+
+def _cgroup(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^(CG-[A-Z]+)=(.*)$", text, re.M))
+
+
+def _check_limits(where: str, hc: dict, inside: str, memory: int, nano_cpus: int, pids: int, res) -> None:
+    """HostConfig and the container's own view agree with the limits asked for."""
+    check("no-new-privileges" in (hc.get("SecurityOpt") or []), f"{where}: SecurityOpt {hc.get('SecurityOpt')}", res)
+    check((hc.get("PidsLimit"), hc.get("Memory"), hc.get("MemorySwap"), hc.get("NanoCpus"))
+          == (pids, memory, memory, nano_cpus),
+          f"{where}: HostConfig PidsLimit/Memory/MemorySwap/NanoCpus "
+          f"{(hc.get('PidsLimit'), hc.get('Memory'), hc.get('MemorySwap'), hc.get('NanoCpus'))}, "
+          f"want {(pids, memory, memory, nano_cpus)}", res)
+    check(re.search(r"^NoNewPrivs:\s*1$", inside, re.M), f"{where}: NoNewPrivs is 1 inside", res)
+    cg = _cgroup(inside)
+    check(cg.get("CG-PIDS") == str(pids), f"{where}: the cgroup's pids.max: {cg}", res)
+    check(cg.get("CG-MEM") == str(memory), f"{where}: the cgroup's memory limit: {cg}", res)
+    if cg.get("CG-VERSION") == "2":
+        check(cg.get("CG-SWAP") in ("0", "none"), f"{where}: no swap beyond the memory limit: {cg}", res)
+        quota = str(nano_cpus // 10000) if nano_cpus else "max"
+        check(cg.get("CG-CPU") == f"{quota} 100000", f"{where}: cpu.max: {cg}", res)
+    else:
+        check(cg.get("CG-VERSION") == "1", f"{where}: a cgroup version was reported: {cg}", res)
+        # memsw exists only with swap accounting on (the engine warns otherwise)
+        check(cg.get("CG-SWAP") in (str(memory), "none"), f"{where}: memory+swap = memory: {cg}", res)
+        quota = str(nano_cpus // 10000) if nano_cpus else "-1"
+        check(cg.get("CG-CPU") == f"{quota} 100000", f"{where}: cfs quota and period: {cg}", res)
+
+
+def _limits_job(conf: dict[str, str], variables: dict[str, str] | None = None):
+    """A job with a service under a per-test admin file; both containers inspected and
+    looked into while the job runs."""
+    d = tempfile.mkdtemp(prefix="sec-lim-", dir=state_dir())
+    try:
+        cfg = write_admin_config(os.path.join(d, "executor.conf"), os.path.join(d, "state"), **conf)
+        svc = Service(BUSYBOX, alias="web", command=["httpd", "-f", "-p", "8080", "-h", "/"])
+        job = new_job(INSIDE + SETUID + ["echo INSPECT-NOW", "sleep 4"], services=[svc], variables=variables)
+        rj = start_job(job, runner_config(extra_env={"EXECUTOR_CONFIG": cfg}))
+        check(rj.control.wait_for_log("INSPECT-NOW", 120), "the job reached INSPECT-NOW")
+        roles = roles_of(job.id)
+        check(len(roles.get("job") or []) == 1 and len(roles.get("service") or []) == 1,
+              f"one job container and one service: {roles}")
+        job_hc = json.loads(docker("inspect", roles["job"][0]).stdout)[0]["HostConfig"]
+        svc_hc = json.loads(docker("inspect", roles["service"][0]).stdout)[0]["HostConfig"]
+        svc_inside = docker("exec", roles["service"][0], "sh", "-c", SVC_INSIDE).stdout
+        res = rj.wait(300)
+        expect_success(res)
+        assert_no_leftovers(job)
+        return res, job_hc, svc_hc, svc_inside
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_job_containers_get_no_new_privileges_and_the_admins_limits():
+    conf = {"memory": "256m", "cpus": "0.5", "pids_limit": "300", "cap_drop": "NET_RAW"}
+    res, job_hc, svc_hc, svc_inside = _limits_job(conf)
+    _check_limits("job container", job_hc, res.text, 256 << 20, 500_000_000, 300, res)
+    _check_limits("service", svc_hc, svc_inside, 256 << 20, 500_000_000, 300, res)
+    for where, hc in (("job container", job_hc), ("service", svc_hc)):
+        check(not hc.get("CapAdd") and hc.get("CapDrop") == ["NET_RAW"],
+              f"{where}: no capability added, the admin's cap_drop applied: {hc.get('CapAdd')} {hc.get('CapDrop')}",
+              res)
+        check(hc.get("Privileged") is False, f"{where}: not privileged", res)
+    # a setuid-root binary gives nobody nothing
+    check(re.search(r"^-rws.* 0 +0 .*/tmp/sbash$", res.text, re.M), "the setuid-root copy of bash exists", res)
+    check(re.search(r"^SETUID-RUID=65534 SETUID-EUID=65534$", res.text, re.M),
+          "a setuid-root binary run by nobody stays nobody (no_new_privs)", res)
+    check("This job's containers get" not in res.text, "no note when the job changed no limit", res)
+
+
+def test_a_job_may_choose_its_limits_within_the_admins_ceilings():
+    conf = {"memory": "256m", "memory_max": "512m", "cpus": "0.5", "cpus_max": "1", "pids_limit": "300",
+            "pids_limit_max": "600"}
+    # a raise of memory and CPUs within the ceilings, a lowering of processes
+    res, job_hc, svc_hc, svc_inside = _limits_job(
+        conf, {"EXECUTOR_MEMORY": "384m", "EXECUTOR_CPUS": "1", "EXECUTOR_PIDS_LIMIT": "200"})
+    _check_limits("job container", job_hc, res.text, 384 << 20, 1_000_000_000, 200, res)
+    _check_limits("service", svc_hc, svc_inside, 384 << 20, 1_000_000_000, 200, res)
+    check("This job's containers get: memory 384m, CPUs 1, processes 200" in res.text,
+          "the job log says what the job's containers get", res)
+
+
+def test_a_limit_above_the_ceiling_is_refused_before_anything_is_created():
+    d = tempfile.mkdtemp(prefix="sec-cap-", dir=state_dir())
+    try:
+        cfg = write_admin_config(os.path.join(d, "executor.conf"), os.path.join(d, "state"), memory="256m",
+                                 memory_max="512m", cpus="0.5", pids_limit="300")
+        cases = [
+            ({"EXECUTOR_MEMORY": "1g"}, "EXECUTOR_MEMORY=1g is above this runner's ceiling memory_max = 512m; ask "
+             "for at most 512m, or ask the runner admin to raise memory_max"),
+            ({"EXECUTOR_CPUS": "2"}, "EXECUTOR_CPUS=2 is above this runner's cpus = 0.5, and its admin set no "
+             "cpus_max, so a job may only lower it; ask for at most 0.5, or ask the runner admin to set cpus_max"),
+            ({"EXECUTOR_PIDS_LIMIT": "301", "EXECUTOR_MEMORY": "300m"},
+             "EXECUTOR_PIDS_LIMIT=301 is above this runner's pids_limit = 300, and its admin set no "
+             "pids_limit_max, so a job may only lower it; ask for at most 300, or ask the runner admin to set "
+             "pids_limit_max"),
+            ({"EXECUTOR_MEMORY": "lots"}, "EXECUTOR_MEMORY=lots is not a memory size; use bytes or a number with "
+             "k, m or g, such as 512m or 2g (at least 6m)"),
+        ]
+        for variables, message in cases:
+            svc = Service(BUSYBOX, alias="web", command=["httpd", "-f", "-p", "8080", "-h", "/"])
+            job = new_job(["echo never-ran"], services=[svc], variables=variables)
+            res = e2elib.run_job(job, runner_config(extra_env={"EXECUTOR_CONFIG": cfg}))
+            e2elib.expect_failure(res, "build")
+            lines = [ln for ln in res.text.splitlines() if message in ln]
+            check(len(lines) == 1, f"{variables}: one line {message!r}", res)
+            check(not res.stages, f"{variables}: no stage ran: {res.stages}", res)
+            assert_no_leftovers(job, wait=0)
+            check(not docker("ps", "-a", "-q", "--filter", f"name=executor-e2etest-{job.id}").stdout.strip(),
+                  f"{variables}: no container of the job exists", res)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_deployment_jobs_container_gets_the_same_bounds():
+    """A deployment job that names an image gets a job container for its other stages
+    (stages/deployjob.c): the same no-new-privileges and limits, the job's override
+    included; one above the ceiling is refused before it is created. The action itself
+    (cleanup of a color of an app that has none) is not what is looked at here."""
+    e2elib.remove_app_objects("e2eseclim")
+    d = tempfile.mkdtemp(prefix="sec-dep-", dir=state_dir())
+    try:
+        cfg = write_admin_config(os.path.join(d, "executor.conf"), os.path.join(d, "state"), memory="256m",
+                                 memory_max="512m", pids_limit="300")
+        repo = os.path.join(d, "repo")  # a checkout for the after_script to cd into
+        os.makedirs(repo)
+        _git(repo, "init", "-q", "-b", "main")
+        with open(os.path.join(repo, "README"), "w") as f:
+            f.write("nothing to deploy\n")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", "a repository")
+        sha = _git(repo, "rev-parse", "HEAD").strip()
+        variables = {"EXECUTOR_APP": "e2eseclim", "EXECUTOR_ENV": "e2eseclim", "EXECUTOR_MEMORY": "320m"}
+        job = new_job(["echo 'carried out by the executor driver'"], name="cleanup:green", stage="deploy",
+                      variables=variables, after_script=INSIDE + ["echo INSPECT-NOW", "sleep 4"],
+                      git_strategy="fetch", repo_url=repo, sha=sha,
+                      refspecs=["+refs/heads/main:refs/remotes/origin/main"])
+        rj = start_job(job, runner_config(extra_env={"EXECUTOR_CONFIG": cfg}))
+        check(rj.control.wait_for_log("INSPECT-NOW", 120), "the job's after_script reached INSPECT-NOW")
+        names = roles_of(job.id).get("job") or []
+        check(len(names) == 1, f"one job container: {roles_of(job.id)}")
+        hc = json.loads(docker("inspect", names[0]).stdout)[0]["HostConfig"]
+        res = rj.wait(300)
+        check("Deployment job: cleanup green" in res.text, "it was a deployment job", res)
+        _check_limits("deployment job container", hc, res.text, 320 << 20, 0, 300, res)
+        assert_no_leftovers(job)
+
+        job = new_job(["echo never-ran"], name="cleanup:green", stage="deploy",
+                      variables=dict(variables, EXECUTOR_MEMORY="1g"))
+        res = e2elib.run_job(job, runner_config(extra_env={"EXECUTOR_CONFIG": cfg}))
+        e2elib.expect_failure(res, "build")
+        check("EXECUTOR_MEMORY=1g is above this runner's ceiling memory_max = 512m" in res.text,
+              "the deployment job's override above the ceiling is refused", res)
+        check(not res.stages, f"no stage ran: {res.stages}", res)
+        assert_no_leftovers(job, wait=0)
+        left = e2elib.app_objects("e2eseclim")
+        check(not any(left.values()), f"the app has no engine objects: {left}")
+    finally:
+        e2elib.remove_app_objects("e2eseclim")
         shutil.rmtree(d, ignore_errors=True)
 
 
