@@ -2,6 +2,7 @@
 #include "common/config.h"
 
 #include <ctype.h>
+#include <json-c/json.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -39,6 +40,8 @@ void config_release(struct config *cfg)
 	pattern_list_release(&cfg->cap_add);
 	pattern_list_release(&cfg->cap_drop);
 	pattern_list_release(&cfg->security_opt);
+	free(cfg->docker_auth_config);
+	free(cfg->docker_auth_file);
 	while (cfg->napp_projects > 0)
 		free(cfg->app_projects[--cfg->napp_projects].app);
 	memset(cfg, 0, sizeof(*cfg));
@@ -53,7 +56,7 @@ void config_defaults(struct config *cfg)
 	cfg->shell = strdup("bash");
 	gethostname(host, sizeof(host) - 1);
 	cfg->hostname = strdup(host);
-	cfg->pull_policy = PULL_IF_NOT_PRESENT;
+	pull_policies_add(&cfg->pull_policy, PULL_IF_NOT_PRESENT);
 	cfg->service_wait_timeout = 30;
 	cfg->slot_networks = 8;
 	cfg->lock_timeout = 600;
@@ -261,6 +264,138 @@ static int set_str(char **dst, const char *v)
 	return 0;
 }
 
+static const char *const pull_policy_names[] = {
+	[PULL_IF_NOT_PRESENT] = "if-not-present",
+	[PULL_ALWAYS] = "always",
+	[PULL_NEVER] = "never",
+};
+
+int pull_policy_parse(const char *text, enum pull_policy *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(pull_policy_names); i++)
+		if (text && !strcmp(text, pull_policy_names[i])) {
+			*out = (enum pull_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *pull_policy_name(enum pull_policy p)
+{
+	return (size_t)p < ARRAY_SIZE(pull_policy_names) ? pull_policy_names[p] : "?";
+}
+
+int pull_policies_has(const struct pull_policies *l, enum pull_policy p)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i] == p)
+			return 1;
+	return 0;
+}
+
+int pull_policies_add(struct pull_policies *l, enum pull_policy p)
+{
+	if (pull_policies_has(l, p))
+		return 0;
+	if (l->n >= PULL_POLICY_MAX)
+		return -1;
+	l->v[l->n++] = p;
+	return 0;
+}
+
+const char *pull_policies_str(const struct pull_policies *l, char *out, size_t size)
+{
+	size_t len = 0;
+	int i;
+
+	if (!size)
+		return out;
+	out[0] = '\0';
+	for (i = 0; i < l->n && len < size; i++) {
+		int w = snprintf(out + len, size - len, "%s%s", i ? ", " : "",
+				 pull_policy_name(l->v[i]));
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+	if (!l->n)
+		snprintf(out, size, "(none)");
+	return out;
+}
+
+const struct pull_policies *config_allowed_pull_policies(const struct config *cfg)
+{
+	return cfg->allowed_pull_policies.set ? &cfg->allowed_pull_policies : &cfg->pull_policy;
+}
+
+/* "always, if-not-present": every item a pull policy; -1 and *bad the first
+ * that is not. */
+static int parse_pull_policies(struct pull_policies *l, char *v, const char **bad)
+{
+	char *save = NULL, *tok;
+
+	memset(l, 0, sizeof(*l));
+	l->set = 1;
+	*bad = v;
+	for (tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok);
+		enum pull_policy p;
+
+		*bad = t;
+		if (pull_policy_parse(t, &p) < 0)
+			return -1;
+		pull_policies_add(l, p);
+	}
+	return l->n ? 0 : -1;
+}
+
+/*
+ * pull_policy and allowed_pull_policies, once the whole file is read: as in
+ * GitLab, a job may ask only for allowed policies, and the runner's own list
+ * must leave one.  An unset pull_policy is if-not-present, or, when the admin
+ * allows only others, the allowed list itself.
+ */
+static int check_pull_policies(struct config *cfg, const char *name, struct error *err)
+{
+	struct pull_policies eff = {0};
+	char a[64], b[64];
+	int i;
+
+	if (!cfg->allowed_pull_policies.set)
+		return 0;
+	for (i = 0; i < cfg->pull_policy.n; i++)
+		if (pull_policies_has(&cfg->allowed_pull_policies, cfg->pull_policy.v[i]))
+			pull_policies_add(&eff, cfg->pull_policy.v[i]);
+	if (eff.n)
+		return 0;
+	if (!cfg->pull_policy.set) {
+		cfg->pull_policy = cfg->allowed_pull_policies;
+		cfg->pull_policy.set = 0;
+		return 0;
+	}
+	return error_set(err, ERR_CONFIG,
+			 "%s: pull_policy (%s) has none of allowed_pull_policies (%s): jobs that "
+			 "name no pull_policy could not pull; add one of them to pull_policy",
+			 name, pull_policies_str(&cfg->pull_policy, a, sizeof(a)),
+			 pull_policies_str(&cfg->allowed_pull_policies, b, sizeof(b)));
+}
+
+/* docker_auth_config: a docker config.json on one line; its entries are read
+ * where they are used (docker/auth.c), the syntax is checked here. */
+static int check_json_object(const char *text)
+{
+	json_object *o = json_tokener_parse(text);
+	int ok = o && json_object_is_type(o, json_type_object);
+
+	json_object_put(o);
+	return ok ? 0 : -1;
+}
+
 int config_parse(struct config *cfg, const char *name, const char *text, struct error *err)
 {
 	_cleanup_free_ char *copy = strdup(text);
@@ -272,6 +407,7 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 	/* strtok_r would merge empty lines and lose the count: walk by hand */
 	for (line = copy; line; line = save) {
 		char *eq, *key, *val;
+		const char *what = "";
 		int bad = 0;
 
 		save = strchr(line, '\n');
@@ -368,18 +504,8 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 						 name, lineno, key, val);
 			*(!strcmp(key, "pids_limit") ? &cfg->pids_limit : &cfg->pids_limit_max) = n;
 		} else if (!strcmp(key, "pull_policy")) {
-			if (!strcmp(val, "if-not-present"))
-				cfg->pull_policy = PULL_IF_NOT_PRESENT;
-			else if (!strcmp(val, "always"))
-				cfg->pull_policy = PULL_ALWAYS;
-			else if (!strcmp(val, "never"))
-				cfg->pull_policy = PULL_NEVER;
-			else
-				return error_set(
-					err, ERR_CONFIG,
-					"%s:%d: pull_policy must be always, if-not-present "
-					"or never, not \"%s\"",
-					name, lineno, val);
+			if (parse_pull_policies(&cfg->pull_policy, val, &what) < 0)
+				goto bad_pull_policy;
 		} else if (!strcmp(key, "privileged")) {
 			if (parse_bool(val, &cfg->privileged) < 0)
 				goto bad_bool;
@@ -412,6 +538,23 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 					"%s:%d: watch_max_error_rate must be a share from 0 "
 					"to 1 (0.05) or a percentage (5%%), not \"%s\"",
 					name, lineno, val);
+		} else if (!strcmp(key, "allowed_pull_policies")) {
+			if (parse_pull_policies(&cfg->allowed_pull_policies, val, &what) < 0)
+				goto bad_pull_policy;
+		} else if (!strcmp(key, "docker_auth_config")) {
+			if (check_json_object(val) < 0)
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: docker_auth_config must be a docker "
+						 "config.json on one line, such as {\"auths\": "
+						 "{\"registry.example.com\": {\"auth\": \"...\"}}}",
+						 name, lineno);
+			bad = set_str(&cfg->docker_auth_config, val);
+		} else if (!strcmp(key, "docker_auth_file")) {
+			if (val[0] != '/')
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: docker_auth_file must be an absolute path",
+						 name, lineno);
+			bad = set_str(&cfg->docker_auth_file, val);
 		} else {
 			return error_set(err, ERR_CONFIG,
 					 "%s:%d: unknown key \"%s\"; see docs/configuration.md for "
@@ -430,6 +573,11 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 		return error_set(err, ERR_CONFIG,
 				 "%s:%d: %s must be a whole number of seconds, not \"%s\"", name,
 				 lineno, key, val);
+	bad_pull_policy:
+		return error_set(err, ERR_CONFIG,
+				 "%s:%d: %s must be always, if-not-present or never, or a list of "
+				 "them in the order to try, not \"%s\"",
+				 name, lineno, key, what);
 	}
 	if (!cfg->allowed_services.set && cfg->allowed_images.set) {
 		int i;
@@ -439,7 +587,7 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 		cfg->allowed_services.n = cfg->allowed_images.n;
 		cfg->allowed_services.set = 1;
 	}
-	return 0;
+	return check_pull_policies(cfg, name, err);
 }
 
 int config_load(struct config *cfg, const char *path, struct error *err)

@@ -11,7 +11,16 @@
 #define CONFIG_DEFAULT_PATH "/etc/executor/config"
 #define CONFIG_MAX_PATTERNS 64
 
+/* GitLab's pull policies (docs/configuration.md): a list is tried in order,
+ * the next one when a policy fails. */
 enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
+#define PULL_POLICY_MAX 3
+
+struct pull_policies {
+	enum pull_policy v[PULL_POLICY_MAX]; /* in order, no duplicates */
+	int n;
+	int set; /* the key appeared in the file */
+};
 
 struct pattern_list {
 	char *items[CONFIG_MAX_PATTERNS];
@@ -51,7 +60,7 @@ struct config {
 	long long memory, memory_max;	      /* bytes; 0: no limit / no job override */
 	double cpus, cpus_max;		      /* CPUs; 0: no limit / no job override */
 	long long pids_limit, pids_limit_max; /* 0: no limit / no job override */
-	enum pull_policy pull_policy;
+	struct pull_policies pull_policy;     /* default [if-not-present] */
 	int privileged;
 	int mount_docker_socket;
 	int service_wait_timeout;
@@ -61,6 +70,10 @@ struct config {
 	int watch_seconds;
 	double watch_max_error_rate; /* 0..1 */
 	int watch_probe_failures;
+	/* registry credentials and pull policies (docs/configuration.md) */
+	struct pull_policies allowed_pull_policies; /* unset: pull_policy */
+	char *docker_auth_config;		    /* a docker config.json, inline */
+	char *docker_auth_file;			    /* path of a docker config.json */
 };
 
 /* Load defaults, then the file (path NULL: $EXECUTOR_CONFIG, else the
@@ -81,6 +94,17 @@ int config_parse_size(const char *text, long long *out);
 int config_app_shared_with(const struct config *cfg, const char *app, long long project_id);
 /* Is the env protected (protected_envs; unset: every env but "ci")? */
 int config_env_protected(const struct config *cfg, const char *env);
+
+/* "if-not-present" -> PULL_IF_NOT_PRESENT; -1 when it is no pull policy. */
+int pull_policy_parse(const char *text, enum pull_policy *out);
+const char *pull_policy_name(enum pull_policy p);
+/* Add p to the list (once); -1 when full. */
+int pull_policies_add(struct pull_policies *l, enum pull_policy p);
+int pull_policies_has(const struct pull_policies *l, enum pull_policy p);
+/* "always, if-not-present" into out (for messages); returns out. */
+const char *pull_policies_str(const struct pull_policies *l, char *out, size_t size);
+/* The policies a job may ask for: allowed_pull_policies, else pull_policy. */
+const struct pull_policies *config_allowed_pull_policies(const struct config *cfg);
 
 /* fnmatch against each pattern; an unset list allows everything. */
 int pattern_list_match(const struct pattern_list *l, const char *s);

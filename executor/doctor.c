@@ -254,16 +254,17 @@ static void check_engine(struct report *r, const struct config *cfg)
 		      "no default_image: jobs without `image:` will fail");
 	} else {
 		json_object *img = NULL;
+		int never_pulls = !pull_policies_has(&cfg->pull_policy, PULL_IF_NOT_PRESENT) &&
+				  !pull_policies_has(&cfg->pull_policy, PULL_ALWAYS);
 
 		if (docker_image_inspect(c, cfg->default_image, &img, &err) == 0)
 			check(r, "image", CHECK_OK, NULL, "default image %s is present",
 			      cfg->default_image);
 		else if (err.code == 404)
-			check(r, "image", cfg->pull_policy == PULL_NEVER ? CHECK_ERROR : CHECK_WARN,
-			      cfg->pull_policy == PULL_NEVER
-				      ? "load the image on this host"
-				      : "the first job pulls it; pull it now "
-					"to save that time",
+			check(r, "image", never_pulls ? CHECK_ERROR : CHECK_WARN,
+			      never_pulls ? "load the image on this host"
+					  : "the first job pulls it; pull it now "
+					    "to save that time",
 			      "default image %s is not present", cfg->default_image);
 		else
 			check(r, "image", CHECK_WARN, NULL, "default image %s: %s",

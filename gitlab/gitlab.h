@@ -34,6 +34,14 @@ int gitlab_exit_code_for(const struct error *err);
 
 /* ---- the trusted job payload ---- */
 
+/* A `credentials` entry of type registry: GitLab's login to its container
+ * registry (and dependency proxy) for this job. */
+struct gitlab_credential {
+	char *url; /* "registry.example.com:5005" */
+	char *username;
+	char *password; /* registered with log_add_secret() when parsed */
+};
+
 struct gitlab_job {
 	long long id;
 	char *name;
@@ -50,6 +58,9 @@ struct gitlab_job {
 	json_object *services;	       /* array or NULL (borrowed) */
 	json_object *variables;	       /* array or NULL (borrowed) */
 	json_object *root;
+	json_object *image_pull_policy; /* image.pull_policy: string or array, or NULL (borrowed) */
+	struct gitlab_credential *credentials; /* type registry only, in payload order */
+	size_t ncredentials;
 };
 
 /* Load $JOB_RESPONSE_FILE (path NULL) or the given file. */

@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "gitlab/gitlab.h"
 
 #define PAYLOAD_MAX (32u * 1024u * 1024u)
@@ -62,6 +63,45 @@ static char *project_path_from_url(const char *url)
 		return NULL;
 	out = strndup(p, len);
 	return out;
+}
+
+/* credentials[]: only type "registry" (case-sensitive, as the runner reads
+ * it) with a url and a user; every password masked from now on. */
+static int parse_credentials(struct gitlab_job *job)
+{
+	json_object *list = get_typed(job->root, "credentials", json_type_array);
+	size_t i, n = list ? json_object_array_length(list) : 0;
+
+	if (!n)
+		return 0;
+	job->credentials = calloc(n, sizeof(*job->credentials));
+	if (!job->credentials)
+		return -1;
+	for (i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(list, i), *type;
+		struct gitlab_credential *out = &job->credentials[job->ncredentials];
+
+		if (!json_object_is_type(c, json_type_object) ||
+		    !json_object_object_get_ex(c, "type", &type) ||
+		    !json_object_is_type(type, json_type_string) ||
+		    strcmp(json_object_get_string(type), "registry"))
+			continue;
+		out->url = dup_str(c, "url");
+		out->username = dup_str(c, "username");
+		out->password = dup_str(c, "password");
+		if (out->password)
+			log_add_secret(out->password);
+		if (!out->url || !*out->url || !out->username || !*out->username ||
+		    !out->password) {
+			free(out->url);
+			free(out->username);
+			free(out->password);
+			memset(out, 0, sizeof(*out));
+			continue;
+		}
+		job->ncredentials++;
+	}
+	return 0;
 }
 
 int gitlab_job_parse(struct gitlab_job *job, const char *text, size_t len, struct error *err)
@@ -132,6 +172,14 @@ parsed:
 		job->image = NULL;
 	}
 	job->image_entrypoint = get_typed(image, "entrypoint", json_type_array);
+	if (image && json_object_object_get_ex(image, "pull_policy", &job->image_pull_policy) &&
+	    !json_object_is_type(job->image_pull_policy, json_type_array) &&
+	    !json_object_is_type(job->image_pull_policy, json_type_string))
+		job->image_pull_policy = NULL;
+	if (parse_credentials(job) < 0) {
+		gitlab_job_release(job);
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
 	job->services = get_typed(job->root, "services", json_type_array);
 	return 0;
 }
@@ -165,6 +213,16 @@ void gitlab_job_release(struct gitlab_job *job)
 	free(job->sha);
 	free(job->ref_type);
 	free(job->image);
+	while (job->ncredentials > 0) {
+		struct gitlab_credential *c = &job->credentials[--job->ncredentials];
+
+		free(c->url);
+		free(c->username);
+		if (c->password)
+			explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+	}
+	free(job->credentials);
 	if (job->root)
 		json_object_put(job->root);
 	memset(job, 0, sizeof(*job));

@@ -2,14 +2,15 @@
 # Install the Debian packages a step needs, only when some are missing.
 #   install-deps.sh build   compiler and libraries
 #   install-deps.sh test    + cmocka, Docker engine, fixture sources (busybox, nginx, MariaDB), python3, docker-compose,
-#                           valgrind (make valgrind-smoke, the fake-engine e2e tests)
+#                           valgrind (make valgrind-smoke, the fake-engine e2e tests), docker-registry and
+#                           apache2-utils (htpasswd) for the authenticated registry of tests/e2e/test_registry.py
 #   install-deps.sh fuzz    build + clang and its libFuzzer runtime (make fuzz, make fuzz-smoke)
 #   install-deps.sh bench   + hyperfine
 set -eu
 what=${1:-build}
 
 build="build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libssl-dev libgit2-dev libfyaml-dev"
-test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates docker-compose valgrind"
+test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates docker-compose valgrind docker-registry apache2-utils"
 fuzz="$build clang libclang-rt-dev"
 bench="$test hyperfine time"
 

@@ -387,6 +387,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	roots[1] = NULL;
 	s.docker = d->docker;
 	s.cfg = d->cfg;
+	s.auth = deploy_registry_auth(d);
 	s.project = p;
 	s.mode = STACK_REPLACE;
 	s.layer = "color";

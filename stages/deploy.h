@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "compose/compose.h"
+#include "docker/auth.h"
 #include "docker/docker.h"
 #include "durable/lock.h"
 #include "durable/secrets.h"
@@ -70,6 +71,9 @@ struct deploy_ctx {
 	/* promote --abort / --full handed to the promote that holds the lock:
 	 * nothing else to do (deploy_ctx_init returned without the lock) */
 	int handed_over;
+	/* pull credentials of the stack images: deploy_registry_auth() */
+	struct registry_auth auth;
+	int auth_loaded;
 };
 
 /*
@@ -81,6 +85,9 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		    const struct gitlab_job *job, const struct action *action,
 		    const char *project_dir, struct error *err);
 void deploy_ctx_release(struct deploy_ctx *d);
+/* The registry credentials for the stack's pulls, read on first use
+ * (image_auth_load: the job's, or the environment's for a local command). */
+const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d);
 
 /* The application name: explicit (EXECUTOR_APP), else the last component of
  * the project path, else of dir; normalized to [a-z0-9-]. */

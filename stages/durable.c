@@ -207,6 +207,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	roots[2] = NULL;
 	s.docker = d->docker;
 	s.cfg = d->cfg;
+	s.auth = deploy_registry_auth(d);
 	s.project = p;
 	s.mode = STACK_KEEP;
 	s.layer = "durable";

@@ -17,6 +17,7 @@
 #include "durable/owner.h"
 #include "gitlab/git.h"
 #include "stages/deploy.h"
+#include "stages/stages.h"
 #include "stages/watch.h"
 
 extern char **environ;
@@ -484,6 +485,17 @@ void deploy_ctx_release(struct deploy_ctx *d)
 	free(d->env_dir);
 	free(d->router_dir);
 	d->env_dir = d->router_dir = NULL;
+	registry_auth_release(&d->auth);
+	d->auth_loaded = 0;
+}
+
+const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d)
+{
+	if (!d->auth_loaded) {
+		image_auth_load(&d->auth, d->cfg, d->job);
+		d->auth_loaded = 1;
+	}
+	return &d->auth;
 }
 
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,

@@ -105,6 +105,7 @@ void job_ctx_release(struct job_ctx *ctx)
 		docker_client_free(ctx->docker);
 	}
 	gitlab_job_release(&ctx->job);
+	registry_auth_release(&ctx->auth);
 	memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -250,7 +251,8 @@ static int is_secret_var(const char *key)
 					     "CI_DEPENDENCY_PROXY_PASSWORD",
 					     "CI_JOB_JWT",
 					     "CI_JOB_JWT_V1",
-					     "CI_JOB_JWT_V2"};
+					     "CI_JOB_JWT_V2",
+					     "DOCKER_AUTH_CONFIG"};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(secret); i++)
@@ -395,6 +397,7 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 	struct job_limits limits;
 	char cname[192], a1[256], a2[256];
 	_cleanup_free_ char *id = NULL;
+	struct image_pull pull;
 	int rc;
 
 	if (!image || !*image)
@@ -404,6 +407,10 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 				 "service image %s is not allowed on this runner; allowed: %s "
 				 "(ask the runner admin, or use an allowed image)",
 				 image, pattern_list_str(&ctx->cfg->allowed_services));
+	if (image_pull_for_job(&pull, ctx->cfg, &ctx->auth,
+			       json_object_object_get(svc, "pull_policy"), "service image", image,
+			       err) < 0)
+		return -1;
 	snprintf(cname, sizeof(cname), "%s-svc-%d", ctx->name, idx);
 
 	aliases = json_object_new_array();
@@ -455,7 +462,7 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 	json_object_object_add(v, "EndpointsConfig", endpoints);
 	json_object_object_add(cfg, "NetworkingConfig", v);
 
-	rc = image_create_container(ctx->docker, ctx->cfg, cname, cfg, &id, err);
+	rc = image_create_container(ctx->docker, &pull, cname, cfg, &id, err);
 	json_object_put(cfg);
 	if (rc < 0) {
 		cpus_refused(err, &limits);
@@ -499,8 +506,12 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	json_object *cfg, *host, *binds, *v;
 	struct job_limits limits;
 	_cleanup_free_ char *bind = NULL, *id = NULL;
+	struct image_pull pull;
 	int rc;
 
+	if (image_pull_for_job(&pull, ctx->cfg, &ctx->auth, ctx->job.image_pull_policy, "image",
+			       image, err) < 0)
+		return -1;
 	if (builds_mount(ctx, host_dir, sizeof(host_dir), guest_dir, sizeof(guest_dir), err) < 0)
 		return -1;
 	if (fs_mkdir_p(host_dir, 0755, err) < 0)
@@ -538,7 +549,7 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 		return -1;
 	}
 
-	rc = image_create_container(ctx->docker, ctx->cfg, ctx->name, cfg, &id, err);
+	rc = image_create_container(ctx->docker, &pull, ctx->name, cfg, &id, err);
 	json_object_put(cfg);
 	if (rc < 0) {
 		cpus_refused(err, &limits);
@@ -714,6 +725,29 @@ int job_ensure_network(struct job_ctx *ctx, int *lock, struct error *err)
 	return own_network(ctx, err);
 }
 
+/* The pull policies of the job's image and services, refused before
+ * anything is created when allowed_pull_policies leaves none. */
+static int check_pull_policies(struct job_ctx *ctx, const char *image, json_object *services,
+			       struct error *err)
+{
+	struct image_pull pull;
+	size_t i, n = json_object_array_length(services);
+
+	if (image_pull_for_job(&pull, ctx->cfg, &ctx->auth, ctx->job.image_pull_policy, "image",
+			       image, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		json_object *svc = json_object_array_get_idx(services, i);
+		const char *simg = str_field(svc, "name");
+
+		if (simg && image_pull_for_job(&pull, ctx->cfg, &ctx->auth,
+					       json_object_object_get(svc, "pull_policy"),
+					       "service image", simg, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int stage_prepare(struct job_ctx *ctx, struct error *err)
 {
 	const char *image = job_image(ctx);
@@ -721,6 +755,8 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 	size_t i, n;
 	int rc = -1, lock = -1;
 
+	/* the credentials of every pull of this job (job image, services) */
+	image_auth_load(&ctx->auth, ctx->cfg, &ctx->job);
 	if (ctx->action.kind != ACTION_NONE)
 		return deployjob_prepare(ctx, err);
 	if (!image)
@@ -750,6 +786,8 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 		}
 	}
 
+	if (check_pull_policies(ctx, image, services, err) < 0)
+		goto out;
 	if (job_ensure_network(ctx, &lock, err) < 0)
 		goto out;
 

@@ -815,6 +815,7 @@ static int create_container(const struct stack *s, const struct compose_service 
 	_cleanup_free_ char *id = NULL;
 	const char *first = svc->nnetworks ? svc->networks[0].name : NULL;
 	json_object *rest = json_object_new_object();
+	struct image_pull pull;
 	int rc;
 
 	/* API 1.41 honours only one endpoint at create: keep the first */
@@ -833,7 +834,8 @@ static int create_container(const struct stack *s, const struct compose_service 
 		}
 	}
 	/* a present image costs no inspect: the create's 404 is the cue to pull */
-	rc = image_create_container(s->docker, s->cfg, svc->container_name, cfg, &id, err);
+	image_pull_admin(&pull, s->cfg, s->auth);
+	rc = image_create_container(s->docker, &pull, svc->container_name, cfg, &id, err);
 	if (rc < 0) {
 		json_object_put(rest);
 		if (err->code == 409)
@@ -1276,6 +1278,7 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 	const struct compose_project *p = s->project;
 	size_t n = p->nservices ? p->nservices : 1;
 	_cleanup_free_ size_t *order = calloc(n, sizeof(size_t));
+	struct image_pull pull;
 	size_t k;
 
 	if (!order)
@@ -1289,11 +1292,12 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 
 		if (service_allowed(s, &p->services[k], err) < 0)
 			return -1;
-		if (s->cfg->pull_policy == PULL_NEVER) {
+		image_pull_admin(&pull, s->cfg, s->auth);
+		if (!image_pull_can_pull(&pull)) {
 			if (docker_image_inspect(s->docker, img, &info, err) == 0)
 				json_object_put(info);
 			else if (err->code == 404)
-				return image_ensure(s->docker, s->cfg, img, err);
+				return image_ensure(s->docker, &pull, img, err);
 			else
 				return error_wrap(err, "inspect image %s", img);
 		}

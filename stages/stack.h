@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "compose/compose.h"
+#include "docker/auth.h"
 #include "docker/docker.h"
 
 #define STACK_LABEL_APP	  "io.executor.app"
@@ -47,6 +48,7 @@ struct stack {
 	/* host directories bind mounts may use besides allowed_bind_paths */
 	const char *const *bind_roots;
 	int health_timeout_s;
+	const struct registry_auth *auth; /* pull credentials; NULL: anonymous */
 };
 
 struct stack_report {

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "docker/auth.h"
 #include "docker/docker.h"
 #include "gitlab/gitlab.h"
 #include "stages/action.h"
@@ -26,11 +27,12 @@ struct job_ctx {
 	struct docker_client *docker;
 	struct gitlab_job job; /* the trusted payload; empty when absent */
 	int have_payload;
-	char runner[64];      /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
-	char job_id[32];      /* digits */
-	char name[128];	      /* executor-<runner>-<job id>: the job container */
-	char network[128];    /* the job's network: its slot's, or one named like the job */
-	struct action action; /* ACTION_NONE for an ordinary container job */
+	char runner[64];	   /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
+	char job_id[32];	   /* digits */
+	char name[128];		   /* executor-<runner>-<job id>: the job container */
+	char network[128];	   /* the job's network: its slot's, or one named like the job */
+	struct action action;	   /* ACTION_NONE for an ordinary container job */
+	struct registry_auth auth; /* pull credentials, read by prepare */
 };
 
 /* Read the payload and environment; connect to the engine (ping). */
@@ -72,13 +74,42 @@ struct docker_client *engine_connect(const struct config *cfg, struct error *err
 void engine_cache_update(const struct config *cfg, struct docker_client *c);
 
 /* Image helpers shared by jobs and deployments (stages/image.c). */
-/* Pull according to the admin's pull policy; progress goes to the log. */
-int image_ensure(struct docker_client *c, const struct config *cfg, const char *ref,
+
+/* How an image is had: the credentials to pull it with and GitLab's pull
+ * policies, tried in order, the next when one fails (docs/configuration.md). */
+struct image_pull {
+	const struct registry_auth *auth; /* NULL: anonymous pulls */
+	struct pull_policies policies;	  /* the effective ones: at least one */
+};
+
+/*
+ * The registry credentials of a job or an action, in GitLab's order:
+ * DOCKER_AUTH_CONFIG (the job variable; for a local command, job NULL, the
+ * environment's), the admin's docker_auth_config, the payload's registry
+ * credentials, the admin's docker_auth_file.  A source that cannot be read
+ * is one warning line and adds nothing, as in GitLab.
+ */
+void image_auth_load(struct registry_auth *a, const struct config *cfg,
+		     const struct gitlab_job *job);
+/* Stack images: the admin's pull_policy. */
+void image_pull_admin(struct image_pull *p, const struct config *cfg,
+		      const struct registry_auth *auth);
+/* A job's image or service: the payload's pull_policy (a string or a list)
+ * when it names one, else the admin's pull_policy; of those, the ones in
+ * allowed_pull_policies, in the requested order.  None allowed: ERR_POLICY
+ * naming them; not a pull policy: ERR_JOB.  what: "image", "service image". */
+int image_pull_for_job(struct image_pull *p, const struct config *cfg,
+		       const struct registry_auth *auth, json_object *requested, const char *what,
+		       const char *image, struct error *err);
+/* Anything but never: may the image be pulled at all? */
+int image_pull_can_pull(const struct image_pull *p);
+/* Have the image by the policies; pull progress goes to the log. */
+int image_ensure(struct docker_client *c, const struct image_pull *pull, const char *ref,
 		 struct error *err);
-/* POST /containers/create for config's Image, pulling by the policy: with
- * if-not-present, the create's own 404 "No such image" is the cue to pull
- * (then create again), so a present image costs no inspect. */
-int image_create_container(struct docker_client *c, const struct config *cfg, const char *name,
+/* POST /containers/create for config's Image, pulling by the policies: unless
+ * the first is always, the create's own 404 "No such image" is the cue to
+ * pull (then create again), so a present image costs no inspect. */
+int image_create_container(struct docker_client *c, const struct image_pull *pull, const char *name,
 			   json_object *config, char **id_out, struct error *err);
 /* True when ref (or ref:latest when it has no tag) matches the list. */
 int image_allowed(const struct pattern_list *allowed, const char *ref);

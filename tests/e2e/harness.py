@@ -578,6 +578,7 @@ class Service:
     command: list[str] | None = None
     entrypoint: list[str] | None = None
     variables: Any = None  # dict or list of Variable
+    pull_policy: str | list[str] | None = None  # sent as GitLab sends it: a list
 
     def to_spec(self) -> dict:
         d: dict[str, Any] = {"name": self.name}
@@ -587,11 +588,32 @@ class Service:
             d["command"] = list(self.command)
         if self.entrypoint:
             d["entrypoint"] = list(self.entrypoint)
+        if self.pull_policy:
+            d["pull_policy"] = _pull_policies(self.pull_policy)
         vs = _variables(self.variables)
         if vs:
             d["variables"] = [v.to_spec() for v in vs]
         d["executor_opts"] = {"docker": {"platform": "", "user": ""}, "kubernetes": {"user": ""}}
         return d
+
+
+def _pull_policies(p: str | list[str]) -> list[str]:
+    """image/services pull_policy: GitLab sends a list (spec.Image.PullPolicies)."""
+    return [p] if isinstance(p, str) else list(p)
+
+
+@dataclass
+class Credential:
+    """A `credentials` entry of the payload (spec.Credentials): GitLab sends one of type
+    registry for its container registry (url = host:port, user gitlab-ci-token, the job token
+    as password) and one for the dependency proxy."""
+    url: str
+    username: str
+    password: str
+    type: str = "registry"
+
+    def to_spec(self) -> dict:
+        return {"type": self.type, "url": self.url, "username": self.username, "password": self.password}
 
 
 _job_ids = itertools.count(int(time.time() * 10) % 10**8 * 10)
@@ -616,7 +638,9 @@ class Job:
                  ref_type: str = "branch", protected: bool = False, repo_url: str | None = None,
                  refspecs: list[str] | None = None, depth: int = 20, timeout: int = 3600,
                  git_strategy: str | None = "none", server_url: str = "https://gitlab.example.com",
-                 user_login: str = "e2e-user", spec: dict | None = None):
+                 user_login: str = "e2e-user", spec: dict | None = None,
+                 image_pull_policy: str | list[str] | None = None,
+                 credentials: Iterable[Credential | dict] = ()):
         self.id = job_id if job_id is not None else next(_job_ids)
         self.token = token or f"glcbt-64_e2e{self.id:x}Tok3n"
         self.name, self.stage = name, stage
@@ -626,6 +650,8 @@ class Job:
         self.raw_stages = [(n, list(s)) for n, s in raw_stages]
         self.image = image
         self.image_entrypoint = image_entrypoint
+        self.image_pull_policy = image_pull_policy
+        self.credentials = [c if isinstance(c, Credential) else Credential(**c) for c in credentials]
         self.services = [self._service(s) for s in services]
         self.user_variables = _variables(variables)
         if git_strategy is not None and not any(v.key == "GIT_STRATEGY" for v in self.user_variables):
@@ -652,7 +678,8 @@ class Job:
             return s
         if isinstance(s, str):
             return Service(s)
-        return Service(s["name"], s.get("alias"), s.get("command"), s.get("entrypoint"), s.get("variables"))
+        return Service(s["name"], s.get("alias"), s.get("command"), s.get("entrypoint"), s.get("variables"),
+                       s.get("pull_policy"))
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Job":
@@ -717,6 +744,12 @@ class Job:
         out = [Variable(k, val) for k, val in v]
         out.insert(4, Variable("CI_JOB_TOKEN", self.token, public=False, masked=True))
         out.insert(5, Variable("CI_REPOSITORY_URL", self.repo_url, public=False))
+        # GitLab's registry login, as the job's variables carry it when the registry is on
+        reg = next((c for c in self.credentials if c.type == "registry"), None)
+        if reg:
+            out += [Variable("CI_REGISTRY", reg.url), Variable("CI_REGISTRY_USER", reg.username),
+                    Variable("CI_REGISTRY_PASSWORD", reg.password, public=False, masked=True),
+                    Variable("CI_REGISTRY_IMAGE", f"{reg.url}/{self.project}")]
         return out
 
     def to_spec(self) -> dict:
@@ -735,6 +768,8 @@ class Job:
             image["name"] = self.image
         if self.image_entrypoint is not None:
             image["entrypoint"] = list(self.image_entrypoint)
+        if self.image_pull_policy:
+            image["pull_policy"] = _pull_policies(self.image_pull_policy)
         image["executor_opts"] = {"docker": {"platform": "", "user": ""}, "kubernetes": {"user": ""}}
         if "name" not in image:
             image = {"name": "", **image}
@@ -759,7 +794,7 @@ class Job:
             "services": [s.to_spec() for s in self.services],
             "artifacts": None,
             "cache": None,
-            "credentials": None,
+            "credentials": [c.to_spec() for c in self.credentials] or None,
             "dependencies": None,
             "features": {"trace_sections": True, "token_mask_prefixes": None,
                          "failure_reasons": ["unknown_failure", "script_failure", "runner_system_failure",

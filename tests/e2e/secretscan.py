@@ -9,8 +9,10 @@ and writes each into <E2E_STATE_DIR>/logs/. After every job and command it harve
 secrets that exist by then under E2E_STATE_DIR (the driver state of every module):
 secrets.json values (database passwords, router credentials) and the body lines of every
 private key (*key*.pem: the env CAs' and servers' TLS keys); plus every job's token and
-masked variables. verify() searches every log for every secret:
-  * generated secrets and TLS keys: in everything (job logs, raw driver output, argv);
+masked variables, the registry passwords of every job's payload `credentials`, and what a
+test registers with register() (tests/e2e/test_registry.py: its registry's passwords). verify() searches every log for every secret:
+  * generated secrets, TLS keys, registry passwords: in everything (job logs, raw driver
+    output, argv);
   * job tokens and masked variables: in the job logs (the runner masks what a script
     prints; the driver must not undo that by printing them itself).
 """
@@ -76,6 +78,12 @@ def harvest(root: str | None = None) -> None:
                 continue
 
 
+def register(secret: str, where: str) -> None:
+    """A secret a test made (a registry password, ...): searched in every log of the run."""
+    if secret:
+        GENERATED.setdefault(secret, where)
+
+
 def on_job(res) -> None:
     jid = res.job.id
     record(f"job-{jid}-log", res.log, job_log=True)
@@ -88,6 +96,9 @@ def on_job(res) -> None:
     for v in res.job.user_variables:
         if v.masked and len(v.value) >= 8:
             JOB_ONLY.setdefault(v.value, f"masked variable {v.key} of job {jid}")
+    for c in getattr(res.job, "credentials", []):
+        if len(c.password) >= 8:  # the payload's registry passwords: in nothing at all
+            GENERATED.setdefault(c.password, f"the {c.type} password for {c.url} of job {jid}")
     harvest()
 
 

@@ -20,7 +20,11 @@ static void test_config__defaults(void **state)
 	assert_string_equal(cfg.shell, "bash");
 	assert_int_equal(cfg.privileged, 0);
 	assert_int_equal(cfg.mount_docker_socket, 0);
-	assert_int_equal(cfg.pull_policy, PULL_IF_NOT_PRESENT);
+	assert_int_equal(cfg.pull_policy.n, 1);
+	assert_int_equal(cfg.pull_policy.v[0], PULL_IF_NOT_PRESENT);
+	assert_ptr_equal(config_allowed_pull_policies(&cfg), &cfg.pull_policy);
+	assert_null(cfg.docker_auth_config);
+	assert_null(cfg.docker_auth_file);
 	assert_true(pattern_list_match(&cfg.allowed_images, "anything:1"));
 	config_release(&cfg);
 }
@@ -57,7 +61,8 @@ static void test_config__parses_every_key(void **state)
 	assert_false(pattern_list_match(&cfg.allowed_images, "alpine:3"));
 	/* services default to the image allow-list */
 	assert_false(pattern_list_match(&cfg.allowed_services, "alpine:3"));
-	assert_int_equal(cfg.pull_policy, PULL_NEVER);
+	assert_int_equal(cfg.pull_policy.n, 1);
+	assert_int_equal(cfg.pull_policy.v[0], PULL_NEVER);
 	assert_string_equal(cfg.shell, "sh");
 	assert_int_equal(cfg.service_wait_timeout, 5);
 	assert_int_equal(cfg.slot_networks, 0);
@@ -89,6 +94,69 @@ static void test_config__errors_name_file_line_and_fix(void **state)
 	expect_error("state_dir = relative/dir\n", "absolute path");
 	expect_error("just words\n", "cfg:1: expected `key = value`");
 	expect_error("default_image = \"unterminated\n", "unterminated quote");
+	expect_error(
+		"pull_policy = always, sometimes\n",
+		"cfg:1: pull_policy must be always, if-not-present or never, or a list of them "
+		"in the order to try, not \"sometimes\"");
+	expect_error("allowed_pull_policies = \n", "allowed_pull_policies must be");
+	expect_error("pull_policy = never\nallowed_pull_policies = always, if-not-present\n",
+		     "cfg: pull_policy (never) has none of allowed_pull_policies (always, "
+		     "if-not-present)");
+	expect_error("docker_auth_config = {\"auths\": \n", "cfg:1: docker_auth_config must be a "
+							    "docker config.json on one line");
+	expect_error("docker_auth_file = auth.json\n",
+		     "cfg:1: docker_auth_file must be an absolute");
+}
+
+static void test_config__pull_policies_as_gitlab_defines_them(void **state)
+{
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	char out[64];
+
+	/* a list, in the order to try; duplicates once */
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t",
+				      "pull_policy = always, if-not-present, always\n"
+				      "allowed_pull_policies = never, if-not-present, always\n",
+				      &err),
+			 0);
+	assert_string_equal(pull_policies_str(&cfg.pull_policy, out, sizeof(out)),
+			    "always, if-not-present");
+	assert_string_equal(pull_policies_str(config_allowed_pull_policies(&cfg), out, sizeof(out)),
+			    "never, if-not-present, always");
+	config_release(&cfg);
+
+	/* no pull_policy: if-not-present, unless the admin allows only others */
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t", "allowed_pull_policies = always\n", &err), 0);
+	assert_string_equal(pull_policies_str(&cfg.pull_policy, out, sizeof(out)), "always");
+	config_release(&cfg);
+	config_defaults(&cfg);
+	assert_int_equal(
+		config_parse(&cfg, "t", "allowed_pull_policies = if-not-present, never\n", &err),
+		0);
+	assert_string_equal(pull_policies_str(&cfg.pull_policy, out, sizeof(out)),
+			    "if-not-present");
+	config_release(&cfg);
+}
+
+static void test_config__registry_credentials_keys(void **state)
+{
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t",
+				      "docker_auth_config = {\"auths\": {\"r:5000\": {\"auth\": "
+				      "\"dTpw\"}}}\n"
+				      "docker_auth_file = \"/etc/executor/docker.json\"\n",
+				      &err),
+			 0);
+	assert_string_equal(cfg.docker_auth_config,
+			    "{\"auths\": {\"r:5000\": {\"auth\": \"dTpw\"}}}");
+	assert_string_equal(cfg.docker_auth_file, "/etc/executor/docker.json");
+	config_release(&cfg);
 }
 
 static void test_image_allowed__untagged_means_latest(void **state)
@@ -197,6 +265,8 @@ int main(void)
 		cmocka_unit_test(test_config__trust_keys),
 		cmocka_unit_test(test_config__parses_every_key),
 		cmocka_unit_test(test_config__errors_name_file_line_and_fix),
+		cmocka_unit_test(test_config__pull_policies_as_gitlab_defines_them),
+		cmocka_unit_test(test_config__registry_credentials_keys),
 		cmocka_unit_test(test_image_allowed__untagged_means_latest),
 		cmocka_unit_test(test_config__load_named_missing_file_fails),
 	};

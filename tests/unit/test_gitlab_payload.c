@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "gitlab/gitlab.h"
 
 static const char payload[] =
@@ -114,6 +115,49 @@ static void test_gitlab_job__load_from_file(void **state)
 	unsetenv("JOB_RESPONSE_FILE");
 }
 
+static void test_gitlab_job__registry_credentials_and_pull_policy(void **state)
+{
+	const char *p =
+		"{\"id\":1,\"image\":{\"name\":\"reg:5005/g/app:1\",\"pull_policy\":[\"always\","
+		"\"if-not-present\"]},\"credentials\":["
+		"{\"type\":\"registry\",\"url\":\"reg:5005\",\"username\":\"gitlab-ci-token\","
+		"\"password\":\"glcbt-registry-pass\"},"
+		"{\"type\":\"Registry\",\"url\":\"x\",\"username\":\"u\",\"password\":\"p\"},"
+		"{\"type\":\"registry\",\"url\":\"\",\"username\":\"u\",\"password\":\"p\"},"
+		"{\"type\":\"registry\",\"url\":\"gitlab.example.com:443\",\"username\":"
+		"\"gitlab-ci-token\",\"password\":\"glcbt-proxy-pass\"},"
+		"\"junk\",{\"type\":\"registry\",\"url\":\"y\",\"username\":7}]}";
+	struct gitlab_job job;
+	struct error err = ERROR_INIT;
+	char line[128];
+
+	assert_int_equal(gitlab_job_parse(&job, p, strlen(p), &err), 0);
+	assert_int_equal(job.ncredentials, 2);
+	assert_string_equal(job.credentials[0].url, "reg:5005");
+	assert_string_equal(job.credentials[0].username, "gitlab-ci-token");
+	assert_string_equal(job.credentials[0].password, "glcbt-registry-pass");
+	assert_string_equal(job.credentials[1].url, "gitlab.example.com:443");
+	assert_non_null(job.image_pull_policy);
+	assert_int_equal(json_object_array_length(job.image_pull_policy), 2);
+	/* the passwords are masked from the moment they are read */
+	snprintf(line, sizeof(line), "x glcbt-registry-pass glcbt-proxy-pass");
+	log_mask(line, sizeof(line));
+	assert_string_equal(line, "x [MASKED] [MASKED]");
+	gitlab_job_release(&job);
+	assert_int_equal(job.ncredentials, 0);
+	assert_null(job.credentials);
+
+	p = "{\"id\":1,\"image\":{\"name\":\"a\",\"pull_policy\":\"never\"},\"credentials\":null}";
+	assert_int_equal(gitlab_job_parse(&job, p, strlen(p), &err), 0);
+	assert_string_equal(json_object_get_string(job.image_pull_policy), "never");
+	assert_int_equal(job.ncredentials, 0);
+	gitlab_job_release(&job);
+	p = "{\"id\":1,\"image\":{\"name\":\"a\",\"pull_policy\":7}}";
+	assert_int_equal(gitlab_job_parse(&job, p, strlen(p), &err), 0);
+	assert_null(job.image_pull_policy);
+	gitlab_job_release(&job);
+}
+
 static void test_gitlab_var__reads_custom_env_prefix(void **state)
 {
 	setenv("CUSTOM_ENV_CI_JOB_ID", "77", 1);
@@ -131,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_gitlab_job__rejects_malformed),
 		cmocka_unit_test(test_gitlab_job__load_requires_env),
 		cmocka_unit_test(test_gitlab_job__load_from_file),
+		cmocka_unit_test(test_gitlab_job__registry_credentials_and_pull_policy),
 		cmocka_unit_test(test_gitlab_var__reads_custom_env_prefix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
