@@ -44,7 +44,8 @@ int docker_json_parse(const char *data, size_t len, json_object **out);
 const char *docker_json_string(json_object *obj, const char *key);
 
 /* Copy s into dst (size n), trimmed, with control characters turned into
- * spaces: safe to print on one line of a job log. */
+ * spaces: safe to print on one line of a job log.  Registered secrets are
+ * masked (log_mask) before the text is cut to n. */
 void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len);
 
 #endif

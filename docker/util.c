@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
+#include "common/log.h"
 #include "docker/docker.h"
 #include "docker/internal.h"
 
@@ -97,12 +100,10 @@ const char *docker_json_string(json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
-void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len)
+static size_t sanitize(char *dst, size_t n, const char *s, size_t len)
 {
 	size_t i, o = 0;
 
-	if (!n)
-		return;
 	for (i = 0; i < len && o + 1 < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
@@ -116,6 +117,24 @@ void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len)
 	while (o > 0 && dst[o - 1] == ' ')
 		o--;
 	dst[o] = '\0';
+	return o;
+}
+
+/* Whole first, then masked, then cut: a cut never leaves part of a secret. */
+void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len)
+{
+	_cleanup_free_ char *whole = NULL;
+
+	if (!n)
+		return;
+	whole = len < SIZE_MAX ? malloc(len + 1) : NULL;
+	if (!whole) {
+		sanitize(dst, n, s, len);
+		log_mask(dst, n);
+		return;
+	}
+	sanitize(whole, len + 1, s, len);
+	log_mask_copy(dst, n, whole);
 }
 
 int docker_json_parse(const char *data, size_t len, json_object **out)

@@ -50,9 +50,10 @@ static void test_compose_budget__aliases_to_a_large_scalar_are_refused_early(voi
 	before = peak_rss();
 	load1(&l, buf_str(&y));
 	grew = peak_rss() - before;
-	assert_load_error(&l, BASE ":2: the stack grows past 32 MiB once aliases are expanded "
-			      "(each alias is a full copy of its anchor); use aliases of large "
-			      "values fewer times");
+	assert_load_error(&l,
+			  BASE ":2: the stack grows past 32 MiB once aliases are expanded "
+			       "(each alias is a full copy of its anchor); use aliases of large "
+			       "values fewer times");
 	print_message("peak resident size grew by %zu MiB\n", grew >> 20);
 	assert_true(grew < 192u * 1024u * 1024u);
 	loaded_release(&l);
