@@ -25,8 +25,8 @@ static void assert_no_piece_of_secret(const char *s)
 
 	for (i = 0; i + 6 <= n; i++) {
 		if (memmem(s, strlen(s), secret + i, 6)) {
-			print_error("\"%.6s\" (at %zu of the secret) found in \"...%s\"\n", secret + i,
-				    i, strlen(s) > 80 ? s + strlen(s) - 80 : s);
+			print_error("\"%.6s\" (at %zu of the secret) found in \"...%s\"\n",
+				    secret + i, i, strlen(s) > 80 ? s + strlen(s) - 80 : s);
 			fail();
 		}
 	}
