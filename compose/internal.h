@@ -42,11 +42,12 @@
  * tree and the model built from it (a small multiple of it) well under the
  * memory of a job.
  */
-#define COMPOSE_EXPANDED_MAX (32u * 1024u * 1024u)
-#define COMPOSE_DEPTH_MAX    64	    /* nesting of the expanded tree */
-#define COMPOSE_PORTS_MAX    65536u /* ports of one service, ranges expanded */
-#define COMPOSE_SERVICES_MAX 1000u  /* services of one project */
-#define COMPOSE_PATH_MAX     512    /* key paths in messages */
+#define COMPOSE_EXPANDED_MAX	(32u * 1024u * 1024u)
+#define COMPOSE_DEPTH_MAX	64     /* nesting of the expanded tree */
+#define COMPOSE_PORTS_MAX	65536u /* ports of one service, ranges expanded */
+#define COMPOSE_SERVICES_MAX	1000u  /* services of one project */
+#define COMPOSE_PATH_MAX	512    /* key paths in messages */
+#define COMPOSE_ENGINE_NAME_MAX 255    /* volume and network names */
 
 enum cnode_kind {
 	CN_NULL,

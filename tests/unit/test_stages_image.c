@@ -132,7 +132,8 @@ static void test_image_allowed__a_list_admits_what_one_pattern_admits(void **sta
 	/* unset: every image */
 	assert_true(image_allowed(&cfg.allowed_images, "alpine.evil.example/x"));
 	assert_int_equal(config_parse(&cfg, "t",
-				      "allowed_images = alpine*, registry.example.com/ci/**\n", &err),
+				      "allowed_images = alpine*, registry.example.com/ci/**\n",
+				      &err),
 			 0);
 	assert_true(image_allowed(&cfg.allowed_images, "alpine:3"));
 	assert_true(image_allowed(&cfg.allowed_images, "registry.example.com/ci/a/b:1"));
