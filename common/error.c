@@ -46,14 +46,13 @@ int error_is_build_failure(const struct error *err)
 static void set_v(struct error *err, enum error_class cls, int errnum, const char *fmt, va_list ap)
 {
 	struct buf text = BUF_INIT;
-	va_list cp;
+	va_list again; /* for the fallback */
 	int ok;
 
 	err->cls = cls;
-	va_copy(cp, ap);
-	ok = buf_vprintf(&text, fmt, cp) == 0 &&
+	va_copy(again, ap);
+	ok = buf_vprintf(&text, fmt, ap) == 0 &&
 	     (!errnum || buf_printf(&text, ": %s", strerror(errnum)) == 0);
-	va_end(cp);
 	if (ok) {
 		log_mask_copy(err->msg, sizeof(err->msg), buf_str(&text));
 	} else {
@@ -61,12 +60,13 @@ static void set_v(struct error *err, enum error_class cls, int errnum, const cha
 		 */
 		size_t len;
 
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, again);
 		len = strlen(err->msg);
 		if (errnum)
 			snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
 		log_mask(err->msg, sizeof(err->msg));
 	}
+	va_end(again);
 	buf_release(&text);
 }
 

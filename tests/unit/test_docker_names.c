@@ -141,19 +141,21 @@ static void test_docker_names__paths_are_built_only_from_valid_names(void **stat
 	assert_int_equal(docker_build_path(&path, "/networks", "../networks/y", NULL, &err), -1);
 	assert_string_equal(err.msg, "invalid network name \"../networks/y\": Docker names are "
 				     "[a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 255 characters)");
-	assert_int_equal(docker_build_path(&path, "/containers", "x/../../volumes/v", "/json", &err),
-			 -1);
+	assert_int_equal(
+		docker_build_path(&path, "/containers", "x/../../volumes/v", "/json", &err), -1);
 	assert_non_null(strstr(err.msg, "invalid container name"));
 	assert_int_equal(docker_build_path(&path, "/exec", "..", "/start", &err), -1);
 	assert_non_null(strstr(err.msg, "invalid exec instance name \"..\""));
 	assert_int_equal(docker_build_path(&path, "/images", "x/../../containers/y", "/json", &err),
 			 -1);
 	assert_int_equal(err.cls, ERR_JOB);
-	assert_string_equal(err.msg, "invalid image reference \"x/../../containers/y\": use "
-				     "[registry/]name[:tag][@digest] (lower-case name components, as "
-				     "docker requires)");
+	assert_string_equal(err.msg,
+			    "invalid image reference \"x/../../containers/y\": use "
+			    "[registry/]name[:tag][@digest] (lower-case name components, as "
+			    "docker requires)");
 
-	/* image references keep their '/', ':' and '@' (the engine's route is /images/{name:.*}/json) */
+	/* image references keep their '/', ':' and '@' (the engine's route is
+	 * /images/{name:.*}/json) */
 	assert_int_equal(docker_build_path(&path, "/images",
 					   "registry.example.com:5000/ci/x:1@sha256:" D64, "/json",
 					   &err),
@@ -161,8 +163,8 @@ static void test_docker_names__paths_are_built_only_from_valid_names(void **stat
 	assert_string_equal(buf_str(&path),
 			    "/images/registry.example.com:5000/ci/x:1@sha256:" D64 "/json");
 	buf_reset(&path);
-	assert_int_equal(docker_build_path(&path, "/volumes", "echobase_ci_db-data", "?force=1", &err),
-			 0);
+	assert_int_equal(
+		docker_build_path(&path, "/volumes", "echobase_ci_db-data", "?force=1", &err), 0);
 	assert_string_equal(buf_str(&path), "/volumes/echobase_ci_db-data?force=1");
 	buf_release(&path);
 }
