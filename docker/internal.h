@@ -45,8 +45,9 @@ int docker_check_name(const char *kind, const char *name, struct error *err);
 int docker_check_image_ref(const char *ref, struct error *err);
 
 /* The last line of defence, in the one request function: the path part has
- * only unreserved characters, '/', ':' and '@', and no "." or ".." segment;
- * the query no blank, control or '#'. */
+ * only unreserved characters, '/', ':', '@' and escapes of printable
+ * characters other than '.', '/', '\\', '?', '#' and '%', and no "." or ".."
+ * segment; the query no blank, control or '#'. */
 int docker_path_safe(const char *path);
 
 /* Parse exactly one JSON value from data (trailing whitespace allowed). */

@@ -543,8 +543,8 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 	if (!docker_path_safe(req->path))
 		return error_set(err, ERR_SYSTEM,
 				 "refused engine request %s %.200s: a path segment is not a plain "
-				 "name (\".\", \"..\", an escape or a character outside "
-				 "[A-Za-z0-9-._~/:@])",
+				 "name (\".\", \"..\", an escape of one of ./\\?#%% or a "
+				 "control, or a character outside [A-Za-z0-9-._~/:@%%])",
 				 method, req->path);
 	if (ensure_version(c, err) < 0)
 		return -1;
@@ -950,8 +950,8 @@ int docker_hijack(struct docker_client *c, const char *method, const char *path,
 	if (!path || !docker_path_safe(path))
 		return error_set(err, ERR_SYSTEM,
 				 "refused engine request %s %.200s: a path segment is not a plain "
-				 "name (\".\", \"..\", an escape or a character outside "
-				 "[A-Za-z0-9-._~/:@])",
+				 "name (\".\", \"..\", an escape of one of ./\\?#%% or a "
+				 "control, or a character outside [A-Za-z0-9-._~/:@%%])",
 				 method, path ? path : "(none)");
 	if (ensure_version(c, err) < 0)
 		return -1;

@@ -284,6 +284,12 @@ int docker_check_image_ref(const char *ref, struct error *err)
 			 SHOW(ref ? ref : ""));
 }
 
+static unsigned hex_value(char c)
+{
+	return isdigit((unsigned char)c) ? (unsigned)(c - '0')
+					 : (unsigned)(tolower((unsigned char)c) - 'a' + 10);
+}
+
 int docker_path_safe(const char *path)
 {
 	const char *p, *seg;
@@ -293,9 +299,19 @@ int docker_path_safe(const char *path)
 	for (p = path; *p && *p != '?'; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (!(is_unreserved(c) || c == '/' || c == ':' || c == '@'))
-			return 0; /* no escapes either: nothing the engine would decode to a '/' or
-				     '.' */
+		if (is_unreserved(c) || c == '/' || c == ':' || c == '@')
+			continue;
+		/* an escape (the brackets of an IPv6 registry), but never of what the
+		 * engine's router would decode into a separator, a dot or a control */
+		if (c == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			unsigned v = hex_value(p[1]) * 16u + hex_value(p[2]);
+
+			if (v > ' ' && v < 0x7f && !strchr("./\\?#%", (int)v)) {
+				p += 2;
+				continue;
+			}
+		}
+		return 0;
 	}
 	for (seg = path + 1;; seg++) {
 		size_t n = strcspn(seg, "/?");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 #include "common/log.h"
 #include "stages/stages.h"
@@ -121,6 +122,37 @@ static int component_match(const char *pat, size_t plen, const char *name, size_
 	return fnmatch(p, n, FNM_PATHNAME | FNM_PERIOD) == 0;
 }
 
+struct comp {
+	const char *s;
+	size_t n;
+};
+
+#define COMPS_MAX (IMAGE_REF_MAX / 2 + 2)
+
+/* Split s at '/'; -1 when it has more components than fit. */
+static int split_components(const char *s, struct comp *out, size_t *n)
+{
+	const char *slash;
+
+	*n = 0;
+	for (;;) {
+		if (*n >= COMPS_MAX - 1)
+			return -1;
+		slash = strchr(s, '/');
+		out[*n].s = s;
+		out[*n].n = slash ? (size_t)(slash - s) : strlen(s);
+		(*n)++;
+		if (!slash)
+			return 0;
+		s = slash + 1;
+	}
+}
+
+static int is_doublestar(const struct comp *c)
+{
+	return c->n == 2 && c->s[0] == '*' && c->s[1] == '*';
+}
+
 /*
  * The repository path: components matched one by one (fnmatch with
  * FNM_PATHNAME | FNM_PERIOD: `*` stays inside a component and never matches
@@ -128,32 +160,42 @@ static int component_match(const char *pat, size_t plen, const char *name, size_
  * (as GitLab's doublestar globs do): in the middle, none included (the
  * pattern a, **, b joined by slashes matches `a/b` and `a/x/y/b`); at the
  * end, at least one, so `ci/` followed by `**` does not admit `ci` itself.
+ * The matcher is the classic wildcard walk with one backtracking point (the
+ * last `**`), so it takes at most pattern x name steps, whatever the input.
  */
 static int repo_match(const char *pat, const char *name)
 {
-	const char *pe = strchr(pat, '/');
-	size_t plen = pe ? (size_t)(pe - pat) : strlen(pat);
-	const char *ne;
+	struct comp p[COMPS_MAX], n[COMPS_MAX];
+	size_t np, nn, i = 0, j = 0, star_j = 0;
+	ssize_t star_i = -1;
 
-	if (plen == 2 && !memcmp(pat, "**", 2)) {
-		if (!pe)
-			return 1; /* the rest of the path, whatever it is */
-		/* zero components, or one more and try again */
-		for (;;) {
-			if (repo_match(pe + 1, name))
-				return 1;
-			ne = strchr(name, '/');
-			if (!ne)
-				return 0;
-			name = ne + 1;
+	if (split_components(pat, p, &np) < 0 || split_components(name, n, &nn) < 0)
+		return 0;
+	if (is_doublestar(&p[np - 1])) {
+		/* a trailing `**` is `*` then `**`: at least one component */
+		p[np - 1].s = "*";
+		p[np - 1].n = 1;
+		p[np].s = "**";
+		p[np].n = 2;
+		np++;
+	}
+	while (j < nn) {
+		if (i < np && is_doublestar(&p[i])) {
+			star_i = (ssize_t)i++;
+			star_j = j;
+		} else if (i < np && component_match(p[i].s, p[i].n, n[j].s, n[j].n)) {
+			i++;
+			j++;
+		} else if (star_i >= 0) {
+			i = (size_t)star_i + 1;
+			j = ++star_j;
+		} else {
+			return 0;
 		}
 	}
-	ne = strchr(name, '/');
-	if (!pe != !ne)
-		return 0;
-	if (!component_match(pat, plen, name, ne ? (size_t)(ne - name) : strlen(name)))
-		return 0;
-	return pe ? repo_match(pe + 1, ne + 1) : 1;
+	while (i < np && is_doublestar(&p[i]))
+		i++;
+	return i == np;
 }
 
 int image_pattern_match(const char *pattern, const char *image)

@@ -166,6 +166,10 @@ static void test_docker_names__paths_are_built_only_from_valid_names(void **stat
 	assert_int_equal(
 		docker_build_path(&path, "/volumes", "echobase_ci_db-data", "?force=1", &err), 0);
 	assert_string_equal(buf_str(&path), "/volumes/echobase_ci_db-data?force=1");
+	buf_reset(&path);
+	assert_int_equal(docker_build_path(&path, "/images", "[::1]:5000/app", "/json", &err), 0);
+	assert_string_equal(buf_str(&path), "/images/%5B::1%5D:5000/app/json");
+	assert_true(docker_path_safe(buf_str(&path)));
 	buf_release(&path);
 }
 
@@ -180,12 +184,19 @@ static void test_docker_names__the_request_function_refuses_unsafe_paths(void **
 		{"/events?since=1.000000000&until=2.000000000", 1},
 		{"/volumes/a..b", 1},
 		{"/_ping", 1},
+		{"/images/%5B::1%5D:5000/app/json", 1},
 		{"/volumes/../containers/x", 0},
 		{"/volumes/./x", 0},
 		{"/volumes/..", 0},
 		{"/volumes/x/..?force=1", 0},
 		{"/volumes/%2e%2e/containers/x", 0},
 		{"/volumes/a%2Fb", 0},
+		{"/volumes/a%2fb", 0},
+		{"/volumes/a%5cb", 0},
+		{"/volumes/a%00b", 0},
+		{"/volumes/a%2", 0},
+		{"/volumes/a%zz", 0},
+		{"/volumes/%252e%252e", 0},
 		{"/volumes/a b", 0},
 		{"/volumes/a\\b", 0},
 		{"/volumes/x?force=1 HTTP/1.1\r\nHost: x", 0},

@@ -123,6 +123,24 @@ static void test_image_allowed__patterns_match_registry_repository_and_tag(void 
 	assert_int_equal(failed, 0);
 }
 
+/* Many `**` against a long path: one answer, with no exponential backtracking. */
+static void test_image_allowed__many_doublestars_still_answer(void **state)
+{
+	char pattern[512] = "r.example.com", image[512] = "r.example.com";
+	int i;
+
+	for (i = 0; i < 12; i++)
+		strcat(pattern, "/**/x");
+	strcat(image, "/x");
+	for (i = 0; i < 60; i++)
+		strcat(image, "/x");
+	assert_true(image_pattern_match(pattern, image));
+	strcat(pattern, "/**/y");
+	assert_false(image_pattern_match(pattern, image));
+	strcat(image, "/y");
+	assert_true(image_pattern_match(pattern, image));
+}
+
 static void test_image_allowed__a_list_admits_what_one_pattern_admits(void **state)
 {
 	struct config cfg;
@@ -152,6 +170,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_allowed__patterns_match_registry_repository_and_tag),
+		cmocka_unit_test(test_image_allowed__many_doublestars_still_answer),
 		cmocka_unit_test(test_image_allowed__a_list_admits_what_one_pattern_admits),
 	};
 	return cmocka_run_group_tests_name("stages_image", tests, NULL, NULL);
