@@ -2,9 +2,11 @@
 #include "common/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 
 static const char *const class_names[ERR_CLASS_MAX] = {
@@ -45,29 +47,39 @@ int error_is_build_failure(const struct error *err)
  */
 static void set_v(struct error *err, enum error_class cls, int errnum, const char *fmt, va_list ap)
 {
-	struct buf text = BUF_INIT;
-	va_list again; /* for the fallback */
-	int ok;
+	_cleanup_free_ char *text = NULL;
+	va_list cp;
+	int n;
 
 	err->cls = cls;
-	va_copy(again, ap);
-	ok = buf_vprintf(&text, fmt, ap) == 0 &&
-	     (!errnum || buf_printf(&text, ": %s", strerror(errnum)) == 0);
-	if (ok) {
-		log_mask_copy(err->msg, sizeof(err->msg), buf_str(&text));
-	} else {
-		/* out of memory: bounded, then masked (log_mask drops a secret's start at the end)
-		 */
-		size_t len;
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n >= 0)
+		text = malloc((size_t)n + 1);
+	if (text) {
+		vsnprintf(text, (size_t)n + 1, fmt, ap);
+		if (errnum) {
+			char *with = NULL;
 
-		vsnprintf(err->msg, sizeof(err->msg), fmt, again);
-		len = strlen(err->msg);
-		if (errnum)
-			snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
-		log_mask(err->msg, sizeof(err->msg));
+			if (asprintf(&with, "%s: %s", text, strerror(errnum)) < 0)
+				with = NULL;
+			if (with) {
+				free(text);
+				text = with;
+			}
+		}
+		log_mask_copy(err->msg, sizeof(err->msg), text);
+		return;
 	}
-	va_end(again);
-	buf_release(&text);
+	/* out of memory: bounded, then masked (log_mask drops a secret's start at the end) */
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	if (errnum) {
+		size_t len = strlen(err->msg);
+
+		snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
+	}
+	log_mask(err->msg, sizeof(err->msg));
 }
 
 int error_set(struct error *err, enum error_class cls, const char *fmt, ...)

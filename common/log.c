@@ -201,22 +201,29 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	char *text = NULL, *masked = NULL;
 	const char *color;
 	char line[8192];
-	va_list again; /* for the fallback */
+	va_list cp;
+	int n;
 
 	if (lvl < log_min)
 		return;
 	/* the whole line, masked, never cut: a cut could leave part of a secret */
-	va_copy(again, ap);
-	if (vasprintf(&text, fmt, ap) >= 0)
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n >= 0)
+		text = malloc((size_t)n + 1);
+	if (text) {
+		vsnprintf(text, (size_t)n + 1, fmt, ap);
 		masked = log_mask_dup(text);
-	else
-		text = NULL;
+	} else {
+		vsnprintf(line, sizeof(line), fmt, ap);
+	}
 	if (!masked) {
 		/* out of memory: a bounded line, masked and cut with care */
-		vsnprintf(line, sizeof(line), fmt, again);
+		if (text)
+			snprintf(line, sizeof(line), "%s", text);
 		log_mask(line, sizeof(line));
 	}
-	va_end(again);
 	color = log_color > 0 ? level_color(lvl) : "";
 	fprintf(f, "%s%s%s%s\n", color, level_prefix(lvl), masked ? masked : line,
 		*color ? "\033[0;m" : "");
