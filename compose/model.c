@@ -68,10 +68,11 @@ static bool valid_engine_name(const char *s)
 	return strlen(s) <= COMPOSE_ENGINE_NAME_MAX && name_chars(s, true, true, "_.-");
 }
 
-/* the engine's container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+/* the engine's container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+, bounded like the others */
 static bool valid_container_name(const char *s)
 {
-	return strlen(s) >= 2 && name_chars(s, true, true, "_.-");
+	return strlen(s) >= 2 && strlen(s) <= COMPOSE_ENGINE_NAME_MAX &&
+	       name_chars(s, true, true, "_.-");
 }
 
 /* ---- typed values ---- */
@@ -1301,7 +1302,12 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 		s->container_name_set = true;
 		if (!valid_container_name(s->container_name))
 			return node_error(m->err, cnode_get(svc, "container_name"), sub,
-					  "invalid container name \"%s\"", s->container_name);
+					  "invalid container name \"%.80s%s\": Docker names are "
+					  "[a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most %d characters); use "
+					  "such a name",
+					  s->container_name,
+					  strlen(s->container_name) > 80 ? "..." : "",
+					  COMPOSE_ENGINE_NAME_MAX);
 	} else if (asprintf(&s->container_name, "%s-%s-1", m->p->name, s->name) < 0) {
 		s->container_name = NULL;
 		return oom(m);

@@ -288,8 +288,8 @@ DURABLE_CASES = [
      "network e2ebad-no-such-net is declared external but does not exist; create it, or drop `external: true`",
      BUILD),
     ("absurdly-long-container-name", HDR + "    container_name: " + "a" * 5000 + "\n",
-     "cannot be a name in a TLS certificate: use a host name (letters, digits, '-', '_' and '.', at most 253 "
-     "characters)", BUILD),
+     "bad/absurdly-long-container-name.yml:4: services.db.container_name: invalid container name \"" + "a" * 80
+     + "...\": Docker names are [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most 255 characters); use such a name", BUILD),
     ("deep-nesting", HDR + "    command: " + "[" * 100 + "]" * 100 + "\n",
      "bad/deep-nesting.yml:4: YAML syntax error: Max depth (64) exceeded", BUILD),
     ("huge-file", HDR + "    environment:\n" + "".join(f"      V{i}: \"{'x' * 100}\"\n" for i in range(45000)),

@@ -250,8 +250,27 @@ static void test_compose_errors__invalid_names(void **state)
 	assert_load_error(&l, BASE ":2: services.my service: invalid service name");
 	loaded_release(&l);
 	load1(&l, "services:\n  s:\n    image: x\n    container_name: /slash\n");
-	assert_load_error(&l, "invalid container name \"/slash\"");
+	assert_load_error(&l,
+			  "invalid container name \"/slash\": Docker names are "
+			  "[a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most 255 characters); use such a name");
 	loaded_release(&l);
+	{
+		char y[600];
+
+		snprintf(y, sizeof(y),
+			 "services:\n  s:\n    image: x\n    container_name: %0256d\n", 0);
+		load1(&l, y);
+		assert_load_error(&l,
+				  BASE ":4: services.s.container_name: invalid container name "
+				       "\"00000000000000000000000000000000000000000000000000000000"
+				       "000000000000000000000000...\": Docker names are");
+		loaded_release(&l);
+		snprintf(y, sizeof(y),
+			 "services:\n  s:\n    image: x\n    container_name: %0255d\n", 0);
+		load1(&l, y);
+		assert_loaded(&l);
+		loaded_release(&l);
+	}
 	load1(&l, "services:\n  a:\n    image: x\n    container_name: same\n"
 		  "  b:\n    image: x\n    container_name: same\n");
 	assert_load_error(&l, "have the same container name same");
