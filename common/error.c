@@ -2,7 +2,12 @@
 #include "common/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/log.h"
 
 static const char *const class_names[ERR_CLASS_MAX] = {
 	[ERR_NONE] = "none",	   [ERR_SYSTEM] = "system",	[ERR_IO] = "io",
@@ -34,10 +39,47 @@ int error_is_build_failure(const struct error *err)
 	}
 }
 
-static void set_v(struct error *err, enum error_class cls, const char *fmt, va_list ap)
+/*
+ * The message is formatted whole (on the heap), the registered secrets are
+ * masked, and only then is it cut to ERROR_MSG_MAX: a cut made first could
+ * leave most of a secret that straddles the end, which the mask would no
+ * longer recognise.
+ */
+static void set_v(struct error *err, enum error_class cls, int errnum, const char *fmt, va_list ap)
 {
+	_cleanup_free_ char *text = NULL;
+	va_list cp;
+	int n;
+
 	err->cls = cls;
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n >= 0)
+		text = malloc((size_t)n + 1);
+	if (text) {
+		vsnprintf(text, (size_t)n + 1, fmt, ap);
+		if (errnum) {
+			char *with = NULL;
+
+			if (asprintf(&with, "%s: %s", text, strerror(errnum)) < 0)
+				with = NULL;
+			if (with) {
+				free(text);
+				text = with;
+			}
+		}
+		log_mask_copy(err->msg, sizeof(err->msg), text);
+		return;
+	}
+	/* out of memory: bounded, then masked (log_mask drops a secret's start at the end) */
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	if (errnum) {
+		size_t len = strlen(err->msg);
+
+		snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
+	}
+	log_mask(err->msg, sizeof(err->msg));
 }
 
 int error_set(struct error *err, enum error_class cls, const char *fmt, ...)
@@ -48,7 +90,7 @@ int error_set(struct error *err, enum error_class cls, const char *fmt, ...)
 		return -1;
 	err->code = 0;
 	va_start(ap, fmt);
-	set_v(err, cls, fmt, ap);
+	set_v(err, cls, 0, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -56,43 +98,35 @@ int error_set(struct error *err, enum error_class cls, const char *fmt, ...)
 int error_set_errno(struct error *err, enum error_class cls, int errnum, const char *fmt, ...)
 {
 	va_list ap;
-	size_t len;
 
 	if (!err)
 		return -1;
 	va_start(ap, fmt);
-	set_v(err, cls, fmt, ap);
+	set_v(err, cls, errnum, fmt, ap);
 	va_end(ap);
 	err->code = errnum;
-	len = strlen(err->msg);
-	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
 	return -1;
 }
 
+/* "context: message", masked as a whole, then cut: the message keeps what room is left. */
 int error_wrap(struct error *err, const char *fmt, ...)
 {
-	char ctx[ERROR_MSG_MAX];
-	char old[ERROR_MSG_MAX];
+	struct buf text = BUF_INIT;
 	va_list ap;
+	int ok;
 
 	if (!err)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	ok = buf_vprintf(&text, fmt, ap) == 0;
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	{
-		size_t n = strlen(ctx);
-
-		if (n > sizeof(err->msg) - 3)
-			n = sizeof(err->msg) - 3;
-		memcpy(err->msg, ctx, n);
-		memcpy(err->msg + n, ": ", 2);
-		n += 2;
-		/* the original message keeps what room is left */
-		snprintf(err->msg + n, sizeof(err->msg) - n, "%.*s",
-			 (int)(sizeof(err->msg) - n - 1), old);
+	if (ok && buf_printf(&text, ": %s", err->msg) == 0) {
+		log_mask_copy(err->msg, sizeof(err->msg), buf_str(&text));
+	} else {
+		/* out of memory: the message as it was, without the context */
+		log_mask(err->msg, sizeof(err->msg));
 	}
+	buf_release(&text);
 	if (err->cls == ERR_NONE)
 		err->cls = ERR_SYSTEM;
 	return -1;

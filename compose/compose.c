@@ -72,10 +72,12 @@ static int vat_error(struct error *err, const char *file, int line, const char *
 static int vat_error(struct error *err, const char *file, int line, const char *path,
 		     const char *fmt, va_list ap)
 {
-	char msg[ERROR_MSG_MAX];
+	_cleanup_free_ char *msg = NULL;
 	char where[ERROR_MSG_MAX / 2];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* whole, not cut: error_set masks secrets before it cuts the message */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
 	if (line > 0)
 		snprintf(where, sizeof(where), "%s:%d", file ? file : "?", line);
 	else

@@ -127,6 +127,13 @@ int compose_envfile_parse(struct compose_ctx *ctx, const char *path, const char 
 	int line = 1, ret = -1;
 	size_t i;
 
+	/* every service reading a 1 MiB env file would hold a copy */
+	if (!compose_budget_add(ctx, strlen(text)))
+		return at_error(
+			err, path, 0, NULL,
+			"env_file: the stack grows past %u MiB with its env files read (each "
+			"service holds its own copy); use large env files in fewer services",
+			COMPOSE_EXPANDED_MAX >> 20);
 	while (*p) {
 		_cleanup_buf_ struct buf raw = BUF_INIT;
 		_cleanup_buf_ struct buf val = BUF_INIT;

@@ -32,10 +32,22 @@
 #define COMPOSE_FILE_MAX     (4u * 1024u * 1024u) /* bytes per stack file */
 #define COMPOSE_ENV_FILE_MAX (1024u * 1024u)	  /* bytes per env_file */
 #define COMPOSE_NODES_MAX    200000u		  /* nodes per file, aliases expanded */
-#define COMPOSE_DEPTH_MAX    64			  /* nesting of the expanded tree */
-#define COMPOSE_PORTS_MAX    65536u		  /* ports of one service, ranges expanded */
-#define COMPOSE_SERVICES_MAX 1000u		  /* services of one project */
-#define COMPOSE_PATH_MAX     512		  /* key paths in messages */
+/*
+ * Bytes of the expanded document, all files of a project together: every
+ * scalar's and key's text as aliases are materialised, variables substituted
+ * and env files read, plus each node's own size.  The node budget alone lets
+ * 1 MB of aliases to a large scalar become ~1 GB.  32 MiB is 8 times the
+ * largest stack file accepted, far above what real files reach (a stack file
+ * of a few KB with x- anchors expands to a few times its size), and keeps the
+ * tree and the model built from it (a small multiple of it) well under the
+ * memory of a job.
+ */
+#define COMPOSE_EXPANDED_MAX	(32u * 1024u * 1024u)
+#define COMPOSE_DEPTH_MAX	64     /* nesting of the expanded tree */
+#define COMPOSE_PORTS_MAX	65536u /* ports of one service, ranges expanded */
+#define COMPOSE_SERVICES_MAX	1000u  /* services of one project */
+#define COMPOSE_PATH_MAX	512    /* key paths in messages */
+#define COMPOSE_ENGINE_NAME_MAX 255    /* volume and network names */
 
 enum cnode_kind {
 	CN_NULL,
@@ -117,7 +129,11 @@ struct compose_ctx {
 	char *project_dir;  /* absolute */
 	char **warned_vars; /* unset variables already warned about */
 	size_t nwarned;
+	size_t expanded; /* bytes of the expanded document so far (COMPOSE_EXPANDED_MAX) */
 };
+
+/* Count bytes against COMPOSE_EXPANDED_MAX; false once the budget is exceeded. */
+bool compose_budget_add(struct compose_ctx *ctx, size_t bytes);
 
 /* yaml.c: read text into a tree, interpolated.  *out is a mapping. */
 int compose_yaml_load(struct compose_ctx *ctx, const char *file, const char *text, size_t len,

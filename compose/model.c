@@ -61,10 +61,18 @@ static bool valid_key_name(const char *s)
 	return name_chars(s, false, true, "._-");
 }
 
-/* the engine's container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+/* the engine's volume and network names: [a-zA-Z0-9][a-zA-Z0-9_.-]*, bounded;
+ * they become Engine API paths (/volumes/<name>), so `..` or `/` must never pass */
+static bool valid_engine_name(const char *s)
+{
+	return strlen(s) <= COMPOSE_ENGINE_NAME_MAX && name_chars(s, true, true, "_.-");
+}
+
+/* the engine's container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+, bounded like the others */
 static bool valid_container_name(const char *s)
 {
-	return strlen(s) >= 2 && name_chars(s, true, true, "_.-");
+	return strlen(s) >= 2 && strlen(s) <= COMPOSE_ENGINE_NAME_MAX &&
+	       name_chars(s, true, true, "_.-");
 }
 
 /* ---- typed values ---- */
@@ -301,9 +309,9 @@ static int project_name(struct mb *m, const struct cnode *root,
 static int resource(struct mb *m, const char *section, const struct centry *e,
 		    struct compose_resource *r)
 {
-	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX];
+	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX], name_path[COMPOSE_PATH_MAX];
 	const struct cnode *v = e->val;
-	const struct cnode *ext;
+	const struct cnode *ext, *name_node = NULL;
 	_cleanup_free_ char *name = NULL;
 
 	path_key(path, sizeof(path), section, e->key);
@@ -321,6 +329,10 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 		path_key(sub, sizeof(sub), path, "name");
 		if (want_nonempty(m, cnode_get(v, "name"), sub, &name) < 0)
 			return -1;
+		if (name) {
+			name_node = cnode_get(v, "name");
+			snprintf(name_path, sizeof(name_path), "%s", sub);
+		}
 		ext = cnode_get(v, "external");
 		path_key(sub, sizeof(sub), path, "external");
 		if (ext && ext->kind == CN_MAP) {
@@ -330,6 +342,10 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 				path_key(sub, sizeof(sub), sub, "name");
 				if (want_nonempty(m, cnode_get(ext, "name"), sub, &name) < 0)
 					return -1;
+				if (name) {
+					name_node = cnode_get(ext, "name");
+					snprintf(name_path, sizeof(name_path), "%s", sub);
+				}
 			}
 		} else if (want_bool(m, ext, sub, &r->external) < 0) {
 			return -1;
@@ -347,7 +363,20 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 		r->name = strdup(e->key);
 	else if (asprintf(&r->name, "%s_%s", m->p->name, e->key) < 0)
 		r->name = NULL;
-	return r->name ? 0 : oom(m);
+	if (!r->name)
+		return oom(m);
+	if (!valid_engine_name(r->name)) {
+		const char *kind = !strcmp(section, "volumes") ? "volume" : "network";
+
+		return at_error(m->err, v->file, name_node ? name_node->line : e->line,
+				name_node ? name_path : path,
+				"invalid %s name \"%.80s%s\": Docker names are "
+				"[a-zA-Z0-9][a-zA-Z0-9_.-]* (at most %d characters); use such a "
+				"name",
+				kind, r->name, strlen(r->name) > 80 ? "..." : "",
+				COMPOSE_ENGINE_NAME_MAX);
+	}
+	return 0;
 }
 
 static int resources(struct mb *m, const struct cnode *root, const char *section,
@@ -1273,7 +1302,12 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 		s->container_name_set = true;
 		if (!valid_container_name(s->container_name))
 			return node_error(m->err, cnode_get(svc, "container_name"), sub,
-					  "invalid container name \"%s\"", s->container_name);
+					  "invalid container name \"%.80s%s\": Docker names are "
+					  "[a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most %d characters); use "
+					  "such a name",
+					  s->container_name,
+					  strlen(s->container_name) > 80 ? "..." : "",
+					  COMPOSE_ENGINE_NAME_MAX);
 	} else if (asprintf(&s->container_name, "%s-%s-1", m->p->name, s->name) < 0) {
 		s->container_name = NULL;
 		return oom(m);

@@ -2,7 +2,8 @@
 /*
  * Stack file text -> tree, with libfyaml's document API.  Every node keeps
  * its line (from the tokens' start marks), aliases are expanded here (with a
- * node budget, so a "billion laughs" file fails cleanly), `<<` merge keys are
+ * node budget and a byte budget, so a "billion laughs" file fails cleanly and
+ * early, whether its aliases multiply nodes or one large scalar), `<<` merge keys are
  * applied, and !reset / !override tags become flags for merge.c.  Then every
  * scalar value is interpolated, as Compose does before merging.
  */
@@ -27,6 +28,7 @@ struct loader {
 	/* the collections being converted, to refuse an alias to its own ancestor */
 	struct fy_node *stack[COMPOSE_DEPTH_MAX + 1];
 	int depth;
+	int alias_line; /* line of the outermost alias being expanded, 0 when none */
 };
 
 static int oom(struct error *err)
@@ -62,6 +64,18 @@ static bool is_null_text(const char *s, size_t len)
 static int convert(struct loader *ld, struct fy_node *fn, int line_hint, struct cnode **out,
 		   struct error *err);
 
+/* Count bytes of the expanded tree before they are allocated. */
+static int budget(struct loader *ld, size_t bytes, int line, struct error *err)
+{
+	if (compose_budget_add(ld->ctx, bytes))
+		return 0;
+	/* the copy is made where the alias is, not where its anchor is */
+	return at_error(err, ld->file, ld->alias_line ?: line, NULL,
+			"the stack grows past %u MiB once aliases are expanded (each alias is a "
+			"full copy of its anchor); use aliases of large values fewer times",
+			COMPOSE_EXPANDED_MAX >> 20);
+}
+
 static int scalar_text(struct loader *ld, struct fy_node *fn, int line, char **out,
 		       struct error *err)
 {
@@ -74,6 +88,8 @@ static int scalar_text(struct loader *ld, struct fy_node *fn, int line, char **o
 	}
 	if (memchr(s, '\0', len))
 		return at_error(err, ld->file, line, NULL, "a string contains a NUL character");
+	if (budget(ld, len + 1, line, err) < 0)
+		return -1;
 	*out = strndup(s, len);
 	return *out ? 0 : oom(err);
 }
@@ -310,6 +326,9 @@ static int convert(struct loader *ld, struct fy_node *fn, int line_hint, struct 
 		return at_error(err, ld->file, line_hint, NULL,
 				"the file has more than %u nodes once aliases are expanded",
 				COMPOSE_NODES_MAX);
+	/* the node and the entry that holds it */
+	if (budget(ld, sizeof(struct cnode) + sizeof(struct centry), line_hint, err) < 0)
+		return -1;
 	if (!fn) {
 		/* `key:` with nothing after it */
 		*out = cnode_new(CN_NULL, ld->file, line_hint);
@@ -328,7 +347,12 @@ static int convert(struct loader *ld, struct fy_node *fn, int line_hint, struct 
 				return at_error(err, ld->file, line, NULL,
 						"alias *%s refers to a node that contains it",
 						name ? name : "");
-		return convert(ld, target, line, out, err);
+		if (ld->alias_line)
+			return convert(ld, target, line, out, err);
+		ld->alias_line = line;
+		ret = convert(ld, target, line, out, err);
+		ld->alias_line = 0;
+		return ret;
 	}
 	type = fy_node_get_type(fn);
 	if (type == FYNT_SCALAR)
@@ -417,6 +441,11 @@ static int interpolate_tree(struct compose_ctx *ctx, struct cnode *n, const char
 			snprintf(msg, sizeof(msg), "%s", err->msg);
 			return node_error(err, n, path, "%s", msg);
 		}
+		if (out.len > strlen(n->str) && !compose_budget_add(ctx, out.len - strlen(n->str)))
+			return node_error(err, n, path,
+					  "the stack grows past %u MiB once variables are "
+					  "substituted; use large variables fewer times",
+					  COMPOSE_EXPANDED_MAX >> 20);
 		free(n->str);
 		n->str = buf_detach(&out, NULL);
 		return 0;

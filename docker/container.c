@@ -28,6 +28,8 @@ int docker_container_create(struct docker_client *c, const char *name, json_obje
 
 	if (id_out)
 		*id_out = NULL;
+	if (name && docker_check_name("container", name, err) < 0)
+		return -1;
 	if (buf_puts(&path, "/containers/create") < 0 ||
 	    (name && (buf_puts(&path, "?name=") < 0 || docker_urlencode(&path, name) < 0)))
 		return error_set(err, ERR_SYSTEM, "out of memory");

@@ -271,6 +271,15 @@ int docker_tar_finish(struct buf *tar);
 
 /* ---- helpers ---- */
 
+/* Longest container, network and volume name accepted. */
+#define DOCKER_NAME_MAX 255
+/* Docker's own name rule for containers, networks, volumes and ids:
+ * [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most DOCKER_NAME_MAX characters. */
+int docker_name_valid(const char *s);
+/* Docker's reference grammar: [registry[:port]/]path[:tag][@digest], path
+ * components lower-case [a-z0-9] runs joined by '.', '_', '__' or '-'s. */
+int docker_image_ref_valid(const char *ref);
+
 /* URL-encode s into out (appends). */
 int docker_urlencode(struct buf *out, const char *s);
 /* Build a filters={"label":[...]} query value (URL-encoded) into out. */

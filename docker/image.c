@@ -214,6 +214,8 @@ int docker_image_pull(struct docker_client *c, const char *ref, const char *regi
 
 	if (!ref || !*ref)
 		return error_set(err, ERR_PULL, "pull: empty image reference");
+	if (docker_check_image_ref(ref, err) < 0)
+		return -1;
 	if (split_ref(ref, &name, &tag) < 0 || !name.len ||
 	    buf_puts(&path, "/images/create?fromImage=") < 0 ||
 	    docker_urlencode(&path, name.data) < 0 || buf_puts(&path, "&tag=") < 0 ||

@@ -32,10 +32,23 @@ int docker_hijack(struct docker_client *c, const char *method, const char *path,
  * and '@' (image references, container names). */
 int docker_urlencode_path(struct buf *out, const char *s);
 
-/* "/<prefix>/<encoded id><suffix>" into out, or ERR_SYSTEM when it does not
- * fit.  Returns 0 / -1 with err filled. */
+/* "/<prefix>/<encoded id><suffix>" into out.  id must be a valid name
+ * (docker_name_valid) or, under "/images", a valid image reference
+ * (docker_image_ref_valid): anything else is refused (ERR_JOB) before any
+ * request, so no `..`, `/` or escape in a name reaches the engine's router.
+ * Returns 0 / -1 with err filled. */
 int docker_build_path(struct buf *out, const char *prefix, const char *id, const char *suffix,
 		      struct error *err);
+
+/* ERR_JOB naming the kind ("volume") and the rule unless name / ref is valid. */
+int docker_check_name(const char *kind, const char *name, struct error *err);
+int docker_check_image_ref(const char *ref, struct error *err);
+
+/* The last line of defence, in the one request function: the path part has
+ * only unreserved characters, '/', ':', '@' and escapes of printable
+ * characters other than '.', '/', '\\', '?', '#' and '%', and no "." or ".."
+ * segment; the query no blank, control or '#'. */
+int docker_path_safe(const char *path);
 
 /* Parse exactly one JSON value from data (trailing whitespace allowed). */
 int docker_json_parse(const char *data, size_t len, json_object **out);
@@ -44,7 +57,8 @@ int docker_json_parse(const char *data, size_t len, json_object **out);
 const char *docker_json_string(json_object *obj, const char *key);
 
 /* Copy s into dst (size n), trimmed, with control characters turned into
- * spaces: safe to print on one line of a job log. */
+ * spaces: safe to print on one line of a job log.  Registered secrets are
+ * masked (log_mask) before the text is cut to n. */
 void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len);
 
 #endif

@@ -17,6 +17,10 @@ int docker_network_create(struct docker_client *c, const char *name, json_object
 
 	if (id_out)
 		*id_out = NULL;
+	if (docker_check_name("network", name, err) < 0) {
+		json_object_put(config);
+		return -1;
+	}
 	if (!config)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	json_object_object_add(config, "Name", json_object_new_string(name));
@@ -65,7 +69,8 @@ int docker_network_connect(struct docker_client *c, const char *network, const c
 	size_t i;
 	int ret;
 
-	if (docker_build_path(&path, "/networks", network, "/connect", err) < 0)
+	if (docker_build_path(&path, "/networks", network, "/connect", err) < 0 ||
+	    docker_check_name("container", container, err) < 0)
 		return -1;
 	body = json_object_new_object();
 	endpoint = json_object_new_object();
@@ -96,7 +101,8 @@ int docker_network_disconnect(struct docker_client *c, const char *network, cons
 	json_object *body;
 	int ret;
 
-	if (docker_build_path(&path, "/networks", network, "/disconnect", err) < 0)
+	if (docker_build_path(&path, "/networks", network, "/disconnect", err) < 0 ||
+	    docker_check_name("container", container, err) < 0)
 		return -1;
 	body = json_object_new_object();
 	if (!body)

@@ -540,6 +540,12 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 	buf_reset(&resp->body);
 	if (!req->path || req->path[0] != '/')
 		return error_set(err, ERR_SYSTEM, "engine request path must start with '/'");
+	if (!docker_path_safe(req->path))
+		return error_set(err, ERR_SYSTEM,
+				 "refused engine request %s %.200s: a path segment is not a plain "
+				 "name (\".\", \"..\", an escape of one of ./\\?#%% or a "
+				 "control, or a character outside [A-Za-z0-9-._~/:@%%])",
+				 method, req->path);
 	if (ensure_version(c, err) < 0)
 		return -1;
 	x.cancel = req->cancel ? req->cancel : c->cancel;
@@ -941,6 +947,12 @@ int docker_hijack(struct docker_client *c, const char *method, const char *path,
 	int ret = -1;
 	char *chunk = NULL;
 
+	if (!path || !docker_path_safe(path))
+		return error_set(err, ERR_SYSTEM,
+				 "refused engine request %s %.200s: a path segment is not a plain "
+				 "name (\".\", \"..\", an escape of one of ./\\?#%% or a "
+				 "control, or a character outside [A-Za-z0-9-._~/:@%%])",
+				 method, path ? path : "(none)");
 	if (ensure_version(c, err) < 0)
 		return -1;
 	if (c->cancel && *c->cancel)

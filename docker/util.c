@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
+#include "common/log.h"
 #include "docker/docker.h"
 #include "docker/internal.h"
 
@@ -76,11 +80,280 @@ out:
 	return ret;
 }
 
+/* ---- names and references that reach a URL ---- */
+
+static int is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int is_lower_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+int docker_name_valid(const char *s)
+{
+	size_t i;
+
+	if (!s || !is_alnum((unsigned char)s[0]))
+		return 0;
+	for (i = 1; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i >= DOCKER_NAME_MAX || !(is_alnum(c) || c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* pathComponent: [a-z0-9]+ ((?:[._]|__|[-]+)[a-z0-9]+)* */
+static int ref_path_component(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (!n || !is_lower_alnum((unsigned char)s[0]))
+		return 0;
+	for (;;) {
+		while (i < n && is_lower_alnum((unsigned char)s[i]))
+			i++;
+		if (i == n)
+			return 1;
+		if (s[i] == '.') {
+			i++;
+		} else if (s[i] == '_') {
+			i++;
+			if (i < n && s[i] == '_')
+				i++;
+		} else if (s[i] == '-') {
+			while (i < n && s[i] == '-')
+				i++;
+		} else {
+			return 0;
+		}
+		if (i == n || !is_lower_alnum((unsigned char)s[i]))
+			return 0;
+	}
+}
+
+static int ref_path(const char *s, size_t n)
+{
+	const char *slash;
+
+	while ((slash = memchr(s, '/', n))) {
+		if (!ref_path_component(s, (size_t)(slash - s)))
+			return 0;
+		n -= (size_t)(slash - s) + 1;
+		s = slash + 1;
+	}
+	return ref_path_component(s, n);
+}
+
+/* host[:port], host a domain name ([a-zA-Z0-9] or [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
+ * components joined by '.') or [an IPv6 address] */
+static int ref_domain(const char *s, size_t n)
+{
+	size_t hlen, i, start = 0;
+
+	if (n && s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+
+		if (!close || close == s + 1)
+			return 0;
+		for (i = 1; s + i < close; i++)
+			if (!(isxdigit((unsigned char)s[i]) || s[i] == ':'))
+				return 0;
+		hlen = (size_t)(close - s) + 1;
+	} else {
+		const char *colon = memchr(s, ':', n);
+
+		hlen = colon ? (size_t)(colon - s) : n;
+		for (i = 0; i <= hlen; i++) {
+			if (i < hlen && s[i] != '.')
+				continue;
+			if (i == start || !is_alnum((unsigned char)s[start]) ||
+			    !is_alnum((unsigned char)s[i - 1]))
+				return 0;
+			for (; start < i; start++)
+				if (!is_alnum((unsigned char)s[start]) && s[start] != '-')
+					return 0;
+			start = i + 1;
+		}
+	}
+	if (hlen == n)
+		return 1;
+	if (s[hlen] != ':' || hlen + 1 == n)
+		return 0;
+	for (i = hlen + 1; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* [\w][\w.-]{0,127} */
+static int ref_tag(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n > 128 || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!is_alnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* [A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,} */
+static int ref_digest(const char *s)
+{
+	const char *colon = strchr(s, ':');
+	const char *p;
+
+	if (!colon || colon == s)
+		return 0;
+	for (p = s; p < colon; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (isalpha(c))
+			continue;
+		if (isdigit(c) && p > s && p[-1] != '-' && p[-1] != '_' && p[-1] != '+' &&
+		    p[-1] != '.')
+			continue;
+		if ((c == '-' || c == '_' || c == '+' || c == '.') && p > s && p + 1 < colon &&
+		    isalpha((unsigned char)p[1]))
+			continue;
+		return 0;
+	}
+	for (p = colon + 1; *p; p++)
+		if (!isxdigit((unsigned char)*p))
+			return 0;
+	return p - (colon + 1) >= 32;
+}
+
+/* Docker's reference grammar (distribution/reference): name[:tag][@digest]. */
+int docker_image_ref_valid(const char *ref)
+{
+	const char *at, *end, *slash, *last, *colon;
+
+	if (!ref || !*ref)
+		return 0;
+	at = strchr(ref, '@');
+	end = at ? at : ref + strlen(ref);
+	if (at && !ref_digest(at + 1))
+		return 0;
+	last = ref;
+	for (slash = ref; slash < end; slash++)
+		if (*slash == '/')
+			last = slash + 1;
+	colon = memchr(last, ':', (size_t)(end - last));
+	if (colon) {
+		if (!ref_tag(colon + 1, (size_t)(end - colon - 1)))
+			return 0;
+		end = colon;
+	}
+	if (end == ref || end - ref > DOCKER_NAME_MAX)
+		return 0;
+	if (ref_path(ref, (size_t)(end - ref)))
+		return 1;
+	slash = memchr(ref, '/', (size_t)(end - ref));
+	return slash && ref_domain(ref, (size_t)(slash - ref)) &&
+	       ref_path(slash + 1, (size_t)(end - slash - 1));
+}
+
+/* "..." after the first 80 characters of a long value in a message. */
+#define SHOWN	80
+#define SHOW(s) SHOWN, (s), strlen(s) > SHOWN ? "..." : ""
+
+int docker_check_name(const char *kind, const char *name, struct error *err)
+{
+	if (docker_name_valid(name))
+		return 0;
+	return error_set(err, ERR_JOB,
+			 "invalid %s name \"%.*s%s\": Docker names are [a-zA-Z0-9][a-zA-Z0-9_.-]* "
+			 "(at most %d characters)",
+			 kind, SHOW(name ? name : ""), DOCKER_NAME_MAX);
+}
+
+int docker_check_image_ref(const char *ref, struct error *err)
+{
+	if (docker_image_ref_valid(ref))
+		return 0;
+	return error_set(err, ERR_JOB,
+			 "invalid image reference \"%.*s%s\": use [registry/]name[:tag][@digest] "
+			 "(lower-case name components, as docker requires)",
+			 SHOW(ref ? ref : ""));
+}
+
+static unsigned hex_value(char c)
+{
+	return isdigit((unsigned char)c) ? (unsigned)(c - '0')
+					 : (unsigned)(tolower((unsigned char)c) - 'a' + 10);
+}
+
+int docker_path_safe(const char *path)
+{
+	const char *p, *seg;
+
+	if (!path || path[0] != '/')
+		return 0;
+	for (p = path; *p && *p != '?'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (is_unreserved(c) || c == '/' || c == ':' || c == '@')
+			continue;
+		/* an escape (the brackets of an IPv6 registry), but never of what the
+		 * engine's router would decode into a separator, a dot or a control */
+		if (c == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			unsigned v = hex_value(p[1]) * 16u + hex_value(p[2]);
+
+			if (v > ' ' && v < 0x7f && !strchr("./\\?#%", (int)v)) {
+				p += 2;
+				continue;
+			}
+		}
+		return 0;
+	}
+	for (seg = path + 1;; seg++) {
+		size_t n = strcspn(seg, "/?");
+
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return 0;
+		seg += n;
+		if (*seg != '/')
+			break;
+	}
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '#' || (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}
+
 int docker_build_path(struct buf *out, const char *prefix, const char *id, const char *suffix,
 		      struct error *err)
 {
+	static const struct {
+		const char *prefix, *kind;
+	} kinds[] = {
+		{"/containers", "container"},
+		{"/networks", "network"},
+		{"/volumes", "volume"},
+		{"/exec", "exec instance"},
+	};
+	const char *kind = "object";
+	size_t i;
+
 	if (!id || !*id)
 		return error_set(err, ERR_SYSTEM, "empty object name in an engine request");
+	if (!strcmp(prefix, "/images")) {
+		if (docker_check_image_ref(id, err) < 0)
+			return -1;
+	} else {
+		for (i = 0; i < ARRAY_SIZE(kinds); i++)
+			if (!strcmp(prefix, kinds[i].prefix))
+				kind = kinds[i].kind;
+		if (docker_check_name(kind, id, err) < 0)
+			return -1;
+	}
 	if (buf_puts(out, prefix) < 0 || buf_putc(out, '/') < 0 ||
 	    docker_urlencode_path(out, id) < 0 || (suffix && buf_puts(out, suffix) < 0))
 		return error_set(err, ERR_SYSTEM, "out of memory");
@@ -97,12 +370,10 @@ const char *docker_json_string(json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
-void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len)
+static size_t sanitize(char *dst, size_t n, const char *s, size_t len)
 {
 	size_t i, o = 0;
 
-	if (!n)
-		return;
 	for (i = 0; i < len && o + 1 < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
@@ -116,6 +387,24 @@ void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len)
 	while (o > 0 && dst[o - 1] == ' ')
 		o--;
 	dst[o] = '\0';
+	return o;
+}
+
+/* Whole first, then masked, then cut: a cut never leaves part of a secret. */
+void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len)
+{
+	_cleanup_free_ char *whole = NULL;
+
+	if (!n)
+		return;
+	whole = len < SIZE_MAX ? malloc(len + 1) : NULL;
+	if (!whole) {
+		sanitize(dst, n, s, len);
+		log_mask(dst, n);
+		return;
+	}
+	sanitize(whole, len + 1, s, len);
+	log_mask_copy(dst, n, whole);
 }
 
 int docker_json_parse(const char *data, size_t len, json_object **out)

@@ -6,9 +6,12 @@
 int docker_volume_create(struct docker_client *c, const char *name, json_object *labels,
 			 struct error *err)
 {
-	json_object *config = json_object_new_object();
+	json_object *config;
 	int ret;
 
+	if (docker_check_name("volume", name, err) < 0)
+		return -1;
+	config = json_object_new_object();
 	if (!config)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	json_object_object_add(config, "Name", json_object_new_string(name));

@@ -111,7 +111,11 @@ int image_ensure(struct docker_client *c, const struct image_pull *pull, const c
  * pull (then create again), so a present image costs no inspect. */
 int image_create_container(struct docker_client *c, const struct image_pull *pull, const char *name,
 			   json_object *config, char **id_out, struct error *err);
-/* True when ref (or ref:latest when it has no tag) matches the list. */
+/* True when the image matches a pattern of the list (an unset list allows
+ * every image).  Patterns match registry, repository and tag as parts: see
+ * image_pattern_match() and docs/configuration.md, "Image patterns". */
 int image_allowed(const struct pattern_list *allowed, const char *ref);
+/* One pattern against one image reference: 1 when it matches. */
+int image_pattern_match(const char *pattern, const char *image);
 
 #endif

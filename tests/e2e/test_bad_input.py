@@ -185,6 +185,12 @@ HDR = "services:\n  db:\n    image: echobase/mariadb:local\n"
 APP_HDR = "services:\n  web:\n    image: echobase/frontend:local\n"
 
 
+def _byte_laughs() -> str:
+    """1 MB: a 512 KiB scalar and 1,000 aliases to it (512 MB expanded)."""
+    return ("x-big: &big \"" + "a" * (512 * 1024) + "\"\nx-laughs: [" + ", ".join(["*big"] * 1000) + "]\n"
+            + HDR)
+
+
 def _laughs() -> str:
     s = "x-a: &a [1,1,1,1,1,1,1,1,1,1]\n"
     for prev, cur in zip("abcde", "bcdef"):
@@ -282,8 +288,8 @@ DURABLE_CASES = [
      "network e2ebad-no-such-net is declared external but does not exist; create it, or drop `external: true`",
      BUILD),
     ("absurdly-long-container-name", HDR + "    container_name: " + "a" * 5000 + "\n",
-     "cannot be a name in a TLS certificate: use a host name (letters, digits, '-', '_' and '.', at most 253 "
-     "characters)", BUILD),
+     "bad/absurdly-long-container-name.yml:4: services.db.container_name: invalid container name \"" + "a" * 80
+     + "...\": Docker names are [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most 255 characters); use such a name", BUILD),
     ("deep-nesting", HDR + "    command: " + "[" * 100 + "]" * 100 + "\n",
      "bad/deep-nesting.yml:4: YAML syntax error: Max depth (64) exceeded", BUILD),
     ("huge-file", HDR + "    environment:\n" + "".join(f"      V{i}: \"{'x' * 100}\"\n" for i in range(45000)),
@@ -294,6 +300,12 @@ DURABLE_CASES = [
     ("invalid-utf8", HDR.encode() + b"    command: \xff\xfe\n",
      "bad/invalid-utf8.yml:4: invalid UTF-8 (stack files must be saved as UTF-8)", BUILD),
     ("alias-no-anchor", HDR + "    command: *nope\n", "bad/alias-no-anchor.yml:4: alias *nope: no such anchor", BUILD),
+    ("alias-bytes-bomb", _byte_laughs(),
+     "bad/alias-bytes-bomb.yml:2: the stack grows past 32 MiB once aliases are expanded (each alias is a full copy "
+     "of its anchor); use aliases of large values fewer times", BUILD),
+    ("volume-name-dotdot", HDR + "    volumes:\n      - v:/data\nvolumes:\n  v:\n    name: ../containers/x\n",
+     "bad/volume-name-dotdot.yml:8: volumes.v.name: invalid volume name \"../containers/x\": Docker names are "
+     "[a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 255 characters); use such a name", BUILD),
 ]
 
 DEPLOY_CASES = [
@@ -311,6 +323,9 @@ DEPLOY_CASES = [
      "quotes, braces or ;) and io.executor.route.port must be a port", BUILD),
     ("color-interpolation-required", "services:\n  web:\n    image: echobase/frontend:${E2EBAD_TAG:?set it}\n",
      "services.web.image: required variable E2EBAD_TAG is missing a value: set it", BUILD),
+    ("color-network-name-dotdot", APP_HDR + "    networks: [n]\nnetworks:\n  n:\n    name: ../networks/y\n",
+     "bad/color-network-name-dotdot.yml:7: networks.n.name: invalid network name \"../networks/y\": Docker names "
+     "are [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 255 characters); use such a name", BUILD),
 ]
 
 
@@ -367,7 +382,7 @@ def test_setup_the_one_durable_layer():
 
 
 def test_bad_durable_stack_files():
-    """38 malformed and hostile durable files: each refused with its message, nothing created."""
+    """40 malformed and hostile durable files: each refused with its message, nothing created."""
     _run_file_cases(DURABLE_CASES, "durable")
 
 
@@ -463,6 +478,11 @@ JOB_CASES = [
     ("job-image-not-allowed",
      lambda w: w.job("test:bad-image", stage="test", image="alpine:latest", script=["true"]),
      "image alpine:latest is not allowed on this runner; allowed: executor-test/*, echobase/*", BUILD),
+    ("job-image-registry-spoofing-the-allow-list",
+     lambda w: w.job("test:spoofed-image", stage="test", image="executor-test.evil.example/bash:latest",
+                     script=["true"]),
+     "image executor-test.evil.example/bash:latest is not allowed on this runner; allowed: executor-test/*, "
+     "echobase/*", BUILD),
     ("job-image-missing",
      lambda w: w.job("test:missing-image", stage="test", image="executor-test/e2ebad-no-such:latest",
                      script=["true"]),

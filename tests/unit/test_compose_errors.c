@@ -271,11 +271,87 @@ static void test_compose_errors__invalid_names(void **state)
 	assert_load_error(&l, BASE ":2: services.my service: invalid service name");
 	loaded_release(&l);
 	load1(&l, "services:\n  s:\n    image: x\n    container_name: /slash\n");
-	assert_load_error(&l, "invalid container name \"/slash\"");
+	assert_load_error(&l,
+			  "invalid container name \"/slash\": Docker names are "
+			  "[a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most 255 characters); use such a name");
 	loaded_release(&l);
+	{
+		char y[600];
+
+		snprintf(y, sizeof(y),
+			 "services:\n  s:\n    image: x\n    container_name: %0256d\n", 0);
+		load1(&l, y);
+		assert_load_error(&l,
+				  BASE ":4: services.s.container_name: invalid container name "
+				       "\"00000000000000000000000000000000000000000000000000000000"
+				       "000000000000000000000000...\": Docker names are");
+		loaded_release(&l);
+		snprintf(y, sizeof(y),
+			 "services:\n  s:\n    image: x\n    container_name: %0255d\n", 0);
+		load1(&l, y);
+		assert_loaded(&l);
+		loaded_release(&l);
+	}
 	load1(&l, "services:\n  a:\n    image: x\n    container_name: same\n"
 		  "  b:\n    image: x\n    container_name: same\n");
 	assert_load_error(&l, "have the same container name same");
+	loaded_release(&l);
+}
+
+/* volume and network names reach Engine API paths: Docker's own name rule */
+static void test_compose_errors__volume_and_network_names_follow_dockers_rule(void **state)
+{
+	struct buf y = BUF_INIT;
+	struct loaded l;
+	int i;
+
+	load1(&l, "services:\n  s:\n    image: x\n    volumes: [v:/data]\n"
+		  "volumes:\n  v:\n    name: ../containers/x\n");
+	assert_load_error(&l, BASE ":7: volumes.v.name: invalid volume name \"../containers/x\": "
+				   "Docker names are [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 255 "
+				   "characters); use such a name");
+	loaded_release(&l);
+	load1(&l, "services:\n  s:\n    image: x\nnetworks:\n  n:\n    name: ../networks/y\n");
+	assert_load_error(&l, BASE ":6: networks.n.name: invalid network name \"../networks/y\"");
+	loaded_release(&l);
+	/* the old external form, and a name taken from the key */
+	load1(&l, "services:\n  s:\n    image: x\nnetworks:\n  n:\n    external:\n"
+		  "      name: a/b\n");
+	assert_load_error(&l, BASE ":7: networks.n.external.name: invalid network name \"a/b\"");
+	loaded_release(&l);
+	load1(&l, "services:\n  s:\n    image: x\nvolumes:\n  \"..\":\n    external: true\n");
+	assert_load_error(&l, BASE ":5: volumes...: invalid volume name \"..\"");
+	loaded_release(&l);
+	load1(&l, "services:\n  s:\n    image: x\nvolumes:\n  v:\n    name: \".hidden\"\n");
+	assert_load_error(&l, "invalid volume name \".hidden\"");
+	loaded_release(&l);
+	load1(&l, "services:\n  s:\n    image: x\nvolumes:\n  v:\n    name: \"a b\"\n");
+	assert_load_error(&l, "invalid volume name \"a b\"");
+	loaded_release(&l);
+	load1(&l, "services:\n  s:\n    image: x\nvolumes:\n  v:\n    name: \"x%2f..\"\n");
+	assert_load_error(&l, "invalid volume name \"x%2f..\"");
+	loaded_release(&l);
+	/* bounded: 255 characters pass, 256 do not */
+	buf_puts(&y, "services:\n  s:\n    image: x\nvolumes:\n  v:\n    name: ");
+	for (i = 0; i < 255; i++)
+		buf_putc(&y, 'a');
+	buf_puts(&y, "\n");
+	load1(&l, buf_str(&y));
+	assert_loaded(&l);
+	loaded_release(&l);
+	buf_reset(&y);
+	buf_puts(&y, "services:\n  s:\n    image: x\nvolumes:\n  v:\n    name: ");
+	for (i = 0; i < 256; i++)
+		buf_putc(&y, 'a');
+	buf_puts(&y, "\n");
+	load1(&l, buf_str(&y));
+	assert_load_error(&l, "...\": Docker names are");
+	loaded_release(&l);
+	buf_release(&y);
+	/* what Compose users write still loads */
+	load1(&l, "services:\n  s:\n    image: x\nvolumes:\n  v:\n    name: my_app.data-1\n"
+		  "  w: {}\n  ext:\n    external: true\nnetworks:\n  n:\n    name: Front.Net_2\n");
+	assert_loaded(&l);
 	loaded_release(&l);
 }
 
@@ -442,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_compose_errors__bad_volumes),
 		cmocka_unit_test(test_compose_errors__bad_durations_and_restart),
 		cmocka_unit_test(test_compose_errors__invalid_names),
+		cmocka_unit_test(test_compose_errors__volume_and_network_names_follow_dockers_rule),
 		cmocka_unit_test(test_compose_errors__missing_image),
 		cmocka_unit_test(test_compose_errors__aliases),
 		cmocka_unit_test(test_compose_errors__alias_expansion_is_bounded),

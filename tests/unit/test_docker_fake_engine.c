@@ -729,6 +729,8 @@ static void test_docker_pull__error_inside_200_stream_is_pull_error(void **state
 	fake_stop(&f);
 }
 
+#define DIGEST "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
 static void test_docker_pull__http_error_and_references(void **state)
 {
 	static const struct answer answers[] = {
@@ -747,12 +749,15 @@ static void test_docker_pull__http_error_and_references(void **state)
 	assert_int_equal(err.cls, ERR_PULL);
 	assert_int_equal(err.code, 404);
 	assert_int_equal(docker_image_pull(c, "reg:5000/a/b", NULL, NULL, NULL, &err), 0);
-	assert_int_equal(docker_image_pull(c, "a/b:2@sha256:abc", NULL, NULL, NULL, &err), 0);
+	assert_int_equal(docker_image_pull(c, "a/b:2@sha256:" DIGEST, NULL, NULL, NULL, &err), 0);
+	/* not a reference: refused before any request (the fake answers three) */
+	assert_int_equal(docker_image_pull(c, "a/b@sha256:abc", NULL, NULL, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_JOB);
 	docker_client_free(c);
 	fake_join(&f);
 	assert_non_null(strstr(f.requests[1], "fromImage=reg%3A5000%2Fa%2Fb&tag=1 "));
 	assert_non_null(strstr(f.requests[2], "fromImage=reg%3A5000%2Fa%2Fb&tag=latest "));
-	assert_non_null(strstr(f.requests[3], "fromImage=a%2Fb&tag=sha256%3Aabc "));
+	assert_non_null(strstr(f.requests[3], "fromImage=a%2Fb&tag=sha256%3A" DIGEST " "));
 	fake_stop(&f);
 }
 
