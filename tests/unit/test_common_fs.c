@@ -275,7 +275,9 @@ static void test_fs__rel_below_is_textual(void **state)
 /* each test with openat2, then with the walk */
 #define BOTH(f)                                                                                    \
 	{#f " (openat2)", f, mode_setup, NULL, (void *)&use_openat2},                              \
-		{#f " (walk)", f, mode_setup, NULL, (void *)&use_walk}
+	{                                                                                          \
+#f " (walk)", f, mode_setup, NULL, (void *)&use_walk                               \
+	}
 
 int main(void)
 {
