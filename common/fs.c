@@ -100,6 +100,103 @@ fail : {
 }
 }
 
+int fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		       struct error *err)
+{
+	char tmp[NAME_MAX + 1];
+	const char *p = data;
+	int fd;
+
+	if (!*name || strchr(name, '/') ||
+	    (size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid()) >= sizeof(tmp))
+		return error_set(err, ERR_SYSTEM, "write %s: not a file name", name);
+	unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return error_set_errno(err, ERR_IO, errno, "create %s", tmp);
+	if (fchmod(fd, mode) < 0)
+		goto fail;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, name) < 0)
+		goto fail;
+	fsync(dirfd);
+	return 0;
+fail : {
+	int saved = errno;
+
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, tmp, 0);
+	return error_set_errno(err, ERR_IO, saved, "write %s", name);
+}
+}
+
+int fs_mkdir_nofollow(const char *base, const char *rel, mode_t mode, int *fd_out,
+		      struct error *err)
+{
+	_cleanup_free_ char *copy = strdup(rel);
+	char *save = NULL, *comp;
+	int fd;
+
+	if (fd_out)
+		*fd_out = -1;
+	if (!copy)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set_errno(err, ERR_IO, errno, "open %s", base);
+	for (comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
+			close(fd);
+			return error_set(err, ERR_SYSTEM, "%s/%s: . or .. in a path", base, rel);
+		}
+		if (mkdirat(fd, comp, mode) < 0 && errno != EEXIST) {
+			int e = errno;
+
+			close(fd);
+			return error_set_errno(err, ERR_IO, e, "create %s/%s", base, rel);
+		}
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			int e = errno;
+
+			close(fd);
+			if (e == ELOOP || e == ENOTDIR)
+				return error_set(err, ERR_IO,
+						 "%s/%s: %s is a link or not a directory; refusing "
+						 "to follow it",
+						 base, rel, comp);
+			return error_set_errno(err, ERR_IO, e, "open %s/%s", base, rel);
+		}
+		close(fd);
+		fd = next;
+	}
+	if (fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
+	return 0;
+}
+
 int fs_read_file(const char *path, struct buf *out, size_t limit, struct error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -12,6 +12,17 @@
 int fs_mkdir_p(const char *path, mode_t mode, struct error *err);
 /* Write temp file in the same directory, fsync, rename, fsync the directory. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct error *err);
+/* The same in the directory dirfd (a descriptor the caller opened without
+ * following links): a temp name beside `name`, renamed over it; a link
+ * already at `name` is replaced, never followed. */
+int fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+		       struct error *err);
+/* Create each directory of rel below base (base itself is trusted) with
+ * mode, never following a link: a component that is a link or not a
+ * directory is an error.  *fd_out (when not NULL): the last directory,
+ * opened O_DIRECTORY | O_NOFOLLOW. */
+int fs_mkdir_nofollow(const char *base, const char *rel, mode_t mode, int *fd_out,
+		      struct error *err);
 /* Read a whole file (at most `limit` bytes, 0 = BUF_DEFAULT_LIMIT) into out. */
 int fs_read_file(const char *path, struct buf *out, size_t limit, struct error *err);
 /* Append one line (data + '\n') with O_APPEND and fsync; creates with mode. */

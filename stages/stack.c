@@ -104,15 +104,18 @@ static int bind_allowed(const struct stack *s, const char *src)
  * directory (the checkout) the source is resolved beneath it: a link that
  * stays inside is followed, one that leads out is refused, and the engine
  * gets the real path, with no link left for it to follow.  A missing source
- * is created the same way (Compose's create_host_path).  Elsewhere: the
- * driver's own directories or allowed_bind_paths, as written.
+ * is created the same way (Compose's create_host_path).  *in_checkout says
+ * so.  Elsewhere: the driver's own directories or allowed_bind_paths, as
+ * written.
  */
 static int bind_source(const struct stack *s, const struct compose_service *svc,
-		       const struct compose_mount *m, char *out, size_t size, struct error *err)
+		       const struct compose_mount *m, char *out, size_t size, int *in_checkout,
+		       struct error *err)
 {
 	const char *wd = s->project->working_dir;
 	const char *rel = wd ? fs_rel_below(wd, m->source) : NULL;
 
+	*in_checkout = rel != NULL;
 	if (rel) {
 		if (m->create_host_path && fs_exists_beneath(wd, rel) == 0 &&
 		    fs_mkdir_beneath(wd, rel, 0755, err) < 0)
@@ -151,20 +154,38 @@ static int mounts_json(const struct stack *s, const struct compose_service *svc,
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "Target", json_object_new_string(m->target));
-		json_object_object_add(o, "ReadOnly", json_object_new_boolean(m->read_only));
 		switch (m->type) {
 		case COMPOSE_MOUNT_BIND: {
 			char src[PATH_MAX];
+			int in_checkout = 0;
 
-			if (bind_source(s, svc, m, src, sizeof(src), err) < 0) {
+			if (bind_source(s, svc, m, src, sizeof(src), &in_checkout, err) < 0) {
 				json_object_put(o);
 				return -1;
 			}
+			/* the checkout is written on the host by the next job's
+			 * fetch: a container must not be able to plant a link in
+			 * it meanwhile (libgit2 would write through it) */
+			if (in_checkout && !m->read_only) {
+				const char *f = fs_rel_below(s->project->working_dir, svc->file);
+
+				log_warn(
+					"%s:%d: service %s bind-mounts %s from the repository: "
+					"mounted read-only (the checkout is the driver's; write to "
+					"a named volume)",
+					f ? f : svc->file, svc->line, svc->name,
+					fs_rel_below(s->project->working_dir, m->source));
+			}
+			json_object_object_add(
+				o, "ReadOnly",
+				json_object_new_boolean(m->read_only || in_checkout));
 			json_object_object_add(o, "Type", json_object_new_string("bind"));
 			json_object_object_add(o, "Source", json_object_new_string(src));
 			break;
 		}
 		case COMPOSE_MOUNT_VOLUME:
+			json_object_object_add(o, "ReadOnly",
+					       json_object_new_boolean(m->read_only));
 			json_object_object_add(o, "Type", json_object_new_string("volume"));
 			if (m->volume_name)
 				json_object_object_add(o, "Source",
@@ -179,6 +200,8 @@ static int mounts_json(const struct stack *s, const struct compose_service *svc,
 		case COMPOSE_MOUNT_TMPFS: {
 			json_object *to = json_object_new_object();
 
+			json_object_object_add(o, "ReadOnly",
+					       json_object_new_boolean(m->read_only));
 			json_object_object_add(o, "Type", json_object_new_string("tmpfs"));
 			if (m->tmpfs_size > 0)
 				json_object_object_add(to, "SizeBytes",

@@ -305,6 +305,9 @@ static void test_stack__bind_sources_resolve_beneath_the_checkout(void **state)
 		json_object_get_string(get(json_object_array_get_idx(mounts, 1), "Source")), want);
 	assert_int_equal(lstat(want, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
+	/* read-write in the file, read-only from the checkout: no container may
+	 * plant a link there for the next fetch to write through */
+	assert_true(json_object_get_boolean(get(json_object_array_get_idx(mounts, 1), "ReadOnly")));
 	json_object_put(c);
 	c = NULL;
 
