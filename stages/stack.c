@@ -99,6 +99,28 @@ static int bind_allowed(const struct stack *s, const char *src)
 	return 0;
 }
 
+/* A warning about the stack's definition, once per process: a service's
+ * create body is built more than once (checked before anything is created,
+ * then for the create, from the service's own thread). */
+static void warn_once(const char *msg)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *seen[64];
+	static size_t n;
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < n; i++)
+		if (!strcmp(seen[i], msg))
+			break;
+	if (i == n) {
+		log_warn("%s", msg);
+		if (n < ARRAY_SIZE(seen) && (seen[n] = strdup(msg)))
+			n++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 /*
  * The host path handed to the engine for a bind source.  Below the project
  * directory (the checkout) the source is resolved beneath it: a link that
@@ -114,16 +136,32 @@ static int bind_source(const struct stack *s, const struct compose_service *svc,
 {
 	const char *wd = s->project->working_dir;
 	const char *rel = wd ? fs_rel_below(wd, m->source) : NULL;
+	/* the stack file as the repository names it */
+	const char *file =
+		wd && fs_rel_below(wd, svc->file) ? fs_rel_below(wd, svc->file) : svc->file;
 
 	*in_checkout = rel != NULL;
 	if (rel) {
 		if (m->create_host_path && fs_exists_beneath(wd, rel) == 0 &&
 		    fs_mkdir_beneath(wd, rel, 0755, err) < 0)
-			return error_wrap(err, "%s:%d: service %s bind-mounts %s", svc->file,
-					  svc->line, svc->name, rel);
+			return error_wrap(err, "%s:%d: service %s bind-mounts %s", file, svc->line,
+					  svc->name, rel);
 		if (fs_resolve_beneath(wd, rel, out, size, err) < 0)
-			return error_wrap(err, "%s:%d: service %s bind-mounts %s", svc->file,
-					  svc->line, svc->name, rel);
+			return error_wrap(err, "%s:%d: service %s bind-mounts %s", file, svc->line,
+					  svc->name, rel);
+		/* the checkout is written on the host by the next job's fetch: no
+		 * container may plant a link in it meanwhile (libgit2 would write
+		 * through it), so what comes from it is mounted read-only */
+		if (!m->read_only) {
+			char msg[1024];
+
+			snprintf(
+				msg, sizeof(msg),
+				"%s:%d: service %s bind-mounts %s from the repository: mounted "
+				"read-only (the checkout is the driver's; write to a named volume)",
+				file, svc->line, svc->name, rel);
+			warn_once(msg);
+		}
 		return 0;
 	}
 	if (!bind_allowed(s, m->source))
@@ -131,7 +169,7 @@ static int bind_source(const struct stack *s, const struct compose_service *svc,
 				 "%s:%d: service %s bind-mounts %s, outside the "
 				 "project and the paths the runner admin allows "
 				 "(allowed_bind_paths: %s); use a named volume",
-				 svc->file, svc->line, svc->name, m->source,
+				 file, svc->line, svc->name, m->source,
 				 s->cfg->allowed_bind_paths.n
 					 ? pattern_list_str(&s->cfg->allowed_bind_paths)
 					 : "(none)");
@@ -162,19 +200,6 @@ static int mounts_json(const struct stack *s, const struct compose_service *svc,
 			if (bind_source(s, svc, m, src, sizeof(src), &in_checkout, err) < 0) {
 				json_object_put(o);
 				return -1;
-			}
-			/* the checkout is written on the host by the next job's
-			 * fetch: a container must not be able to plant a link in
-			 * it meanwhile (libgit2 would write through it) */
-			if (in_checkout && !m->read_only) {
-				const char *f = fs_rel_below(s->project->working_dir, svc->file);
-
-				log_warn(
-					"%s:%d: service %s bind-mounts %s from the repository: "
-					"mounted read-only (the checkout is the driver's; write to "
-					"a named volume)",
-					f ? f : svc->file, svc->line, svc->name,
-					fs_rel_below(s->project->working_dir, m->source));
 			}
 			json_object_object_add(
 				o, "ReadOnly",
