@@ -151,14 +151,14 @@ fail : {
 int fs_mkdir_nofollow(const char *base, const char *rel, mode_t mode, int *fd_out,
 		      struct error *err)
 {
-	_cleanup_free_ char *copy = strdup(rel);
+	char copy[PATH_MAX];
 	char *save = NULL, *comp;
 	int fd;
 
 	if (fd_out)
 		*fd_out = -1;
-	if (!copy)
-		return error_set(err, ERR_SYSTEM, "out of memory");
+	if ((size_t)snprintf(copy, sizeof(copy), "%s", rel) >= sizeof(copy))
+		return error_set_errno(err, ERR_IO, ENAMETOOLONG, "create %s/%s", base, rel);
 	fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return error_set_errno(err, ERR_IO, errno, "open %s", base);

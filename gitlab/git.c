@@ -159,37 +159,37 @@ static int remove_links(const char *dir, struct error *err)
  */
 static int open_separate(git_repository **repo, const struct git_source *src, struct error *err)
 {
-	char dotgit[4200];
+	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	char dotgit[4200], link[4200];
+	const char *wd;
+	size_t n = strlen(src->dir);
 	struct stat st;
+	int len;
 
 	snprintf(dotgit, sizeof(dotgit), "%s/.git", src->dir);
 	if (fs_remove_tree(dotgit, err) < 0)
 		return error_wrap(err, "replace the checkout's .git");
-	if (lstat(src->git_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (git_repository_open_ext(repo, src->git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
-					    NULL) < 0)
-			return git_fail(err, "open the repository of", src->url);
-		if (git_repository_set_workdir(*repo, src->dir, 1) < 0)
-			return git_fail(err, "set the checkout of", src->url);
-		/* libgit2 leaves the gitlink alone when core.worktree is already
-		 * the checkout: write it again (it was removed above) */
-		{
-			char link[4200];
-			int n = snprintf(link, sizeof(link), "gitdir: %s\n", src->git_dir);
-
-			if (n < 0 || (size_t)n >= sizeof(link) ||
-			    fs_write_atomic(dotgit, link, (size_t)n, 0644, err) < 0)
-				return error_wrap(err, "write the checkout's gitlink");
-		}
-		return 0;
-	} else {
-		git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-
+	if (lstat(src->git_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		o.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_DOTGIT_DIR;
 		o.workdir_path = src->dir;
 		if (git_repository_init_ext(repo, src->git_dir, &o) < 0)
 			return git_fail(err, "initialise a repository for", src->url);
+		return 0;
 	}
+	if (git_repository_open_ext(repo, src->git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return git_fail(err, "open the repository of", src->url);
+	/* set the work tree only when it differs: libgit2 1.5 leaks its path
+	 * buffer when asked to set the one it already has */
+	wd = git_repository_workdir(*repo);
+	if ((!wd || strncmp(wd, src->dir, n) || strcmp(wd + n, "/")) &&
+	    git_repository_set_workdir(*repo, src->dir, 1) < 0)
+		return git_fail(err, "set the checkout of", src->url);
+	/* the gitlink removed above, written again (libgit2 writes it only when
+	 * the work tree changes) */
+	len = snprintf(link, sizeof(link), "gitdir: %s\n", src->git_dir);
+	if (len < 0 || (size_t)len >= sizeof(link) ||
+	    fs_write_atomic(dotgit, link, (size_t)len, 0644, err) < 0)
+		return error_wrap(err, "write the checkout's gitlink");
 	return 0;
 }
 
