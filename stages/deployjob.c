@@ -262,8 +262,16 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 		if (checkout_open(ctx, &co, err) < 0)
 			return -1;
 	}
-	if (!strcmp(stage, "get_sources"))
+	if (!strcmp(stage, "get_sources")) {
+		_cleanup_close_ int slot_dir = -1;
+
+		/* the stages that run in the job's container (download_artifacts,
+		 * upload_artifacts, after_script) cd into $CI_PROJECT_DIR of the
+		 * slot: a real directory, whatever an earlier job left there */
+		if (slot_project_dir(ctx, &co, &slot_dir, err) < 0)
+			return -1;
 		return fetch_sources(ctx, &co, err);
+	}
 	if (!strcmp(stage, "build_script") || !strcmp(stage, "step_script")) {
 		log_info("The job's script lines are not run: the driver carries out %s itself",
 			 action_name(ctx->action.kind));
