@@ -262,6 +262,40 @@ static void test_fs__mkdir_beneath_creates_inside_only(void **state)
 	assert_int_equal(lstat(path, &st), -1);
 }
 
+/* The slot's directory: created without following links, and a report
+ * written into it replaces a link at its name instead of following it. */
+static void test_fs__mkdir_nofollow_and_write_at_never_follow_links(void **state)
+{
+	struct error err = ERROR_INIT;
+	char path[PATH_MAX], target[PATH_MAX];
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int fd = -1;
+
+	assert_int_equal(fs_mkdir_nofollow(top, "slots/r/project-1/concurrent-0", 0755, &fd, &err),
+			 0);
+	assert_true(fd >= 0);
+	snprintf(path, sizeof(path), "%s/slots/r/project-1/concurrent-0/deploy.env", top);
+	snprintf(target, sizeof(target), "%s/secret", outside);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(fs_write_atomic_at(fd, "deploy.env", "A=1\n", 4, 0644, &err), 0);
+	close(fd);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(fs_read_file(target, &b, 0, &err), 0);
+	assert_string_equal(buf_str(&b), "host secret\n");
+	buf_release(&b);
+
+	/* a component that is a link is refused, nothing created through it */
+	snprintf(path, sizeof(path), "%s/slots/r/project-2", top);
+	assert_int_equal(symlink(outside, path), 0);
+	assert_int_equal(fs_mkdir_nofollow(top, "slots/r/project-2/concurrent-0", 0755, NULL, &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "project-2 is a link or not a directory"));
+	snprintf(path, sizeof(path), "%s/concurrent-0", outside);
+	assert_int_equal(lstat(path, &st), -1);
+}
+
 static void test_fs__rel_below_is_textual(void **state)
 {
 	assert_string_equal(fs_rel_below("/a/b", "/a/b/c/d"), "c/d");
@@ -291,6 +325,7 @@ int main(void)
 		BOTH(test_fs__dangling_and_circular_links),
 		BOTH(test_fs__limits_and_non_regular_files),
 		BOTH(test_fs__mkdir_beneath_creates_inside_only),
+		cmocka_unit_test(test_fs__mkdir_nofollow_and_write_at_never_follow_links),
 		cmocka_unit_test(test_fs__rel_below_is_textual),
 	};
 
