@@ -181,13 +181,14 @@ class World:
         return {k: str(v) for k, v in zip(PORT_VARS, got)}
 
     def job(self, name: str, *, stage: str = "deploy", variables: dict[str, str] | None = None,
-            hostile: bool = False) -> Job:
+            hostile: bool = False, **kw) -> Job:
         ref = "hostile-durable" if hostile else "main"
         v = {"EXECUTOR_APP": APP, "EXECUTOR_ENV": ENV, **self.ports, **(variables or {})}
-        return Job(["echo 'carried out by the executor driver'"], name=name, stage=stage, image=None,
+        kw.setdefault("image", None)
+        return Job(["echo 'carried out by the executor driver'"], name=name, stage=stage,
                    git_strategy="fetch", repo_url=self.repo, sha=self.hostile_sha if hostile else self.sha,
                    ref=ref, refspecs=[f"+refs/heads/{ref}:refs/remotes/origin/{ref}"], project=PROJECT,
-                   project_id=PROJECT_ID, variables=v)
+                   project_id=PROJECT_ID, variables=v, **kw)
 
     def runner(self):
         return runner_config(extra_env={"EXECUTOR_CONFIG": self.config, "NO_COLOR": "1"})
@@ -358,6 +359,15 @@ def test_a_planted_project_dir_link_is_not_followed_and_links_inside_the_reposit
     check("APP_MODE=inside" in info["Config"]["Env"], f"env-link was read: {info['Config']['Env']}", res)
     check("service web bind-mounts conf-link from the repository: mounted read-only" in res.text,
           "the read-write mount from the checkout is made read-only, with a warning", res)
+
+    # a deployment job that names an image: its container mounts the slot, and its own
+    # stages (after_script here, the artifact upload in GitLab) find the report there
+    res = w.run(w.job("deploy:green", image=e2elib.JOB_IMAGE,
+                      after_script=['echo "REPORT $(grep DEPLOYED_COMMIT "$CI_PROJECT_DIR/deploy.env")"']))
+    expect_success(res)
+    check(f"REPORT DEPLOYED_COMMIT={w.sha}" in res.text,
+          "the job's container reads deploy.env at $CI_PROJECT_DIR", res)
+    check(tree(w.canary) == w.canary_before, "the host directory is still untouched", res)
 
 
 def test_teardown():
