@@ -181,6 +181,7 @@ static void ctx_release(struct compose_ctx *ctx)
 		free(ctx->warned_vars[i]);
 	free(ctx->warned_vars);
 	free(ctx->project_dir);
+	free(ctx->root);
 }
 
 static int load_one(struct compose_ctx *ctx, const struct compose_load_opts *opts, size_t i,
@@ -194,6 +195,35 @@ static int load_one(struct compose_ctx *ctx, const struct compose_load_opts *opt
 	if (opts->contents && opts->contents[i]) {
 		data = opts->contents[i];
 		len = strlen(data);
+	} else if (ctx->root) {
+		_cleanup_free_ char *abs = NULL;
+		char cwd[PATH_MAX];
+		const char *rel;
+
+		if (file[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+			return error_set_errno(err, ERR_IO, errno, "current directory");
+		abs = compose_abspath(cwd, file);
+		if (!abs)
+			return error_set(err, ERR_SYSTEM, "out of memory");
+		rel = fs_rel_below(ctx->root, abs);
+		if (!rel)
+			return error_set(
+				err, ERR_POLICY,
+				"stack file %s is outside the repository; name a file in it", file);
+		buf_init(&text, COMPOSE_FILE_MAX);
+		if (fs_read_beneath(ctx->root, rel, &text, COMPOSE_FILE_MAX, err) < 0) {
+			if (err->cls == ERR_POLICY)
+				return -1;
+			if (err->code == EFBIG) {
+				error_clear(err);
+				return error_set(err, ERR_COMPOSE,
+						 "%s: the file is larger than %u bytes", file,
+						 COMPOSE_FILE_MAX);
+			}
+			return error_wrap(err, "read stack file");
+		}
+		data = buf_str(&text);
+		len = text.len;
 	} else {
 		buf_init(&text, COMPOSE_FILE_MAX);
 		if (fs_read_file(file, &text, COMPOSE_FILE_MAX, err) < 0) {
@@ -250,6 +280,15 @@ static int load(struct compose_ctx *ctx, const struct compose_load_opts *opts,
 	}
 	if (!ctx->project_dir)
 		return error_set(err, ERR_SYSTEM, "out of memory");
+	if (opts->root) {
+		char cwd[PATH_MAX];
+
+		if (opts->root[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+			return error_set_errno(err, ERR_IO, errno, "current directory");
+		ctx->root = compose_abspath(cwd, opts->root);
+		if (!ctx->root)
+			return error_set(err, ERR_SYSTEM, "out of memory");
+	}
 
 	for (i = 0; i < opts->nfiles; i++) {
 		struct cnode *tree = NULL;

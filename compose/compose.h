@@ -214,6 +214,14 @@ struct compose_load_opts {
 	const char *project_name_default;
 	/* Default: the directory of files[0]. */
 	const char *project_dir;
+	/* The repository the files come from (a checkout), or NULL.  When set,
+	 * every file the reader opens from disk (stack files, env_file entries)
+	 * must lie below it and is opened beneath it: a link is followed only
+	 * while it stays inside (common/fs.h fs_open_beneath), and one that
+	 * leads out is refused with ERR_POLICY ("durable/docker-compose.yml is a
+	 * link that leads out of the repository; ...").  When NULL, stack files
+	 * are read as named and env files beneath the project directory. */
+	const char *root;
 	/* Interpolation variables: the job's variables, the env's secrets, the
 	 * driver's own names.  May be NULL (no variables). */
 	compose_lookup_fn lookup;

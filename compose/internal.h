@@ -127,6 +127,7 @@ struct compose_ctx {
 	char **files; /* interned file names, as given */
 	size_t nfiles;
 	char *project_dir;  /* absolute */
+	char *root;	    /* absolute, or NULL: compose_load_opts.root */
 	char **warned_vars; /* unset variables already warned about */
 	size_t nwarned;
 	size_t expanded; /* bytes of the expanded document so far (COMPOSE_EXPANDED_MAX) */

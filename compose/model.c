@@ -606,6 +606,7 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 		     const char *path)
 {
 	char ipath[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX];
+	const char *base = m->ctx->root ? m->ctx->root : m->ctx->project_dir;
 	size_t i;
 
 	if (!n || n->kind == CN_NULL)
@@ -619,7 +620,7 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 		_cleanup_free_ char *abs = NULL;
 		_cleanup_buf_ struct buf text = BUF_INIT;
 		bool required = true;
-		struct stat st;
+		const char *rel;
 
 		path_index(ipath, sizeof(ipath), path, i);
 		if (it->kind == CN_MAP) {
@@ -638,25 +639,32 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 		abs = compose_abspath(m->ctx->project_dir, pn->str);
 		if (!abs)
 			return oom(m);
-		if (stat(abs, &st) == 0 && !S_ISREG(st.st_mode))
-			return node_error(m->err, pn, ipath, "%s is not a regular file", abs);
 		/* the file's values go into a container: only the repository's own
-		 * files, never the runner host's (symlinks are resolved first) */
-		if (stat(abs, &st) == 0 && !fs_path_within(m->ctx->project_dir, abs))
+		 * files, never the runner host's, opened beneath the repository so
+		 * that no link leads out of it */
+		rel = fs_rel_below(base, abs);
+		if (!rel)
 			return node_error(m->err, pn, ipath,
 					  "env_file %s is outside the project directory; keep env "
 					  "files in the repository",
 					  pn->str);
 		buf_init(&text, COMPOSE_ENV_FILE_MAX);
-		if (fs_read_file(abs, &text, COMPOSE_ENV_FILE_MAX, m->err) < 0) {
+		if (fs_read_beneath(base, rel, &text, COMPOSE_ENV_FILE_MAX, m->err) < 0) {
 			char msg[ERROR_MSG_MAX];
+			enum error_class cls = m->err->cls;
 
-			if (!required && m->err->code == ENOENT) {
+			if (!required && cls == ERR_IO && m->err->code == ENOENT) {
 				error_clear(m->err);
 				continue;
 			}
+			if (cls == ERR_IO && m->err->code == EINVAL)
+				return node_error(m->err, pn, ipath, "%s is not a regular file",
+						  abs);
 			snprintf(msg, sizeof(msg), "%s", m->err->msg);
-			return node_error(m->err, pn, ipath, "%s", msg);
+			node_error(m->err, pn, ipath, "%s", msg);
+			if (cls == ERR_POLICY)
+				m->err->cls = ERR_POLICY;
+			return -1;
 		}
 		if (compose_envfile_parse(m->ctx, abs, buf_str(&text), &s->environment,
 					  &s->nenvironment, m->err) < 0)

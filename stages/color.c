@@ -29,12 +29,11 @@
 #define VERIFY_CONFIRMED   2
 #define VERIFY_CONSECUTIVE 5
 
+/* Something is at rel in the checkout.  A link that leads out of it counts
+ * as there, so that loading it says so (fs_exists_beneath). */
 static int file_exists(const struct deploy_ctx *d, const char *rel)
 {
-	char path[8192];
-
-	snprintf(path, sizeof(path), "%s/%s", d->project_dir, rel);
-	return access(path, F_OK) == 0;
+	return fs_exists_beneath(d->project_dir, rel) != 0;
 }
 
 static const char *label_value(const struct compose_service *svc, const char *key)

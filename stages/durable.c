@@ -26,12 +26,11 @@ static const char *durable_file(const struct deploy_ctx *d)
 	return f && *f ? f : "durable/docker-compose.yml";
 }
 
+/* Something is at rel in the checkout.  A link that leads out of it counts
+ * as there, so that loading it says so (fs_exists_beneath). */
 static int file_exists(const struct deploy_ctx *d, const char *rel)
 {
-	char path[8192];
-
-	snprintf(path, sizeof(path), "%s/%s", d->project_dir, rel);
-	return access(path, F_OK) == 0;
+	return fs_exists_beneath(d->project_dir, rel) != 0;
 }
 
 /* The service that is the router: labelled io.executor.role=router, else

@@ -519,6 +519,9 @@ int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfi
 	opts.nfiles = nfiles;
 	opts.project_name = project_name;
 	opts.project_dir = d->project_dir;
+	/* every file the stack reads is the repository's: opened beneath the
+	 * checkout, never through a link that leads out of it */
+	opts.root = d->project_dir;
 	opts.lookup = vars_lookup;
 	opts.payload = &d->vars;
 	rc = compose_load(&opts, out, &diags, err);

@@ -152,17 +152,26 @@ static void cpus_refused(struct error *err, const struct job_limits *l)
  * project and concurrency slot, mounted at the project dir's parent path,
  * so the scripts see the paths they expect and nothing of other projects.
  */
-int job_host_project_dir(const struct job_ctx *ctx, char *out, size_t size, struct error *err)
+int job_builds_slot(const struct job_ctx *ctx, char *slot_rel, size_t rsize, char *base,
+		    size_t bsize, struct error *err)
 {
 	const char *project_dir = gitlab_var("CI_PROJECT_DIR");
 	char host[4096], guest[4096];
-	const char *base;
+	const char *b;
+	size_t n = strlen(ctx->cfg->state_dir);
 
 	if (builds_mount(ctx, host, sizeof(host), guest, sizeof(guest), err) < 0)
 		return -1;
-	base = strrchr(project_dir, '/');
-	if ((size_t)snprintf(out, size, "%s%s", host, base) >= size)
-		return error_set(err, ERR_JOB, "CI_PROJECT_DIR is too long");
+	b = strrchr(project_dir, '/') + 1;
+	if (!*b || !strcmp(b, ".") || !strcmp(b, "..") || strlen(b) > 255)
+		return error_set(err, ERR_JOB,
+				 "CI_PROJECT_DIR %s does not end in a directory name; do not "
+				 "override CI_PROJECT_DIR or GIT_CLONE_PATH",
+				 project_dir);
+	if (strncmp(host, ctx->cfg->state_dir, n) || host[n] != '/' ||
+	    (size_t)snprintf(slot_rel, rsize, "%s", host + n + 1) >= rsize ||
+	    (size_t)snprintf(base, bsize, "%s", b) >= bsize)
+		return error_set(err, ERR_SYSTEM, "the builds slot %s: path too long", host);
 	return 0;
 }
 

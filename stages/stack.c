@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -70,8 +71,9 @@ static json_object *project_labels(const struct stack *s)
 	return l;
 }
 
-/* A bind source must lie below the project directory, one of the driver's
- * own directories, or a path the admin allows. */
+/* A bind source outside the project directory must be one of the driver's
+ * own directories or a path the admin allows (sources below the project
+ * directory are resolved beneath it by bind_source()). */
 static int bind_allowed(const struct stack *s, const char *src)
 {
 	const struct pattern_list *allowed = &s->cfg->allowed_bind_paths;
@@ -80,12 +82,6 @@ static int bind_allowed(const struct stack *s, const char *src)
 
 	if (strstr(src, "/../") || (strlen(src) >= 3 && !strcmp(src + strlen(src) - 3, "/..")))
 		return 0;
-	if (s->project->working_dir) {
-		size_t n = strlen(s->project->working_dir);
-
-		if (!strncmp(src, s->project->working_dir, n) && (src[n] == '/' || !src[n]))
-			return 1;
-	}
 	for (i = 0; s->bind_roots && s->bind_roots[i]; i++) {
 		size_t n = strlen(s->bind_roots[i]);
 
@@ -103,6 +99,89 @@ static int bind_allowed(const struct stack *s, const char *src)
 	return 0;
 }
 
+/* A warning about the stack's definition, once per process: a service's
+ * create body is built more than once (checked before anything is created,
+ * then for the create, from the service's own thread). */
+static void warn_once(const char *msg)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *seen[64];
+	static size_t n;
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < n; i++)
+		if (!strcmp(seen[i], msg))
+			break;
+	if (i == n) {
+		log_warn("%s", msg);
+		if (n < ARRAY_SIZE(seen) && (seen[n] = strdup(msg)))
+			n++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * The host path handed to the engine for a bind source.  Below the project
+ * directory (the checkout) the source is resolved beneath it: a link that
+ * stays inside is followed, one that leads out is refused, and the engine
+ * gets the real path, with no link left for it to follow.  A missing source
+ * is created the same way (Compose's create_host_path).  *in_checkout says
+ * so.  Elsewhere: the driver's own directories or allowed_bind_paths, as
+ * written.
+ */
+static int bind_source(const struct stack *s, const struct compose_service *svc,
+		       const struct compose_mount *m, char *out, size_t size, int *in_checkout,
+		       struct error *err)
+{
+	const char *wd = s->project->working_dir;
+	const char *rel = wd ? fs_rel_below(wd, m->source) : NULL;
+	/* the stack file as the repository names it */
+	const char *file =
+		wd && fs_rel_below(wd, svc->file) ? fs_rel_below(wd, svc->file) : svc->file;
+
+	*in_checkout = rel != NULL;
+	if (rel) {
+		if (m->create_host_path && fs_exists_beneath(wd, rel) == 0 &&
+		    fs_mkdir_beneath(wd, rel, 0755, err) < 0)
+			return error_wrap(err, "%s:%d: service %s bind-mounts %s", file, svc->line,
+					  svc->name, rel);
+		if (fs_resolve_beneath(wd, rel, out, size, err) < 0)
+			return error_wrap(err, "%s:%d: service %s bind-mounts %s", file, svc->line,
+					  svc->name, rel);
+		/* the checkout is written on the host by the next job's fetch: no
+		 * container may plant a link in it meanwhile (libgit2 would write
+		 * through it), so what comes from it is mounted read-only */
+		if (!m->read_only) {
+			char msg[1024];
+
+			snprintf(
+				msg, sizeof(msg),
+				"%s:%d: service %s bind-mounts %s from the repository: mounted "
+				"read-only (the checkout is the driver's; write to a named volume)",
+				file, svc->line, svc->name, rel);
+			warn_once(msg);
+		}
+		return 0;
+	}
+	if (!bind_allowed(s, m->source))
+		return error_set(err, ERR_POLICY,
+				 "%s:%d: service %s bind-mounts %s, outside the "
+				 "project and the paths the runner admin allows "
+				 "(allowed_bind_paths: %s); use a named volume",
+				 file, svc->line, svc->name, m->source,
+				 s->cfg->allowed_bind_paths.n
+					 ? pattern_list_str(&s->cfg->allowed_bind_paths)
+					 : "(none)");
+	if (m->create_host_path && access(m->source, F_OK) < 0 &&
+	    fs_mkdir_p(m->source, 0755, err) < 0)
+		return error_wrap(err, "create bind source for %s", svc->name);
+	if ((size_t)snprintf(out, size, "%s", m->source) >= size)
+		return error_set(err, ERR_COMPOSE, "%s:%d: service %s: bind source too long",
+				 svc->file, svc->line, svc->name);
+	return 0;
+}
+
 static int mounts_json(const struct stack *s, const struct compose_service *svc,
 		       json_object *mounts, struct error *err)
 {
@@ -113,30 +192,25 @@ static int mounts_json(const struct stack *s, const struct compose_service *svc,
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "Target", json_object_new_string(m->target));
-		json_object_object_add(o, "ReadOnly", json_object_new_boolean(m->read_only));
 		switch (m->type) {
-		case COMPOSE_MOUNT_BIND:
-			if (!bind_allowed(s, m->source)) {
+		case COMPOSE_MOUNT_BIND: {
+			char src[PATH_MAX];
+			int in_checkout = 0;
+
+			if (bind_source(s, svc, m, src, sizeof(src), &in_checkout, err) < 0) {
 				json_object_put(o);
-				return error_set(
-					err, ERR_POLICY,
-					"%s:%d: service %s bind-mounts %s, outside the "
-					"project and the paths the runner admin allows "
-					"(allowed_bind_paths: %s); use a named volume",
-					svc->file, svc->line, svc->name, m->source,
-					s->cfg->allowed_bind_paths.n
-						? pattern_list_str(&s->cfg->allowed_bind_paths)
-						: "(none)");
+				return -1;
 			}
-			if (m->create_host_path && access(m->source, F_OK) < 0 &&
-			    fs_mkdir_p(m->source, 0755, err) < 0) {
-				json_object_put(o);
-				return error_wrap(err, "create bind source for %s", svc->name);
-			}
+			json_object_object_add(
+				o, "ReadOnly",
+				json_object_new_boolean(m->read_only || in_checkout));
 			json_object_object_add(o, "Type", json_object_new_string("bind"));
-			json_object_object_add(o, "Source", json_object_new_string(m->source));
+			json_object_object_add(o, "Source", json_object_new_string(src));
 			break;
+		}
 		case COMPOSE_MOUNT_VOLUME:
+			json_object_object_add(o, "ReadOnly",
+					       json_object_new_boolean(m->read_only));
 			json_object_object_add(o, "Type", json_object_new_string("volume"));
 			if (m->volume_name)
 				json_object_object_add(o, "Source",
@@ -151,6 +225,8 @@ static int mounts_json(const struct stack *s, const struct compose_service *svc,
 		case COMPOSE_MOUNT_TMPFS: {
 			json_object *to = json_object_new_object();
 
+			json_object_object_add(o, "ReadOnly",
+					       json_object_new_boolean(m->read_only));
 			json_object_object_add(o, "Type", json_object_new_string("tmpfs"));
 			if (m->tmpfs_size > 0)
 				json_object_object_add(to, "SizeBytes",

@@ -50,8 +50,11 @@ int stage_cleanup(struct job_ctx *ctx, struct error *err);
 int deployjob_prepare(struct job_ctx *ctx, struct error *err);
 int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
 		  struct error *err);
-/* Where the job's checkout lives on the host. */
-int job_host_project_dir(const struct job_ctx *ctx, char *out, size_t size, struct error *err);
+/* The job's builds slot, "slots/<runner>/project-<id>/concurrent-<n>" below
+ * the state directory (what the job container mounts at the parent of
+ * CI_PROJECT_DIR), and the base name of CI_PROJECT_DIR in it. */
+int job_builds_slot(const struct job_ctx *ctx, char *slot_rel, size_t rsize, char *base,
+		    size_t bsize, struct error *err);
 /* The job container exists (a deployment job that named an image has one). */
 int job_container_exists(struct job_ctx *ctx);
 /* The job's network (ctx->network): the network of its runner slot when the

@@ -463,6 +463,72 @@ static void test_compose_errors__env_file_problems(void **state)
 	fs_remove_tree(dir, &err);
 }
 
+/* With a root, every file the reader opens is opened beneath it: a link that
+ * stays inside is followed, one that leads out is refused (ERR_POLICY). */
+static void test_compose_errors__files_are_read_beneath_the_root(void **state)
+{
+	_cleanup_free_ char *top = make_tmpdir();
+	_cleanup_free_ char *secret = write_file(top, "secret.env", "LEAK=host-secret\n");
+	char repo[1024], path[1200];
+	_cleanup_free_ char *app_env = NULL, *in = NULL, *envout = NULL, *target = NULL;
+	const char *files[1];
+	struct compose_load_opts opts = {.files = files, .nfiles = 1, .project_name = "t"};
+	struct compose_project *p = NULL;
+	struct error err = ERROR_INIT;
+
+	assert_non_null(secret);
+	snprintf(repo, sizeof(repo), "%s/repo", top);
+	assert_int_equal(mkdir(repo, 0755), 0);
+	app_env = write_file(repo, "app.env", "MODE=prod\n");
+	in = write_file(repo, "real.yml",
+			"services:\n  s:\n    image: x\n    env_file: [env-link]\n");
+	envout = write_file(repo, "envout.yml",
+			    "services:\n  s:\n    image: x\n    env_file: [leak.env]\n");
+	assert_non_null(app_env);
+	assert_non_null(in);
+	assert_non_null(envout);
+	snprintf(path, sizeof(path), "%s/env-link", repo);
+	assert_int_equal(symlink("app.env", path), 0);
+	snprintf(path, sizeof(path), "%s/docker-compose.yml", repo);
+	assert_int_equal(symlink("real.yml", path), 0);
+	snprintf(path, sizeof(path), "%s/leak.env", repo);
+	assert_int_equal(symlink(secret, path), 0);
+	snprintf(path, sizeof(path), "%s/out.yml", repo);
+	assert_int_equal(symlink("../secret.env", path), 0);
+	opts.root = repo;
+	opts.project_dir = repo;
+
+	/* links inside the repository: the stack file and its env_file */
+	snprintf(path, sizeof(path), "%s/docker-compose.yml", repo);
+	files[0] = path;
+	assert_int_equal(compose_load(&opts, &p, NULL, &err), 0);
+	assert_string_equal(p->services[0].environment[0].key, "MODE");
+	compose_project_free(p);
+	p = NULL;
+
+	/* an env_file that leads out */
+	files[0] = envout;
+	assert_int_equal(compose_load(&opts, &p, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_non_null(
+		strstr(err.msg, "envout.yml:4: services.s.env_file[0]: leak.env " FS_LINK_OUT_MSG));
+	assert_null(strstr(err.msg, "host-secret"));
+
+	/* a stack file that leads out */
+	snprintf(path, sizeof(path), "%s/out.yml", repo);
+	files[0] = path;
+	assert_int_equal(compose_load(&opts, &p, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_string_equal(err.msg, "out.yml " FS_LINK_OUT_MSG);
+
+	/* a stack file outside the root, named directly */
+	files[0] = secret;
+	assert_int_equal(compose_load(&opts, &p, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_non_null(strstr(err.msg, "is outside the repository"));
+	fs_remove_tree(top, &err);
+}
+
 static void test_compose_errors__nul_byte_and_deep_nesting(void **state)
 {
 	struct buf y = BUF_INIT;
@@ -525,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_compose_errors__several_documents),
 		cmocka_unit_test(test_compose_errors__missing_file_is_io_error),
 		cmocka_unit_test(test_compose_errors__env_file_problems),
+		cmocka_unit_test(test_compose_errors__files_are_read_beneath_the_root),
 		cmocka_unit_test(test_compose_errors__nul_byte_and_deep_nesting),
 		cmocka_unit_test(test_compose_errors__invalid_utf8_is_rejected_before_parsing),
 	};

@@ -6,10 +6,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/config.h"
+#include "common/fs.h"
 #include "stages/stack.h"
 
 static const char app_yml[] = "services:\n"
@@ -241,6 +246,93 @@ static void test_stack__hash_changes_with_definition(void **state)
 	config_release(&cfg);
 }
 
+/* Bind sources below the checkout are resolved beneath it: what the engine
+ * gets holds no link, and a link that leads out is refused. */
+static void test_stack__bind_sources_resolve_beneath_the_checkout(void **state)
+{
+	char top[] = "/tmp/executor-unit-bindXXXXXX";
+	char checkout[256], outside[256], path[512], real[PATH_MAX], want[PATH_MAX + 16];
+	static const char yml[] = "services:\n"
+				  "  ok:\n"
+				  "    image: x\n"
+				  "    volumes: [\"./conf-link:/c:ro\", \"./made/sub:/m\"]\n"
+				  "  sock:\n"
+				  "    image: x\n"
+				  "    volumes: [\"./sock:/var/run/docker.sock\"]\n"
+				  "  hostroot:\n"
+				  "    image: x\n"
+				  "    volumes: [\"./hostroot/etc:/host-etc\"]\n"
+				  "  create:\n"
+				  "    image: x\n"
+				  "    volumes: [\"./outlink/new:/n\"]\n";
+	struct config cfg;
+	struct compose_project *p;
+	struct stack s;
+	json_object *c = NULL, *mounts;
+	struct error err = ERROR_INIT;
+	struct stat st;
+	char hash[65];
+
+	assert_non_null(mkdtemp(top));
+	snprintf(checkout, sizeof(checkout), "%s/checkout", top);
+	snprintf(outside, sizeof(outside), "%s/outside", top);
+	assert_int_equal(mkdir(checkout, 0755), 0);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	snprintf(path, sizeof(path), "%s/conf", checkout);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/conf-link", checkout);
+	assert_int_equal(symlink("conf", path), 0);
+	snprintf(path, sizeof(path), "%s/sock", checkout);
+	assert_int_equal(symlink("/var/run/docker.sock", path), 0);
+	snprintf(path, sizeof(path), "%s/hostroot", checkout);
+	assert_int_equal(symlink("/", path), 0);
+	snprintf(path, sizeof(path), "%s/outlink", checkout);
+	assert_int_equal(symlink("../outside", path), 0);
+	assert_non_null(realpath(checkout, real));
+
+	p = load(yml, checkout);
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	/* services are sorted by name: create, hostroot, ok, sock */
+	assert_int_equal(stack_container_config(&s, &p->services[2], &c, hash, &err), 0);
+	mounts = get(c, "HostConfig|Mounts");
+	assert_non_null(mounts);
+	snprintf(want, sizeof(want), "%s/conf", real);
+	assert_string_equal(
+		json_object_get_string(get(json_object_array_get_idx(mounts, 0), "Source")), want);
+	snprintf(want, sizeof(want), "%s/made/sub", real);
+	assert_string_equal(
+		json_object_get_string(get(json_object_array_get_idx(mounts, 1), "Source")), want);
+	assert_int_equal(lstat(want, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	/* read-write in the file, read-only from the checkout: no container may
+	 * plant a link there for the next fetch to write through */
+	assert_true(json_object_get_boolean(get(json_object_array_get_idx(mounts, 1), "ReadOnly")));
+	json_object_put(c);
+	c = NULL;
+
+	assert_int_equal(stack_container_config(&s, &p->services[3], &c, hash, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_non_null(strstr(err.msg, ": service sock bind-mounts sock: sock " FS_LINK_OUT_MSG));
+	assert_null(c);
+	error_clear(&err);
+	assert_int_equal(stack_container_config(&s, &p->services[1], &c, hash, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_non_null(strstr(
+		err.msg, ": service hostroot bind-mounts hostroot/etc: hostroot " FS_LINK_OUT_MSG));
+	error_clear(&err);
+	/* a missing source is created, but never through a link that leads out */
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_non_null(strstr(err.msg, "outlink " FS_LINK_OUT_MSG));
+	snprintf(path, sizeof(path), "%s/new", outside);
+	assert_int_equal(lstat(path, &st), -1);
+
+	compose_project_free(p);
+	config_release(&cfg);
+	assert_int_equal(fs_remove_tree(top, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_stack__durable_network_alias_is_project_scoped),
 		cmocka_unit_test(test_stack__bind_outside_project_refused),
 		cmocka_unit_test(test_stack__bind_allowed_by_admin),
+		cmocka_unit_test(test_stack__bind_sources_resolve_beneath_the_checkout),
 		cmocka_unit_test(test_stack__hash_changes_with_definition),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
