@@ -254,23 +254,29 @@ int deploy_check_env_protection(const struct config *cfg, const struct gitlab_jo
 						 : "every env but ci");
 }
 
-/* Where the router template comes from: see struct deploy_ctx. */
+/* Where the router template comes from: see struct deploy_ctx.  The
+ * checkout's is read beneath it (a link out of the repository is refused). */
+#define ROUTER_TEMPLATE_REL "durable/router.conf.template"
+
 static int load_router_template(struct deploy_ctx *d, struct error *err)
 {
-	_cleanup_free_ char *stored = NULL, *mine = NULL;
+	_cleanup_free_ char *stored = NULL;
 	struct buf theirs = BUF_INIT;
-	int trusted = !d->job || d->job->protected_ref == 1, rc = 0;
+	int trusted = !d->job || d->job->protected_ref == 1;
+	int has = fs_exists_beneath(d->project_dir, ROUTER_TEMPLATE_REL);
 
-	if (asprintf(&stored, "%s/%s", d->env_dir, DURABLE_ROUTER_TEMPLATE_FILE) < 0 ||
-	    asprintf(&mine, "%s/durable/router.conf.template", d->project_dir) < 0)
+	if (asprintf(&stored, "%s/%s", d->env_dir, DURABLE_ROUTER_TEMPLATE_FILE) < 0) {
+		stored = NULL;
 		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
 	buf_reset(&d->router_template);
 	if (trusted) {
 		d->router_template_store = 1;
-		if (access(mine, F_OK) < 0)
+		if (has == 0)
 			return 0;
-		if (fs_read_file(mine, &d->router_template, 1 << 20, err) < 0)
-			return error_wrap(err, "durable/router.conf.template");
+		if (fs_read_beneath(d->project_dir, ROUTER_TEMPLATE_REL, &d->router_template,
+				    1 << 20, err) < 0)
+			return -1;
 		d->have_router_template = 1;
 		return 0;
 	}
@@ -279,9 +285,9 @@ static int load_router_template(struct deploy_ctx *d, struct error *err)
 			return -1;
 		d->have_router_template = 1;
 	}
-	if (access(mine, F_OK) == 0 &&
-	    (fs_read_file(mine, &theirs, 1 << 20, err) < 0 || !d->have_router_template ||
-	     strcmp(buf_str(&theirs), buf_str(&d->router_template))))
+	if (has != 0 &&
+	    (fs_read_beneath(d->project_dir, ROUTER_TEMPLATE_REL, &theirs, 1 << 20, err) < 0 ||
+	     !d->have_router_template || strcmp(buf_str(&theirs), buf_str(&d->router_template))))
 		log_notice("durable/router.conf.template of ref %s is not used: it decides what "
 			   "the live entry serves, so only a protected ref sets it; the router "
 			   "keeps %s",
@@ -290,7 +296,7 @@ static int load_router_template(struct deploy_ctx *d, struct error *err)
 						   : "the built-in template");
 	error_clear(err);
 	buf_release(&theirs);
-	return rc;
+	return 0;
 }
 
 int deploy_store_router_template(struct deploy_ctx *d, struct error *err)

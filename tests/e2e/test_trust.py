@@ -107,7 +107,22 @@ def _hostile_files(tpl: str) -> dict[str, str]:
         + "    volumes: ['${EXECUTOR_TLS_DIR}/../secrets:/secrets']\n",
         "hostile/state-dir.yml": "services:\n  steal:\n" + bb
         + "    volumes: ['${EXECUTOR_TLS_DIR}/../../../../../owner.json:/owner']\n",
+        # a hostile repository: links committed beside the stack files (made in _branch)
+        "hostile/sock.yml": "services:\n  steal:\n" + bb + "    volumes: ['./sock:/var/run/docker.sock']\n",
+        "hostile/hostroot.yml": "services:\n  steal:\n" + bb + "    volumes: ['./hostroot:/host']\n",
+        "hostile/envfile.yml": "services:\n  steal:\n" + bb + "    env_file: hostile/leak.env\n",
+        # 1 MB of aliases to a 512 KiB scalar: 512 MB once expanded
+        "hostile/bomb.yml": "x-big: &big \"" + "a" * (512 * 1024) + "\"\nx-laughs: [" + ", ".join(["*big"] * 1000)
+        + "]\nservices:\n  steal:\n" + bb,
+        # an engine name that walks to another object's API path
+        "hostile/path-name.yml": "services:\n  steal:\n" + bb + "    volumes: [loot:/loot]\n"
+        "volumes:\n  loot:\n    external: true\n    name: ../containers/e2e-trust-ci-durable-mariadb\n",
+        # an image whose registry spells the allow-list's prefix
+        "hostile/spoofed-image.yml": "services:\n  steal:\n    image: executor-test.evil.example/busybox:latest\n",
     }
+
+
+LINKS = {"sock": "/var/run/docker.sock", "hostroot": "/", "hostile/leak.env": "/etc/hostname"}
 
 
 # ------------------------------------------------------------------ the world
@@ -134,17 +149,19 @@ class World:
         self.sha = {"main": _git(self.repo, "rev-parse", "HEAD")}
         with open(os.path.join(REPO, "templates", "router", "executor.conf.template")) as f:
             tpl = f.read()
-        self._branch("evil", _hostile_files(tpl), "hostile additions")
+        self._branch("evil", _hostile_files(tpl), "hostile additions", LINKS)
         self._branch("tpl", {"durable/router.conf.template": f"# {PROTECTED_MARK}\n" + tpl},
                      "a router template of the maintainers'")
 
-    def _branch(self, name: str, files: dict[str, str], msg: str) -> None:
+    def _branch(self, name: str, files: dict[str, str], msg: str, links: dict[str, str] | None = None) -> None:
         _git(self.repo, "checkout", "-q", "-b", name, "main")
         for rel, text in files.items():
             path = os.path.join(self.repo, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(text)
+        for rel, target in (links or {}).items():
+            os.symlink(target, os.path.join(self.repo, rel))
         _git(self.repo, "add", "-A")
         _git(self.repo, "commit", "-q", "-m", msg)
         self.sha[name] = _git(self.repo, "rev-parse", "HEAD")
@@ -692,3 +709,74 @@ def test_a_color_that_mounts_the_tls_directory_finds_no_ca_key():
     files = p.stdout.split()
     check("server-key.pem" in files and "ca.pem" in files and "ca-key.pem" not in files,
           f"a color's container sees the server's key and the CA's certificate, not the CA's key: {files}")
+
+
+# ------------------------------------------------------------------ a hostile repository, a hostile job
+
+
+def test_a_committed_link_to_the_docker_socket_is_not_mounted():
+    w = world()
+    before = w.snapshot()
+    res = w.run(w.job("deploy:blue", ref="evil", variables={"EXECUTOR_COMPOSE_FILES": "hostile/sock.yml"}))
+    refused(res, "hostile/sock.yml:", "sock is a link that leads out of the repository")
+    w.unchanged(before, res, history_may_grow=1)
+
+
+def test_a_committed_link_to_the_hosts_root_is_not_mounted():
+    w = world()
+    before = w.snapshot()
+    res = w.run(w.job("deploy:blue", ref="evil", variables={"EXECUTOR_COMPOSE_FILES": "hostile/hostroot.yml"}))
+    refused(res, "hostile/hostroot.yml:", "hostroot is a link that leads out of the repository")
+    w.unchanged(before, res, history_may_grow=1)
+
+
+def test_an_env_file_that_links_out_of_the_repository_is_not_read():
+    w = world()
+    before = w.snapshot()
+    with open("/etc/hostname") as f:
+        host = f.read().strip()
+    res = w.run(w.job("deploy:blue", ref="evil", variables={"EXECUTOR_COMPOSE_FILES": "hostile/envfile.yml"}))
+    refused(res, "hostile/leak.env is a link that leads out of the repository")
+    check(not host or host not in res.text.replace("Running on", ""), "nothing of the host's file is shown", res)
+    w.unchanged(before, res, history_may_grow=1)
+
+
+def test_an_alias_bomb_is_refused_within_its_byte_budget():
+    w = world()
+    before = w.snapshot()
+    res = w.run(w.job("deploy:blue", ref="evil", variables={"EXECUTOR_COMPOSE_FILES": "hostile/bomb.yml"}))
+    refused(res, "the stack grows past 32 MiB once aliases are expanded")
+    w.unchanged(before, res, history_may_grow=1)
+
+
+def test_an_engine_name_that_walks_to_another_objects_path_is_refused():
+    w = world()
+    before = w.snapshot()
+    res = w.run(w.job("deploy:blue", ref="evil", variables={"EXECUTOR_COMPOSE_FILES": "hostile/path-name.yml"}))
+    refused(res, 'invalid volume name "../containers/e2e-trust-ci-durable-mariadb"')
+    w.unchanged(before, res, history_may_grow=1)
+
+
+def test_an_image_whose_registry_spells_the_allow_lists_prefix_is_refused():
+    w = world()
+    before = w.snapshot()
+    res = w.run(w.job("deploy:blue", ref="evil", variables={"EXECUTOR_COMPOSE_FILES": "hostile/spoofed-image.yml"}))
+    refused(res, "uses image executor-test.evil.example/busybox:latest, which is not allowed on this runner")
+    w.unchanged(before, res, history_may_grow=1)
+    res = w.run(w.job("build:x", ref="evil", stage="build", image="executor-test.evil.example/bash:latest",
+                      script=["echo ran"]))
+    refused(res, "executor-test.evil.example/bash:latest is not allowed on this runner")
+    check("ran" not in res.text.split("Executing")[-1], "the job never ran", res)
+    w.unchanged(before, res, history_may_grow=1)
+
+
+def test_a_job_that_forks_without_end_is_stopped_by_its_process_limit():
+    w = world()
+    before = w.snapshot()
+    res = w.run(w.job("build:forks", ref="evil", stage="build", image="executor-test/bash:latest",
+                      variables={"EXECUTOR_PIDS_LIMIT": "40"},
+                      script=["sh -c 'i=0; while [ $i -lt 200 ]; do sleep 60 & i=$((i+1)); done; echo all-200-started'"]))
+    expect_failure(res, "build")
+    check("can't fork" in res.text and "all-200-started" not in res.text,
+          "forks beyond the job's process limit (40) fail inside its container", res)
+    w.unchanged(before, res)
