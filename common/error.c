@@ -49,16 +49,13 @@ static void set_v(struct error *err, enum error_class cls, int errnum, const cha
 {
 	_cleanup_free_ char *text = NULL;
 	va_list cp;
-	int n;
 
 	err->cls = cls;
-	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	va_copy(cp, ap); /* ap stays for the bounded fallback */
+	if (vasprintf(&text, fmt, cp) < 0)
+		text = NULL;
 	va_end(cp);
-	if (n >= 0)
-		text = malloc((size_t)n + 1);
 	if (text) {
-		vsnprintf(text, (size_t)n + 1, fmt, ap);
 		if (errnum) {
 			char *with = NULL;
 

@@ -57,10 +57,33 @@ static int fsync_dir_of(const char *path)
 	return fsync(fd);
 }
 
+/* Write everything, fsync and close *fd (-1 after); errno says why not. */
+static int write_sync_close(int *fd, const void *data, size_t len)
+{
+	const char *p = data;
+	int rc;
+
+	while (len > 0) {
+		ssize_t n = write(*fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(*fd) < 0)
+		return -1;
+	rc = close(*fd);
+	*fd = -1;
+	return rc;
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct error *err)
 {
 	_cleanup_free_ char *tmp = NULL;
-	const char *p = data;
 	int fd;
 
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
@@ -68,25 +91,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return error_set_errno(err, ERR_IO, errno, "create %s", tmp);
-	if (fchmod(fd, mode) < 0)
+	if (fchmod(fd, mode) < 0 || write_sync_close(&fd, data, len) < 0)
 		goto fail;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
 	fsync_dir_of(path);
@@ -104,7 +110,6 @@ int fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len
 		       struct error *err)
 {
 	char tmp[NAME_MAX + 1];
-	const char *p = data;
 	int fd;
 
 	if (!*name || strchr(name, '/') ||
@@ -114,26 +119,8 @@ int fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return error_set_errno(err, ERR_IO, errno, "create %s", tmp);
-	if (fchmod(fd, mode) < 0)
+	if (fchmod(fd, mode) < 0 || write_sync_close(&fd, data, len) < 0)
 		goto fail;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
 	if (renameat(dirfd, tmp, dirfd, name) < 0)
 		goto fail;
 	fsync(dirfd);

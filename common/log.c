@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SECRETS 64
+/* Fixed, so readers on other threads never see the table move: an env's
+ * passwords, every line of its private keys and a job's registry
+ * credentials come to a few dozen. */
+#define MAX_SECRETS 1024
 #define MASK	    "[MASKED]"
 #define MASK_LEN    (sizeof(MASK) - 1)
 
@@ -40,8 +43,18 @@ void log_add_secret(const char *value)
 	size_t i;
 
 	/* short values would mask ordinary words; the driver's secrets are long */
-	if (!value || strlen(value) < LOG_SECRET_MIN || n_secrets >= MAX_SECRETS)
+	if (!value || strlen(value) < LOG_SECRET_MIN)
 		return;
+	if (n_secrets >= MAX_SECRETS) {
+		static int said;
+
+		if (!said++)
+			fprintf(log_stream ? log_stream : stderr,
+				"WARNING: more than %d secrets to mask; later ones are not "
+				"masked\n",
+				MAX_SECRETS);
+		return;
+	}
 	for (i = 0; i < n_secrets; i++)
 		if (!strcmp(secrets[i], value))
 			return;
@@ -202,22 +215,18 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	const char *color;
 	char line[8192];
 	va_list cp;
-	int n;
 
 	if (lvl < log_min)
 		return;
 	/* the whole line, masked, never cut: a cut could leave part of a secret */
-	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	va_copy(cp, ap); /* ap stays for the bounded fallback */
+	if (vasprintf(&text, fmt, cp) < 0)
+		text = NULL;
 	va_end(cp);
-	if (n >= 0)
-		text = malloc((size_t)n + 1);
-	if (text) {
-		vsnprintf(text, (size_t)n + 1, fmt, ap);
+	if (text)
 		masked = log_mask_dup(text);
-	} else {
+	else
 		vsnprintf(line, sizeof(line), fmt, ap);
-	}
 	if (!masked) {
 		/* out of memory: a bounded line, masked and cut with care */
 		if (text)

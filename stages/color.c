@@ -384,19 +384,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
 	roots[0] = tlsdir;
 	roots[1] = NULL;
-	s.docker = d->docker;
-	s.cfg = d->cfg;
-	s.auth = deploy_registry_auth(d);
-	s.project = p;
-	s.mode = STACK_REPLACE;
-	s.layer = "color";
-	s.app = d->app;
-	s.env = d->action.env;
-	s.color = d->action.color;
-	s.config_files = joined;
-	s.attach_network = d->durable_network;
-	s.bind_roots = roots;
-	s.health_timeout_s = 180;
+	deploy_stack_init(d, &s, p, joined, roots);
 	/* a stack the policy refuses changes nothing, not even the certificate */
 	if (stack_check(&s, err) < 0 || deploy_ensure_tls(d, state, p, err) < 0)
 		goto out;

@@ -100,6 +100,14 @@ void deploy_state_root(const struct config *cfg, const char *app, char *out, siz
  * checkout: no leading /, no .. component.  ERR_JOB naming the variable. */
 int deploy_check_relpath(const char *var, const char *path, struct error *err);
 
+struct stack;
+/* The stack of the action: the durable layer (kept, drift reported) or the
+ * color (replaced, attached to the durable network), with the context's
+ * engine, policy, registry credentials, labels and the host directories
+ * its bind mounts may use (roots, NULL-terminated). */
+void deploy_stack_init(struct deploy_ctx *d, struct stack *s, const struct compose_project *p,
+		       const char *files, const char *const *roots);
+
 /* Load stack files (relative to project_dir) with the context's variables. */
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
 		      const char *project_name, struct compose_project **out, struct error *err);

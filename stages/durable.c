@@ -204,17 +204,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	roots[0] = tlsdir;
 	roots[1] = d->router_dir;
 	roots[2] = NULL;
-	s.docker = d->docker;
-	s.cfg = d->cfg;
-	s.auth = deploy_registry_auth(d);
-	s.project = p;
-	s.mode = STACK_KEEP;
-	s.layer = "durable";
-	s.app = d->app;
-	s.env = d->action.env;
-	s.config_files = file;
-	s.bind_roots = roots;
-	s.health_timeout_s = 180;
+	deploy_stack_init(d, &s, p, file, roots);
 	/* a stack the policy refuses changes nothing, not even the certificate */
 	if (stack_check(&s, err) < 0 || ensure_tls(d, state, p, err) < 0)
 		goto out;

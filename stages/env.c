@@ -17,6 +17,7 @@
 #include "durable/owner.h"
 #include "gitlab/git.h"
 #include "stages/deploy.h"
+#include "stages/stack.h"
 #include "stages/stages.h"
 #include "stages/watch.h"
 
@@ -502,6 +503,27 @@ const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d)
 		d->auth_loaded = 1;
 	}
 	return &d->auth;
+}
+
+void deploy_stack_init(struct deploy_ctx *d, struct stack *s, const struct compose_project *p,
+		       const char *files, const char *const *roots)
+{
+	int color = d->action.color[0] && d->action.kind != ACTION_DURABLE_SETUP;
+
+	memset(s, 0, sizeof(*s));
+	s->docker = d->docker;
+	s->cfg = d->cfg;
+	s->auth = deploy_registry_auth(d);
+	s->project = p;
+	s->mode = color ? STACK_REPLACE : STACK_KEEP;
+	s->layer = color ? "color" : "durable";
+	s->app = d->app;
+	s->env = d->action.env;
+	s->color = color ? d->action.color : NULL;
+	s->config_files = files;
+	s->attach_network = color ? d->durable_network : NULL;
+	s->bind_roots = roots;
+	s->health_timeout_s = 180;
 }
 
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
