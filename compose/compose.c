@@ -463,7 +463,15 @@ static int extends_base(struct compose_ctx *ctx, struct cnode *services, const c
 
 		if (file_n->kind != CN_SCALAR || !*file_n->str)
 			return node_error(err, file_n, path, "file: expected a path");
-		dir = dir_of(file);
+		{
+			char cwd[PATH_MAX];
+			_cleanup_free_ char *self = NULL;
+
+			if (!getcwd(cwd, sizeof(cwd)))
+				return error_set_errno(err, ERR_IO, errno, "current directory");
+			self = compose_abspath(cwd, file);
+			dir = self ? dir_of(self) : NULL;
+		}
 		if (!dir)
 			return error_set(err, ERR_SYSTEM, "out of memory");
 		other_abs = compose_abspath(dir, file_n->str);

@@ -327,7 +327,8 @@ static int run_case(const char *path, int *skipped)
 		got = json_tokener_parse(buf_str(&out));
 		assert_non_null(got);
 		if (contains(want, got, where, sizeof(where), 0) < 0) {
-			print_error("%s: differs at %s\n--- got:\n%s\n", path, where, buf_str(&out));
+			print_error("%s: differs at %s\n--- got:\n%s\n", path, where,
+				    buf_str(&out));
 			json_object_put(want);
 			json_object_put(got);
 			goto out;
