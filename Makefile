@@ -47,7 +47,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 DEPS := $(LIB_OBJS:.o=.d) $(EXE_OBJS:.o=.d)
 
-.PHONY: all deps check unit e2e soak install uninstall clean fmt fmt-check lint fuzz fuzz-smoke bench demo \
+.PHONY: all deps check unit compose-compare e2e soak install uninstall clean fmt fmt-check lint fuzz fuzz-smoke bench demo \
 	valgrind-smoke
 
 all: $(BUILD)/executor
@@ -87,6 +87,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libexecutor.a
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
+# The Compose conformance corpus (tests/compose-conformance/) is run by `make unit`
+# (test_compose_conformance); this compares `executor compose config` with Debian's
+# docker-compose 1.29 on every case 1.29 accepts (a few minutes, deterministic).
+compose-compare: $(BUILD)/executor
+	@python3 tests/compose-conformance/compare-docker-compose.py $(BUILD)/executor
+
 # End-to-end tests: the built binary driven the way gitlab-runner drives it,
 # against a real engine with images built locally.
 e2e: $(BUILD)/executor
@@ -109,6 +115,7 @@ check: all
 	@scripts/install-deps.sh test
 	@scripts/ensure-engine.sh
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory compose-compare
 	@$(MAKE) --no-print-directory e2e
 ifndef SANITIZE
 	@$(MAKE) --no-print-directory valgrind-smoke

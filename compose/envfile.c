@@ -34,7 +34,7 @@ static const char *scope_lookup(const char *name, void *payload)
 	for (i = sc->n; i > 0; i--)
 		if (!strcmp(sc->kv[i - 1].key, name))
 			return sc->kv[i - 1].value;
-	return sc->ctx->lookup ? sc->ctx->lookup(name, sc->ctx->payload) : NULL;
+	return compose_var(sc->ctx, name);
 }
 
 int kv_set(struct compose_kv **kv, size_t *n, const char *key, const char *value)
@@ -257,4 +257,52 @@ out:
 	}
 	free(sc.kv);
 	return ret;
+}
+
+int compose_envfile_parse_raw(const char *path, const char *text, struct compose_kv **kv, size_t *n,
+			      struct error *err)
+{
+	const char *p = text;
+	int line = 1;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		const char *end = eol ? eol : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		_cleanup_free_ char *key = NULL, *val = NULL;
+		const char *k = p, *ke;
+
+		while (k < end && (*k == ' ' || *k == '\t'))
+			k++;
+		if (k == end || *k == '#' || (*k == '\r' && k + 1 == end)) {
+			p = eol ? eol + 1 : end;
+			line++;
+			continue;
+		}
+		ke = eq ? eq : end;
+		while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t' || ke[-1] == '\r'))
+			ke--;
+		for (const char *c = k; c < ke; c++)
+			if (!valid_key_char(*c))
+				return env_error(err, path, line, "expected KEY=value");
+		if (ke <= k)
+			return env_error(err, path, line, "expected KEY=value");
+		key = malloc((size_t)(ke - k) + 1);
+		if (key) {
+			memcpy(key, k, (size_t)(ke - k));
+			key[ke - k] = '\0';
+		}
+		if (eq) {
+			size_t vlen = (size_t)(end - eq) - 1;
+
+			if (vlen && eq[vlen] == '\r')
+				vlen--;
+			val = strndup(eq + 1, vlen);
+		}
+		if (!key || (eq && !val) || kv_set(kv, n, key, val) < 0)
+			return error_set(err, ERR_SYSTEM, "out of memory");
+		p = eol ? eol + 1 : end;
+		line++;
+	}
+	return 0;
 }

@@ -131,7 +131,28 @@ struct compose_ctx {
 	char **warned_vars; /* unset variables already warned about */
 	size_t nwarned;
 	size_t expanded; /* bytes of the expanded document so far (COMPOSE_EXPANDED_MAX) */
+	/* the .env file's variables (the caller's win over them) */
+	struct compose_kv *dotenv;
+	size_t ndotenv;
+	/* services left out by profiles, for messages about references to them */
+	char **disabled;
+	size_t ndisabled;
+	int include_depth;
+	char **including; /* the files being included, to refuse a cycle (not owned) */
+	size_t nincluding;
+	/* an included project's env files: below the caller's and the .env's */
+	struct compose_kv *inc_env;
+	size_t ninc_env;
+	const struct compose_load_opts *opts;
 };
+
+/* A variable: the caller's, else the .env file's, else NULL. */
+const char *compose_var(struct compose_ctx *ctx, const char *name);
+
+/* Is the file at abs (absolute) readable under the confinement rules?  Returns the
+ * base directory to read it beneath and the path relative to it, or NULL when it lies
+ * outside (root, else the project directory). */
+const char *compose_confine(const struct compose_ctx *ctx, const char *abs, const char **rel);
 
 /* Count bytes against COMPOSE_EXPANDED_MAX; false once the budget is exceeded. */
 bool compose_budget_add(struct compose_ctx *ctx, size_t bytes);
@@ -140,13 +161,17 @@ bool compose_budget_add(struct compose_ctx *ctx, size_t bytes);
 int compose_yaml_load(struct compose_ctx *ctx, const char *file, const char *text, size_t len,
 		      struct cnode **out, struct error *err);
 
-/* schema.c: warn about unknown and unsupported keys of one file. */
-void compose_schema_check(struct compose_ctx *ctx, const struct cnode *root);
+/* schema.c: warn about metadata keys; refuse unknown keys and keys that would be dropped. */
+int compose_schema_check(struct compose_ctx *ctx, const struct cnode *root, struct error *err);
 
 /* merge.c */
 int compose_normalize(struct cnode *root, struct error *err);
 /* Merge over into base (consumes over). */
 int compose_merge(struct cnode *base, struct cnode *over, struct error *err);
+/* Merge one service definition over another (extends), with the services.* rules. */
+int compose_merge_service(struct cnode *base, struct cnode *over, struct error *err);
+/* A deep copy, or NULL when out of memory. */
+struct cnode *cnode_clone(const struct cnode *n);
 /* Drop entries still tagged !reset and clear !override flags. */
 void compose_prune(struct cnode *root);
 
@@ -166,13 +191,51 @@ int compose_model_build(struct compose_ctx *ctx, struct cnode *root,
 			const struct compose_load_opts *opts, struct compose_project **out,
 			struct error *err);
 
-/* envfile.c: parse dotenv text; appends to *kv (replacing earlier keys). */
+/* The model builder's state and its typed readers, shared by model.c and service.c. */
+struct mb {
+	struct compose_ctx *ctx;
+	struct compose_project *p;
+	struct error *err;
+};
+
+int mb_oom(struct mb *m);
+int want_string(struct mb *m, const struct cnode *n, const char *path, char **out);
+int want_nonempty(struct mb *m, const struct cnode *n, const char *path, char **out);
+int want_bool(struct mb *m, const struct cnode *n, const char *path, bool *out);
+int want_int(struct mb *m, const struct cnode *n, const char *path, long min, long max, long *out);
+int want_map(struct mb *m, const struct cnode *n, const char *path);
+int want_argv(struct mb *m, const struct cnode *n, const char *path, struct compose_argv *out);
+int want_labels(struct mb *m, const struct cnode *n, const char *path, struct compose_kv **kv,
+		size_t *nkv);
+int parse_bool_text(const char *s, bool *b);
+/* service.c: the keys beyond the original subset (build, caps, resources, secrets...) */
+int compose_service_extras(struct mb *m, struct compose_service *s, const struct cnode *svc,
+			   const char *path);
+int compose_file_defs(struct mb *m, const struct cnode *root, const char *section,
+		      struct compose_file_def **out, size_t *nout);
+int compose_network_extras(struct mb *m, struct compose_resource *r, const struct cnode *v,
+			   const char *path);
+int compose_check_references(struct mb *m);
+void compose_service_extras_free(struct compose_service *s);
+void compose_file_defs_free(struct compose_file_def *d, size_t n);
+void compose_network_extras_free(struct compose_resource *r);
+void kv_free(struct compose_kv *kv, size_t n);
+/* A string list (cap_add, dns...): a string is a list of one when one_ok. */
+int want_strv(struct mb *m, const struct cnode *n, const char *path, bool one_ok, char ***out,
+	      size_t *nout);
+
+/* envfile.c: parse dotenv text; appends to *kv (replacing earlier keys).  raw: the
+ * `format: raw` of env_file: KEY=value taken as written, no quotes, no interpolation. */
 int compose_envfile_parse(struct compose_ctx *ctx, const char *path, const char *text,
 			  struct compose_kv **kv, size_t *n, struct error *err);
+int compose_envfile_parse_raw(const char *path, const char *text, struct compose_kv **kv, size_t *n,
+			      struct error *err);
 
 /* util: scalar conversions (model.c). */
 int parse_duration_ms(const char *s, int64_t *ms);
 int parse_bytes(const char *s, int64_t *bytes);
+/* "0.5", "2", "1.25": a non-negative decimal number. */
+int parse_double(const char *s, double *out);
 /* Split a command string the way a POSIX shell would, without expansion. */
 int shell_split(const char *s, char ***argv, size_t *argc);
 void strv_free(char **v, size_t n);

@@ -45,8 +45,8 @@ static int syntax_error(const struct interp *ip, struct error *err, const char *
 }
 
 /*
- * The `}` that closes a `${` whose body starts at s, skipping nested `${...}`
- * and `$$`; NULL when there is none before end.
+ * The `}` that closes a `${` whose body starts at s, skipping nested `${...}`,
+ * `{...}` and `$$`; NULL when there is none before end.
  */
 static const char *find_close(const char *s, const char *end)
 {
@@ -60,6 +60,9 @@ static const char *find_close(const char *s, const char *end)
 			p++;
 			continue;
 		}
+		/* every brace counts, as compose-go counts them: ${VAR:-{"a":1}} */
+		if (*p == '{')
+			depth++;
 		if (*p == '}') {
 			if (depth == 0)
 				return p;

@@ -17,15 +17,14 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 
-struct mb {
-	struct compose_ctx *ctx;
-	struct compose_project *p;
-	struct error *err;
-};
+int mb_oom(struct mb *m)
+{
+	return error_set(m->err, ERR_SYSTEM, "out of memory");
+}
 
 static int oom(struct mb *m)
 {
-	return error_set(m->err, ERR_SYSTEM, "out of memory");
+	return mb_oom(m);
 }
 
 /* ---- names ---- */
@@ -77,7 +76,7 @@ static bool valid_container_name(const char *s)
 
 /* ---- typed values ---- */
 
-static int want_string(struct mb *m, const struct cnode *n, const char *path, char **out)
+int want_string(struct mb *m, const struct cnode *n, const char *path, char **out)
 {
 	*out = NULL;
 	if (!n || n->kind == CN_NULL)
@@ -88,7 +87,7 @@ static int want_string(struct mb *m, const struct cnode *n, const char *path, ch
 	return *out ? 0 : oom(m);
 }
 
-static int want_nonempty(struct mb *m, const struct cnode *n, const char *path, char **out)
+int want_nonempty(struct mb *m, const struct cnode *n, const char *path, char **out)
 {
 	if (want_string(m, n, path, out) < 0)
 		return -1;
@@ -100,7 +99,7 @@ static int want_nonempty(struct mb *m, const struct cnode *n, const char *path, 
 	return 0;
 }
 
-static int parse_bool_text(const char *s, bool *b)
+int parse_bool_text(const char *s, bool *b)
 {
 	static const char *const yes[] = {"true", "True", "TRUE", "1", "t", "T"};
 	static const char *const no[] = {"false", "False", "FALSE", "0", "f", "F"};
@@ -120,7 +119,7 @@ static int parse_bool_text(const char *s, bool *b)
 }
 
 /* null keeps the default in *out */
-static int want_bool(struct mb *m, const struct cnode *n, const char *path, bool *out)
+int want_bool(struct mb *m, const struct cnode *n, const char *path, bool *out)
 {
 	if (!n || n->kind == CN_NULL)
 		return 0;
@@ -147,8 +146,7 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-static int want_int(struct mb *m, const struct cnode *n, const char *path, long min, long max,
-		    long *out)
+int want_int(struct mb *m, const struct cnode *n, const char *path, long min, long max, long *out)
 {
 	if (!n || n->kind == CN_NULL)
 		return 0;
@@ -175,7 +173,7 @@ static int want_duration(struct mb *m, const struct cnode *n, const char *path, 
 	return 0;
 }
 
-static int want_map(struct mb *m, const struct cnode *n, const char *path)
+int want_map(struct mb *m, const struct cnode *n, const char *path)
 {
 	if (n->kind != CN_MAP)
 		return node_error(m->err, n, path, "expected a mapping, got %s",
@@ -183,8 +181,7 @@ static int want_map(struct mb *m, const struct cnode *n, const char *path)
 	return 0;
 }
 
-static int want_argv(struct mb *m, const struct cnode *n, const char *path,
-		     struct compose_argv *out)
+int want_argv(struct mb *m, const struct cnode *n, const char *path, struct compose_argv *out)
 {
 	char ipath[COMPOSE_PATH_MAX];
 	size_t i;
@@ -223,8 +220,8 @@ static int want_argv(struct mb *m, const struct cnode *n, const char *path,
 }
 
 /* A mapping of names to scalar values (labels); null values become "". */
-static int want_labels(struct mb *m, const struct cnode *n, const char *path,
-		       struct compose_kv **kv, size_t *nkv)
+int want_labels(struct mb *m, const struct cnode *n, const char *path, struct compose_kv **kv,
+		size_t *nkv)
 {
 	char sub[COMPOSE_PATH_MAX];
 	size_t i;
@@ -250,47 +247,71 @@ static int want_labels(struct mb *m, const struct cnode *n, const char *path,
 
 /* ---- project name ---- */
 
+static int derive_name(struct mb *m, char **out)
+{
+	/* as Compose: the directory's name, lowercased, invalid characters dropped */
+	const char *base = strrchr(m->ctx->project_dir, '/');
+	size_t len = 0;
+	char *derived;
+
+	base = base ? base + 1 : m->ctx->project_dir;
+	derived = malloc(strlen(base) + 1);
+	if (!derived)
+		return oom(m);
+	for (; *base; base++) {
+		char c = (char)tolower((unsigned char)*base);
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    (len && (c == '_' || c == '-')))
+			derived[len++] = c;
+	}
+	derived[len] = '\0';
+	*out = derived;
+	if (!len)
+		return error_set(m->err, ERR_COMPOSE,
+				 "no project name: set name: in the stack file");
+	return 0;
+}
+
+/*
+ * Precedence: the caller's name (-p) > COMPOSE_PROJECT_NAME > the file's
+ * `name:` > the caller's default > the directory; with file_name_wins, the
+ * file's `name:` first.
+ */
 static int project_name(struct mb *m, const struct cnode *root,
 			const struct compose_load_opts *opts)
 {
 	const struct cnode *n = cnode_get(root, "name");
-	const char *name = NULL, *from = NULL;
+	const char *name = NULL, *from = NULL, *env = compose_var(m->ctx, "COMPOSE_PROJECT_NAME");
 	_cleanup_free_ char *derived = NULL;
 
-	if (opts->project_name) {
+	if (n && n->kind == CN_NULL)
+		n = NULL;
+	if (n && n->kind != CN_SCALAR)
+		return node_error(m->err, n, "name", "expected a string, got %s",
+				  cnode_kind_name(n));
+	if (n && !*n->str)
+		n = NULL;
+	if (n && opts->file_name_wins) {
+		name = n->str;
+	} else if (opts->project_name) {
 		name = opts->project_name;
 		from = "the project name";
 		n = NULL;
-	} else if (n && n->kind != CN_NULL) {
-		if (n->kind != CN_SCALAR)
-			return node_error(m->err, n, "name", "expected a string, got %s",
-					  cnode_kind_name(n));
+	} else if (env && *env) {
+		name = env;
+		from = "COMPOSE_PROJECT_NAME";
+		n = NULL;
+	} else if (n) {
 		name = n->str;
 	} else if (opts->project_name_default) {
 		name = opts->project_name_default;
 		from = "the default project name";
-		n = NULL;
 	} else {
-		/* as Compose: the directory's name, lowercased, invalid characters dropped */
-		const char *base = strrchr(m->ctx->project_dir, '/');
-		size_t len = 0;
-
-		base = base ? base + 1 : m->ctx->project_dir;
-		derived = malloc(strlen(base) + 1);
-		if (!derived)
-			return oom(m);
-		for (; *base; base++) {
-			char c = (char)tolower((unsigned char)*base);
-
-			if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			    (len && (c == '_' || c == '-')))
-				derived[len++] = c;
-		}
-		derived[len] = '\0';
-		if (!len)
-			return error_set(m->err, ERR_COMPOSE,
-					 "no project name: set name: in the stack file");
+		if (derive_name(m, &derived) < 0)
+			return -1;
 		name = derived;
+		from = "the directory name";
 	}
 	if (!valid_project_name(name)) {
 		const char *why = "must be lowercase letters, digits, dashes and underscores, "
@@ -315,6 +336,7 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 	_cleanup_free_ char *name = NULL;
 
 	path_key(path, sizeof(path), section, e->key);
+	r->enable_ipv4 = r->enable_ipv6 = -1;
 	r->key = strdup(e->key);
 	r->file = strdup(v->file);
 	r->line = e->line;
@@ -355,6 +377,12 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 			return -1;
 		path_key(sub, sizeof(sub), path, "labels");
 		if (want_labels(m, cnode_get(v, "labels"), sub, &r->labels, &r->nlabels) < 0)
+			return -1;
+		path_key(sub, sizeof(sub), path, "driver_opts");
+		if (want_labels(m, cnode_get(v, "driver_opts"), sub, &r->driver_opts,
+				&r->ndriver_opts) < 0)
+			return -1;
+		if (!strcmp(section, "networks") && compose_network_extras(m, r, v, path) < 0)
 			return -1;
 	}
 	if (name)
@@ -602,8 +630,9 @@ static int service_expose(struct mb *m, struct compose_service *s, const struct 
 	return 0;
 }
 
+/* env_file: (kv NULL: into the environment) and label_file: (into kv) */
 static int env_files(struct mb *m, struct compose_service *s, const struct cnode *n,
-		     const char *path)
+		     const char *path, struct compose_kv **kv, size_t *nkv)
 {
 	char ipath[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX];
 	const char *base = m->ctx->root ? m->ctx->root : m->ctx->project_dir;
@@ -619,15 +648,26 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 		const struct cnode *pn = it;
 		_cleanup_free_ char *abs = NULL;
 		_cleanup_buf_ struct buf text = BUF_INIT;
-		bool required = true;
+		bool required = true, raw = false;
 		const char *rel;
 
 		path_index(ipath, sizeof(ipath), path, i);
 		if (it->kind == CN_MAP) {
+			_cleanup_free_ char *format = NULL;
+
 			pn = cnode_get(it, "path");
 			path_key(sub, sizeof(sub), ipath, "required");
 			if (want_bool(m, cnode_get(it, "required"), sub, &required) < 0)
 				return -1;
+			path_key(sub, sizeof(sub), ipath, "format");
+			if (want_string(m, cnode_get(it, "format"), sub, &format) < 0)
+				return -1;
+			if (format && !strcmp(format, "raw"))
+				raw = true;
+			else if (format)
+				return node_error(m->err, cnode_get(it, "format"), sub,
+						  "unknown env_file format \"%s\" (only raw)",
+						  format);
 			if (!pn)
 				return node_error(m->err, it, ipath, "path is required");
 			path_key(ipath, sizeof(ipath), ipath, "path");
@@ -666,8 +706,12 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 				m->err->cls = ERR_POLICY;
 			return -1;
 		}
-		if (compose_envfile_parse(m->ctx, abs, buf_str(&text), &s->environment,
-					  &s->nenvironment, m->err) < 0)
+		if (!kv) {
+			kv = &s->environment;
+			nkv = &s->nenvironment;
+		}
+		if (raw ? compose_envfile_parse_raw(abs, buf_str(&text), kv, nkv, m->err)
+			: compose_envfile_parse(m->ctx, abs, buf_str(&text), kv, nkv, m->err))
 			return -1;
 	}
 	return 0;
@@ -681,7 +725,7 @@ static int service_environment(struct mb *m, struct compose_service *s, const st
 	size_t i;
 
 	path_key(path, sizeof(path), svc_path, "env_file");
-	if (env_files(m, s, cnode_get(svc, "env_file"), path) < 0)
+	if (env_files(m, s, cnode_get(svc, "env_file"), path, NULL, NULL) < 0)
 		return -1;
 	n = cnode_get(svc, "environment");
 	path_key(path, sizeof(path), svc_path, "environment");
@@ -700,9 +744,9 @@ static int service_environment(struct mb *m, struct compose_service *s, const st
 		if (v->kind == CN_SCALAR)
 			value = v->str;
 		else if (v->kind == CN_NULL)
-			/* `FOO:` or `- FOO`: from the variables, as Compose takes it from the shell
-			 */
-			value = m->ctx->lookup ? m->ctx->lookup(key, m->ctx->payload) : NULL;
+			/* `FOO:` or `- FOO`: from the variables (or .env), as Compose takes
+			 * it from the shell */
+			value = compose_var(m->ctx, key);
 		else
 			return node_error(m->err, v, sub,
 					  "expected a string, number or boolean, got %s",
@@ -756,6 +800,7 @@ static int ensure_default_network(struct mb *m)
 	r = &p->networks[p->nnetworks++];
 	r->key = strdup("default");
 	r->implicit = true;
+	r->enable_ipv4 = r->enable_ipv6 = -1;
 	if (asprintf(&r->name, "%s_default", p->name) < 0)
 		r->name = NULL;
 	return r->key && r->name ? 0 : oom(m);
@@ -784,7 +829,8 @@ static int service_networks(struct mb *m, struct compose_service *s, const struc
 		sn->key = strdup(key);
 		if (!sn->key)
 			return oom(m);
-		if (!count && ensure_default_network(m) < 0)
+		/* the implicit default network may be named too: [front, default] */
+		if ((!count || !strcmp(key, "default")) && ensure_default_network(m) < 0)
 			return -1;
 		r = find_resource(m->p->networks, m->p->nnetworks, key);
 		path_key(sub, sizeof(sub), path, key);
@@ -803,7 +849,18 @@ static int service_networks(struct mb *m, struct compose_service *s, const struc
 		if (want_map(m, v, sub) < 0)
 			return -1;
 		const struct cnode *al = cnode_get(v, "aliases");
+		long prio = 0;
 
+		path_key(apath, sizeof(apath), sub, "ipv4_address");
+		if (want_nonempty(m, cnode_get(v, "ipv4_address"), apath, &sn->ipv4_address) < 0)
+			return -1;
+		path_key(apath, sizeof(apath), sub, "ipv6_address");
+		if (want_nonempty(m, cnode_get(v, "ipv6_address"), apath, &sn->ipv6_address) < 0)
+			return -1;
+		path_key(apath, sizeof(apath), sub, "priority");
+		if (want_int(m, cnode_get(v, "priority"), apath, INT_MIN, INT_MAX, &prio) < 0)
+			return -1;
+		sn->priority = (int)prio;
 		path_key(sub, sizeof(sub), sub, "aliases");
 		if (!al || al->kind == CN_NULL)
 			continue;
@@ -846,13 +903,22 @@ static int mount_common(struct mb *m, struct compose_service *s, struct compose_
 			const struct cnode *n, const char *path)
 {
 	size_t i;
+	char *clean;
 
 	if (mt->target[0] != '/')
 		return node_error(m->err, n, path, "the container path \"%s\" must be absolute",
 				  mt->target);
+	/* /data/ and /data are one mount point, as the engine sees them */
+	clean = compose_abspath("/", mt->target);
+	if (!clean)
+		return oom(m);
+	free(mt->target);
+	mt->target = clean;
 	for (i = 0; i + 1 < s->nvolumes; i++)
 		if (!strcmp(s->volumes[i].target, mt->target))
-			return node_error(m->err, n, path, "%s is mounted twice", mt->target);
+			return node_error(m->err, n, path,
+					  "%s is mounted twice (duplicate mount point); keep one",
+					  mt->target);
 	if (mt->type == COMPOSE_MOUNT_BIND) {
 		char *abs;
 
@@ -924,13 +990,23 @@ static int mount_short(struct mb *m, struct compose_service *s, const struct cno
 			mt->read_only = false;
 		else if (!strcmp(opt, "nocopy") && mt->type == COMPOSE_MOUNT_VOLUME)
 			mt->nocopy = true;
-		else if (!strcmp(opt, "z") || !strcmp(opt, "Z") || !strcmp(opt, "cached") ||
-			 !strcmp(opt, "delegated") || !strcmp(opt, "consistent") ||
-			 !strcmp(opt, "shared") || !strcmp(opt, "rshared") ||
-			 !strcmp(opt, "slave") || !strcmp(opt, "rslave") ||
-			 !strcmp(opt, "private") || !strcmp(opt, "rprivate"))
+		else if ((!strcmp(opt, "z") || !strcmp(opt, "Z")) &&
+			 mt->type == COMPOSE_MOUNT_BIND) {
+			free(mt->selinux);
+			if (!(mt->selinux = strdup(opt)))
+				return oom(m);
+		} else if ((!strcmp(opt, "shared") || !strcmp(opt, "rshared") ||
+			    !strcmp(opt, "slave") || !strcmp(opt, "rslave") ||
+			    !strcmp(opt, "private") || !strcmp(opt, "rprivate")) &&
+			   mt->type == COMPOSE_MOUNT_BIND) {
+			free(mt->propagation);
+			if (!(mt->propagation = strdup(opt)))
+				return oom(m);
+		} else if (!strcmp(opt, "cached") || !strcmp(opt, "delegated") ||
+			   !strcmp(opt, "consistent"))
 			diag_add(m->ctx->diags, it->file, it->line,
-				 "%s: unsupported volume option %s (ignored)", path, opt);
+				 "%s: volume option %s has no effect on Linux (ignored)", path,
+				 opt);
 		else
 			return node_error(m->err, it, path,
 					  "unknown volume option \"%s\" (expected ro or rw)", opt);
@@ -989,6 +1065,23 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 		if (want_bool(m, cnode_get(opt, "create_host_path"), sub2, &mt->create_host_path) <
 		    0)
 			return -1;
+		path_key(sub2, sizeof(sub2), sub, "propagation");
+		if (want_nonempty(m, cnode_get(opt, "propagation"), sub2, &mt->propagation) < 0)
+			return -1;
+		if (mt->propagation && strcmp(mt->propagation, "private") &&
+		    strcmp(mt->propagation, "rprivate") && strcmp(mt->propagation, "shared") &&
+		    strcmp(mt->propagation, "rshared") && strcmp(mt->propagation, "slave") &&
+		    strcmp(mt->propagation, "rslave"))
+			return node_error(m->err, cnode_get(opt, "propagation"), sub2,
+					  "expected private, rprivate, shared, rshared, slave or "
+					  "rslave, got \"%s\"",
+					  mt->propagation);
+		path_key(sub2, sizeof(sub2), sub, "selinux");
+		if (want_nonempty(m, cnode_get(opt, "selinux"), sub2, &mt->selinux) < 0)
+			return -1;
+		if (mt->selinux && strcmp(mt->selinux, "z") && strcmp(mt->selinux, "Z"))
+			return node_error(m->err, cnode_get(opt, "selinux"), sub2,
+					  "expected z or Z, got \"%s\"", mt->selinux);
 	}
 	path_key(sub, sizeof(sub), path, "volume");
 	opt = cnode_get(it, "volume");
@@ -998,6 +1091,14 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 		path_key(sub2, sizeof(sub2), sub, "nocopy");
 		if (want_bool(m, cnode_get(opt, "nocopy"), sub2, &mt->nocopy) < 0)
 			return -1;
+		path_key(sub2, sizeof(sub2), sub, "subpath");
+		if (want_nonempty(m, cnode_get(opt, "subpath"), sub2, &mt->subpath) < 0)
+			return -1;
+		if (mt->subpath && (mt->subpath[0] == '/' || !strcmp(mt->subpath, "..") ||
+				    !strncmp(mt->subpath, "../", 3) || strstr(mt->subpath, "/../")))
+			return node_error(m->err, cnode_get(opt, "subpath"), sub2,
+					  "\"%s\" must be a relative path inside the volume",
+					  mt->subpath);
 	}
 	path_key(sub, sizeof(sub), path, "tmpfs");
 	opt = cnode_get(it, "tmpfs");
@@ -1369,6 +1470,10 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 	path_key(sub, sizeof(sub), path, "restart");
 	if (service_restart(m, s, cnode_get(svc, "restart"), sub) < 0)
 		return -1;
+	/* label_file: first, in order; labels: wins over them */
+	path_key(sub, sizeof(sub), path, "label_file");
+	if (env_files(m, s, cnode_get(svc, "label_file"), sub, &s->labels, &s->nlabels) < 0)
+		return -1;
 	path_key(sub, sizeof(sub), path, "labels");
 	if (want_labels(m, cnode_get(svc, "labels"), sub, &s->labels, &s->nlabels) < 0)
 		return -1;
@@ -1391,7 +1496,7 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 	if (want_duration(m, cnode_get(svc, "stop_grace_period"), sub, &s->stop_grace_period_ms) <
 	    0)
 		return -1;
-	return 0;
+	return compose_service_extras(m, s, svc, path);
 }
 
 /* ---- validation across services ---- */
@@ -1449,6 +1554,12 @@ static int check_dependencies(struct mb *m, const struct cnode *root)
 				j++;
 				continue;
 			}
+			if (d->required && compose_project_disabled(p, d->service))
+				return at_error(
+					m->err, file, line, path,
+					"service \"%s\" is disabled by its profiles; activate "
+					"one of them or drop the dependency",
+					d->service);
 			if (d->required)
 				return at_error(m->err, file, line, path, "unknown service \"%s\"",
 						d->service);
@@ -1549,8 +1660,25 @@ int compose_model_build(struct compose_ctx *ctx, struct cnode *root,
 	if (project_name(&m, root, opts) < 0)
 		goto fail;
 	if (resources(&m, root, "networks", &m.p->networks, &m.p->nnetworks) < 0 ||
-	    resources(&m, root, "volumes", &m.p->volumes, &m.p->nvolumes) < 0)
+	    resources(&m, root, "volumes", &m.p->volumes, &m.p->nvolumes) < 0 ||
+	    compose_file_defs(&m, root, "secrets", &m.p->secrets, &m.p->nsecrets) < 0 ||
+	    compose_file_defs(&m, root, "configs", &m.p->configs, &m.p->nconfigs) < 0)
 		goto fail;
+	if (ctx->ndisabled) {
+		m.p->disabled = calloc(ctx->ndisabled + 1, sizeof(char *));
+		if (!m.p->disabled) {
+			oom(&m);
+			goto fail;
+		}
+		for (i = 0; i < ctx->ndisabled; i++) {
+			m.p->disabled[i] = strdup(ctx->disabled[i]);
+			if (!m.p->disabled[i]) {
+				oom(&m);
+				goto fail;
+			}
+			m.p->ndisabled++;
+		}
+	}
 
 	services = cnode_get(root, "services");
 	if (services && services->kind != CN_NULL) {
@@ -1579,7 +1707,7 @@ int compose_model_build(struct compose_ctx *ctx, struct cnode *root,
 	if (m.p->nvolumes)
 		qsort(m.p->volumes, m.p->nvolumes, sizeof(*m.p->volumes), cmp_resource);
 	/* services copied the engine names already; sorting moved only the array */
-	if (check_dependencies(&m, root) < 0)
+	if (check_dependencies(&m, root) < 0 || compose_check_references(&m) < 0)
 		goto fail;
 	order = calloc(m.p->nservices + 1, sizeof(*order));
 	if (!order) {
@@ -1620,7 +1748,7 @@ const struct compose_resource *compose_project_volume(const struct compose_proje
 	return find_resource(p->volumes, p->nvolumes, key);
 }
 
-static void kv_free(struct compose_kv *kv, size_t n)
+void kv_free(struct compose_kv *kv, size_t n)
 {
 	size_t i;
 
@@ -1655,12 +1783,17 @@ static void service_free(struct compose_service *s)
 		free(s->networks[i].key);
 		free(s->networks[i].name);
 		strv_free(s->networks[i].aliases, s->networks[i].naliases);
+		free(s->networks[i].ipv4_address);
+		free(s->networks[i].ipv6_address);
 	}
 	free(s->networks);
 	for (i = 0; i < s->nvolumes; i++) {
 		free(s->volumes[i].source);
 		free(s->volumes[i].volume_name);
 		free(s->volumes[i].target);
+		free(s->volumes[i].propagation);
+		free(s->volumes[i].selinux);
+		free(s->volumes[i].subpath);
 	}
 	free(s->volumes);
 	for (i = 0; i < s->ndepends_on; i++)
@@ -1674,6 +1807,7 @@ static void service_free(struct compose_service *s)
 	free(s->hostname);
 	free(s->network_mode);
 	kv_free(s->extra_hosts, s->nextra_hosts);
+	compose_service_extras_free(s);
 }
 
 static void resources_free(struct compose_resource *r, size_t n)
@@ -1686,6 +1820,8 @@ static void resources_free(struct compose_resource *r, size_t n)
 		free(r[i].driver);
 		free(r[i].file);
 		kv_free(r[i].labels, r[i].nlabels);
+		kv_free(r[i].driver_opts, r[i].ndriver_opts);
+		compose_network_extras_free(&r[i]);
 	}
 	free(r);
 }
@@ -1701,6 +1837,9 @@ void compose_project_free(struct compose_project *p)
 	free(p->services);
 	resources_free(p->networks, p->nnetworks);
 	resources_free(p->volumes, p->nvolumes);
+	compose_file_defs_free(p->secrets, p->nsecrets);
+	compose_file_defs_free(p->configs, p->nconfigs);
+	strv_free(p->disabled, p->ndisabled);
 	free(p->name);
 	free(p->working_dir);
 	free(p);

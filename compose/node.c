@@ -164,3 +164,25 @@ int grow_array(void **arr, size_t n, size_t size)
 	*arr = p;
 	return 0;
 }
+
+struct cnode *cnode_clone(const struct cnode *n)
+{
+	struct cnode *c = cnode_new(n->kind, n->file, n->line);
+	size_t i;
+
+	if (!c)
+		return NULL;
+	c->flags = n->flags;
+	if (n->str && !(c->str = strdup(n->str)))
+		goto fail;
+	for (i = 0; i < n->n; i++) {
+		struct cnode *v = cnode_clone(n->items[i].val);
+
+		if (!v || cnode_append(c, n->items[i].key, n->items[i].line, v) < 0)
+			goto fail;
+	}
+	return c;
+fail:
+	cnode_free(c);
+	return NULL;
+}

@@ -86,37 +86,73 @@ int parse_duration_ms(const char *s, int64_t *ms)
 	return 0;
 }
 
-/* "1024", "64m", "1g", "512k", "10mb" (case-insensitive; b, k, m, g with optional b). */
+/*
+ * Docker's RAMInBytes, which Compose uses for every byte size: "1024",
+ * "64m", "1g", "512k", "10mb", "1.5g", "2 GiB" (case-insensitive; b, k, m,
+ * g, t, p, binary multiples, an optional "i" and "b").
+ */
 int parse_bytes(const char *s, int64_t *bytes)
 {
-	char *end;
-	unsigned long long v;
-	int64_t mult = 1;
+	static const char units[] = "kmgtp";
+	unsigned long long whole = 0;
+	long double frac = 0, scale = 1, total;
+	const char *p = s, *u;
+	long double mult = 1;
 
-	if (!*s || *s < '0' || *s > '9')
+	if (*p < '0' || *p > '9')
 		return -1;
-	v = strtoull(s, &end, 10);
-	switch (*end | 0x20) {
-	case 'k':
-		mult = 1024;
-		end++;
-		break;
-	case 'm':
-		mult = 1024 * 1024;
-		end++;
-		break;
-	case 'g':
-		mult = 1024 * 1024 * 1024;
-		end++;
-		break;
-	default:
-		break;
+	while (*p >= '0' && *p <= '9') {
+		if (whole > (unsigned long long)INT64_MAX / 10)
+			return -1;
+		whole = whole * 10 + (unsigned long long)(*p++ - '0');
 	}
-	if ((*end | 0x20) == 'b')
-		end++;
-	if (*end || v > (unsigned long long)(INT64_MAX / mult))
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9') {
+			scale /= 10;
+			frac += (long double)(*p++ - '0') * scale;
+		}
+	}
+	if (*p == ' ')
+		p++;
+	if (*p && (u = strchr(units, *p | 0x20)) != NULL) {
+		int i;
+
+		for (i = 0; i <= u - units; i++)
+			mult *= 1024;
+		p++;
+	}
+	if ((*p | 0x20) == 'i' && mult > 1)
+		p++;
+	if ((*p | 0x20) == 'b')
+		p++;
+	if (*p)
 		return -1;
-	*bytes = (int64_t)v * mult;
+	total = ((long double)whole + frac) * mult;
+	if (total >= (long double)INT64_MAX)
+		return -1;
+	*bytes = (int64_t)total;
+	return 0;
+}
+
+/* "0.5", "2", "1.25", ".5": a non-negative decimal number, finite. */
+int parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.'))
+			return -1;
+	if (!*s || !strcmp(s, "."))
+		return -1;
+	v = strtod(s, &end);
+	if (*end || !(v >= 0) || v > 1e9)
+		return -1;
+	*out = v;
 	return 0;
 }
 

@@ -386,7 +386,7 @@ static const char *walker_lookup(const char *name, void *payload)
 {
 	struct walker *w = payload;
 
-	return w->ctx->lookup ? w->ctx->lookup(name, w->ctx->payload) : NULL;
+	return compose_var(w->ctx, name);
 }
 
 static void walker_unset(const char *name, void *payload)
@@ -466,7 +466,8 @@ static int interpolate_tree(struct compose_ctx *ctx, struct cnode *n, const char
 			if ((lv == LV_ROOT || lv == LV_OBJECT) && !strncmp(key, "x-", 2))
 				continue;
 			if (lv == LV_ROOT && (!strcmp(key, "services") ||
-					      !strcmp(key, "networks") || !strcmp(key, "volumes")))
+					      !strcmp(key, "networks") || !strcmp(key, "volumes") ||
+					      !strcmp(key, "secrets") || !strcmp(key, "configs")))
 				next = LV_SECTION;
 			else if (lv == LV_SECTION)
 				next = LV_OBJECT;

@@ -29,6 +29,7 @@ int cmd_deploy(int argc, char **argv, struct config *cfg, struct error *err);
 int cmd_promote(int argc, char **argv, struct config *cfg, struct error *err);
 int cmd_rollback(int argc, char **argv, struct config *cfg, struct error *err);
 int cmd_cleanup_color(int argc, char **argv, struct config *cfg, struct error *err);
+int cmd_compose(int argc, char **argv, struct config *cfg, struct error *err);
 int cmd_status(int argc, char **argv, struct config *cfg, struct error *err);
 int cmd_doctor(int argc, char **argv, struct config *cfg, struct error *err);
 int cmd_version(int argc, char **argv, struct config *cfg, struct error *err);

@@ -93,6 +93,18 @@ const struct command commands[] = {
 	 "Per env: the durable layer's health, each color (containers, health, commit, age),\n"
 	 "which is live and which is preview, the lock holder, the last deployments.\n",
 	 0},
+	{"compose", cmd_compose, "print the resolved stack, like docker compose config",
+	 "usage: executor compose config [-f FILE]... [--profile P]... [--format yaml|json]\n"
+	 "                               [--project-name NAME]\n\n"
+	 "Reads the stack files (default: compose.yaml or docker-compose.yml and its override\n"
+	 "in the current directory; -f in order, merged) with the same reader as deployments,\n"
+	 "interpolates them with the environment and the directory's .env file, applies\n"
+	 "profiles (--profile, else $COMPOSE_PROFILES), extends and include, and prints the\n"
+	 "resolved project on stdout: YAML (default) or JSON, Compose's long syntax with the\n"
+	 "defaults filled in. Project name: --project-name, else $COMPOSE_PROJECT_NAME, else\n"
+	 "the file's name:, else the directory. Warnings go to stderr; a stack that cannot be\n"
+	 "deployed is one error line on stderr and exit code 1.\n",
+	 0},
 	{"doctor", cmd_doctor, "check this host and say how to fix what is wrong",
 	 "usage: executor doctor [--json]\n\n"
 	 "Checks the admin configuration, the Docker engine and its API version, the socket's\n"

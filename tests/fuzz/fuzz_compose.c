@@ -65,6 +65,8 @@ static void setup(void)
 	}
 }
 
+static const char *const profiles[] = {"debug"};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -90,6 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.files = (const char *const *)paths;
 	opts.nfiles = split ? 2 : 1;
 	opts.project_name_default = "fuzz";
+	opts.profiles = profiles;
+	opts.nprofiles = 1;
 	opts.lookup = lookup;
 	opts.payload = (void *)vars;
 	ret = compose_load(&opts, &p, &diags, &err);
@@ -106,6 +110,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (compose_service_hash(&p->services[i], hex, &err) < 0)
 				abort();
 		free(order);
+		{
+			struct buf out = BUF_INIT;
+
+			buf_init(&out, 0);
+			if (compose_project_config_json(p, &out, &err) < 0 ||
+			    compose_project_config_yaml(p, &out, &err) < 0)
+				abort();
+			buf_release(&out);
+		}
 	}
 	compose_project_free(p);
 	compose_diags_release(&diags);

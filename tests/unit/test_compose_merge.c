@@ -200,20 +200,23 @@ static void test_compose_merge__volumes_with_new_targets_are_appended(void **sta
 }
 
 /* a long-syntax entry on the same target merges field by field */
-static void test_compose_merge__volume_long_syntax_merges_fields_on_same_target(void **state)
+/* compose-go (unicity on target): the overlay's entry replaces the base's whole,
+ * so the base's read_only is not kept */
+static void test_compose_merge__volume_long_syntax_replaces_entry_on_same_target(void **state)
 {
 	struct loaded l;
 
 	load2(&l,
 	      "services:\n  s:\n    image: x\n    volumes:\n"
-	      "      - type: bind\n        source: ./data\n        target: /data\n",
+	      "      - type: bind\n        source: ./data\n        target: /data\n"
+	      "        read_only: true\n",
 	      "services:\n  s:\n    volumes:\n"
-	      "      - target: /data\n        read_only: true\n");
+	      "      - type: bind\n        source: ./other\n        target: /data\n");
 	assert_loaded(&l);
 	assert_int_equal(svc(&l, "s")->nvolumes, 1);
 	assert_int_equal(svc(&l, "s")->volumes[0].type, COMPOSE_MOUNT_BIND);
-	assert_string_equal(svc(&l, "s")->volumes[0].source, VDIR "/data");
-	assert_true(svc(&l, "s")->volumes[0].read_only);
+	assert_string_equal(svc(&l, "s")->volumes[0].source, VDIR "/other");
+	assert_false(svc(&l, "s")->volumes[0].read_only);
 	loaded_release(&l);
 }
 
@@ -281,8 +284,11 @@ static void test_compose_merge__extra_hosts_merge_by_host(void **state)
 	      "services:\n  s:\n    extra_hosts:\n      db: 10.0.0.9\n      mq: 10.0.0.3\n");
 	assert_loaded(&l);
 	s = svc(&l, "s");
-	assert_int_equal(s->nextra_hosts, 3);
-	assert_string_equal(kv_get(s->extra_hosts, s->nextra_hosts, "db"), "10.0.0.9");
+	/* compose-go appends the overlay's entries: db keeps both addresses */
+	assert_int_equal(s->nextra_hosts, 4);
+	assert_string_equal(kv_get(s->extra_hosts, s->nextra_hosts, "db"), "10.0.0.1");
+	assert_string_equal(s->extra_hosts[1].key, "db");
+	assert_string_equal(s->extra_hosts[1].value, "10.0.0.9");
 	assert_string_equal(kv_get(s->extra_hosts, s->nextra_hosts, "cache"), "10.0.0.2");
 	assert_string_equal(kv_get(s->extra_hosts, s->nextra_hosts, "mq"), "10.0.0.3");
 	loaded_release(&l);
@@ -770,7 +776,7 @@ int main(void)
 		cmocka_unit_test(test_compose_merge__volumes_merge_on_target),
 		cmocka_unit_test(test_compose_merge__volumes_with_new_targets_are_appended),
 		cmocka_unit_test(
-			test_compose_merge__volume_long_syntax_merges_fields_on_same_target),
+			test_compose_merge__volume_long_syntax_replaces_entry_on_same_target),
 		cmocka_unit_test(test_compose_merge__environment_merges_by_name),
 		cmocka_unit_test(test_compose_merge__environment_list_and_map_forms_merge),
 		cmocka_unit_test(test_compose_merge__labels_merge_by_name),

@@ -133,8 +133,8 @@ static void test_compose_parse__volume_short_syntax_forms(void **state)
 	assert_null(s->volumes[5].source);
 	assert_null(s->volumes[5].volume_name);
 	assert_string_equal(s->volumes[5].target, "/scratch");
-	/* z is accepted but has no meaning here */
-	assert_true(has_diag(&l, "docker-compose.yml", 7, "unsupported volume option z"));
+	/* z is carried: the SELinux label for the deploy to apply */
+	assert_string_equal(s->volumes[2].selinux, "z");
 	loaded_release(&l);
 }
 
@@ -453,7 +453,8 @@ static void test_compose_parse__optional_missing_dependency_is_dropped_with_warn
 	loaded_release(&l);
 }
 
-static void test_compose_parse__unknown_and_unsupported_keys_warn_with_line(void **state)
+/* metadata keys warn with their line; nothing that changes what runs is dropped */
+static void test_compose_parse__metadata_keys_warn_with_line(void **state)
 {
 	struct loaded l;
 
@@ -462,12 +463,11 @@ static void test_compose_parse__unknown_and_unsupported_keys_warn_with_line(void
 		  "  api:\n"
 		  "    image: x\n"
 		  "    deploy:\n"
-		  "      replicas: 2\n"
-		  "    imgae: typo\n"
+		  "      labels: {a: b}\n"
+		  "    develop: {watch: []}\n"
 		  "    x-custom: fine\n"
 		  "    healthcheck:\n"
 		  "      test: [CMD, true]\n"
-		  "      intervall: 5s\n"
 		  "    ports:\n"
 		  "      - target: 80\n"
 		  "        mode: host\n"
@@ -475,15 +475,35 @@ static void test_compose_parse__unknown_and_unsupported_keys_warn_with_line(void
 		  "  s: {file: ./s}\n");
 	assert_loaded(&l);
 	assert_true(has_diag(&l, "docker-compose.yml", 1, "version is obsolete"));
-	assert_true(has_diag(&l, "docker-compose.yml", 5,
-			     "unsupported key services.api.deploy (ignored)"));
-	assert_true(has_diag(&l, "docker-compose.yml", 7, "unknown key services.api.imgae"));
-	assert_true(has_diag(&l, "docker-compose.yml", 11,
-			     "unknown key services.api.healthcheck.intervall"));
-	assert_true(has_diag(&l, "docker-compose.yml", 14,
-			     "unsupported key services.api.ports[0].mode"));
-	assert_true(has_diag(&l, "docker-compose.yml", 15, "unsupported key secrets"));
-	assert_int_equal(l.diags.n, 6);
+	assert_true(has_diag(&l, "docker-compose.yml", 6, "services.api.deploy.labels is ignored"));
+	assert_true(has_diag(&l, "docker-compose.yml", 7, "services.api.develop is ignored"));
+	assert_true(
+		has_diag(&l, "docker-compose.yml", 13, "services.api.ports[0].mode is ignored"));
+	assert_int_equal(l.diags.n, 4);
+	loaded_release(&l);
+}
+
+/* a typo, or a key that would change what runs and is not carried: one error with its line */
+static void test_compose_parse__unknown_and_refused_keys_are_errors(void **state)
+{
+	struct loaded l;
+
+	load1(&l, "services:\n  api:\n    image: x\n    imgae: typo\n");
+	assert_load_error(&l, "docker-compose.yml:4: services.api.imgae: unknown key");
+	loaded_release(&l);
+	load1(&l, "services:\n  api:\n    image: x\n    healthcheck:\n      intervall: 5s\n");
+	assert_load_error(&l, "docker-compose.yml:5: services.api.healthcheck.intervall: unknown");
+	loaded_release(&l);
+	load1(&l, "services:\n  api:\n    image: x\n    volumes_from: [db]\n");
+	assert_load_error(&l, "docker-compose.yml:4: services.api.volumes_from: not supported");
+	loaded_release(&l);
+	load1(&l, "services:\n  api:\n    image: x\n    deploy:\n      replicas: 2\n");
+	assert_load_error(&l, "docker-compose.yml:5: services.api.deploy.replicas: 2 replicas");
+	loaded_release(&l);
+	load1(&l, "services:\n  api:\n    image: x\n    networks:\n      default:\n"
+		  "        link_local_ips: [169.254.0.2]\n");
+	assert_load_error(&l, "docker-compose.yml:6: services.api.networks.default.link_local_ips:"
+			      " not supported");
 	loaded_release(&l);
 }
 
@@ -630,7 +650,8 @@ int main(void)
 		cmocka_unit_test(test_compose_parse__start_order_puts_dependencies_first),
 		cmocka_unit_test(
 			test_compose_parse__optional_missing_dependency_is_dropped_with_warning),
-		cmocka_unit_test(test_compose_parse__unknown_and_unsupported_keys_warn_with_line),
+		cmocka_unit_test(test_compose_parse__metadata_keys_warn_with_line),
+		cmocka_unit_test(test_compose_parse__unknown_and_refused_keys_are_errors),
 		cmocka_unit_test(test_compose_parse__unset_variable_warns_once),
 		cmocka_unit_test(test_compose_parse__keys_are_not_interpolated),
 		cmocka_unit_test(test_compose_parse__service_hash_is_canonical),
