@@ -37,6 +37,7 @@ void config_release(struct config *cfg)
 	pattern_list_release(&cfg->protected_envs);
 	pattern_list_release(&cfg->allowed_volumes);
 	pattern_list_release(&cfg->allowed_networks);
+	pattern_list_release(&cfg->allowed_stack_options);
 	pattern_list_release(&cfg->cap_add);
 	pattern_list_release(&cfg->cap_drop);
 	pattern_list_release(&cfg->security_opt);
@@ -467,6 +468,8 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 			bad = parse_list(&cfg->allowed_volumes, val);
 		} else if (!strcmp(key, "allowed_networks")) {
 			bad = parse_list(&cfg->allowed_networks, val);
+		} else if (!strcmp(key, "allowed_stack_options")) {
+			bad = parse_list(&cfg->allowed_stack_options, val);
 		} else if (!strcmp(key, "cap_add")) {
 			bad = parse_list(&cfg->cap_add, val);
 		} else if (!strcmp(key, "cap_drop")) {

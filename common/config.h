@@ -53,6 +53,10 @@ struct config {
 	struct pattern_list protected_envs;   /* unset: every env but "ci" */
 	struct pattern_list allowed_volumes;  /* engine objects a stack may use that */
 	struct pattern_list allowed_networks; /* its own app and env did not create */
+	/* what a stack's services may ask for beyond a plain container:
+	 * "privileged", "cap_add:NET_ADMIN", "devices:/dev/net/tun",
+	 * "security_opt:seccomp=unconfined", "pid:host", ... (globs) */
+	struct pattern_list allowed_stack_options;
 	/* job containers; names as in GitLab's Docker executor ([runners.docker]) */
 	struct pattern_list cap_add;
 	struct pattern_list cap_drop;

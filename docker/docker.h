@@ -221,6 +221,10 @@ int docker_exec_simple(struct docker_client *c, const char *container, const cha
 /* labels: object of string values or NULL; *id_out may be NULL. */
 int docker_network_create(struct docker_client *c, const char *name, json_object *labels,
 			  int internal, char **id_out, struct error *err);
+/* The same with more create fields (opts: an object merged into the body:
+ * Driver, Internal, Attachable, EnableIPv6, IPAM, Options), or NULL. */
+int docker_network_create_with(struct docker_client *c, const char *name, json_object *labels,
+			       json_object *opts, char **id_out, struct error *err);
 int docker_network_inspect(struct docker_client *c, const char *name, json_object **out,
 			   struct error *err);
 /* aliases: NULL-terminated or NULL. */
@@ -237,6 +241,9 @@ int docker_network_list(struct docker_client *c, const char *const *label_filter
 
 int docker_volume_create(struct docker_client *c, const char *name, json_object *labels,
 			 struct error *err);
+/* opts: an object merged into the body (Driver, DriverOpts), or NULL. */
+int docker_volume_create_with(struct docker_client *c, const char *name, json_object *labels,
+			      json_object *opts, struct error *err);
 int docker_volume_inspect(struct docker_client *c, const char *name, json_object **out,
 			  struct error *err);
 /* A volume that is already gone is success. */

@@ -10,6 +10,18 @@
 int docker_network_create(struct docker_client *c, const char *name, json_object *labels,
 			  int internal, char **id_out, struct error *err)
 {
+	json_object *opts = json_object_new_object();
+	int rc;
+
+	json_object_object_add(opts, "Internal", json_object_new_boolean(internal));
+	rc = docker_network_create_with(c, name, labels, opts, id_out, err);
+	json_object_put(opts);
+	return rc;
+}
+
+int docker_network_create_with(struct docker_client *c, const char *name, json_object *labels,
+			       json_object *opts, char **id_out, struct error *err)
+{
 	json_object *config = json_object_new_object();
 	json_object *out = NULL;
 	const char *id, *warning;
@@ -26,7 +38,12 @@ int docker_network_create(struct docker_client *c, const char *name, json_object
 	json_object_object_add(config, "Name", json_object_new_string(name));
 	json_object_object_add(config, "CheckDuplicate", json_object_new_boolean(1));
 	json_object_object_add(config, "Driver", json_object_new_string("bridge"));
-	json_object_object_add(config, "Internal", json_object_new_boolean(internal));
+	if (opts) {
+		json_object_object_foreach(opts, k, v)
+		{
+			json_object_object_add(config, k, json_object_get(v));
+		}
+	}
 	if (labels)
 		json_object_object_add(config, "Labels", json_object_get(labels));
 	ret = docker_call_json(c, "POST", "/networks/create", config, &out, DOCKER_TIMEOUT_MS, err);

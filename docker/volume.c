@@ -6,6 +6,12 @@
 int docker_volume_create(struct docker_client *c, const char *name, json_object *labels,
 			 struct error *err)
 {
+	return docker_volume_create_with(c, name, labels, NULL, err);
+}
+
+int docker_volume_create_with(struct docker_client *c, const char *name, json_object *labels,
+			      json_object *opts, struct error *err)
+{
 	json_object *config;
 	int ret;
 
@@ -15,6 +21,12 @@ int docker_volume_create(struct docker_client *c, const char *name, json_object 
 	if (!config)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	json_object_object_add(config, "Name", json_object_new_string(name));
+	if (opts) {
+		json_object_object_foreach(opts, k, v)
+		{
+			json_object_object_add(config, k, json_object_get(v));
+		}
+	}
 	if (labels)
 		json_object_object_add(config, "Labels", json_object_get(labels));
 	ret = docker_call_json(c, "POST", "/volumes/create", config, NULL, DOCKER_TIMEOUT_MS, err);

@@ -529,6 +529,9 @@ void deploy_stack_init(struct deploy_ctx *d, struct stack *s, const struct compo
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
 		      const char *project_name, struct compose_project **out, struct error *err)
 {
+	_cleanup_free_ char *profiles_copy = NULL;
+	const char *profiles[32];
+	size_t nprofiles = 0;
 	struct compose_load_opts opts = {0};
 	struct compose_diags diags = COMPOSE_DIAGS_INIT;
 	char *paths[8];
@@ -552,6 +555,20 @@ int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfi
 	opts.root = d->project_dir;
 	opts.lookup = vars_lookup;
 	opts.payload = &d->vars;
+	/* EXECUTOR_PROFILES (else COMPOSE_PROFILES): comma-separated, as Compose takes them */
+	{
+		const char *pv = vars_get(&d->vars, "EXECUTOR_PROFILES");
+		char *save = NULL, *tok;
+
+		if (!pv || !*pv)
+			pv = vars_get(&d->vars, "COMPOSE_PROFILES");
+		profiles_copy = pv && *pv ? strdup(pv) : NULL;
+		for (tok = profiles_copy ? strtok_r(profiles_copy, ", ", &save) : NULL;
+		     tok && nprofiles < ARRAY_SIZE(profiles); tok = strtok_r(NULL, ", ", &save))
+			profiles[nprofiles++] = tok;
+		opts.profiles = profiles;
+		opts.nprofiles = nprofiles;
+	}
 	rc = compose_load(&opts, out, &diags, err);
 	for (i = 0; i < diags.n; i++) {
 		const char *f = diags.items[i].file ? diags.items[i].file : "";

@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "stages/stackspec.h"
 #include "stages/stages.h"
 
 #define COMPOSE_VERSION_LABEL "2.20.0"
@@ -384,6 +385,14 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 		return -1;
 	}
 	json_object_object_add(host, "Mounts", mounts);
+	if (stackspec_apply(s, svc, cfg, host, err) < 0) {
+		json_object_put(cfg);
+		json_object_put(host);
+		json_object_put(labels);
+		json_object_put(nets);
+		buf_release(&tmp);
+		return -1;
+	}
 	if (svc->restart) {
 		json_object *rp = json_object_new_object();
 		const char *name = svc->restart;
@@ -413,6 +422,19 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 		json_object *ep = json_object_new_object();
 
 		json_object_object_add(ep, "Aliases", aliases_json(s, svc, &svc->networks[i]));
+		if (svc->networks[i].ipv4_address || svc->networks[i].ipv6_address) {
+			json_object *ipam = json_object_new_object();
+
+			if (svc->networks[i].ipv4_address)
+				json_object_object_add(
+					ipam, "IPv4Address",
+					json_object_new_string(svc->networks[i].ipv4_address));
+			if (svc->networks[i].ipv6_address)
+				json_object_object_add(
+					ipam, "IPv6Address",
+					json_object_new_string(svc->networks[i].ipv6_address));
+			json_object_object_add(ep, "IPAMConfig", ipam);
+		}
 		json_object_object_add(nets, svc->networks[i].name, ep);
 	}
 	if (s->attach_network && !svc->network_mode &&
@@ -755,10 +777,17 @@ static int create_resources(const struct stack *s, const int *missing, struct er
 
 		if (!missing[i])
 			continue;
-		labels = project_labels(s);
-		add_label(labels, "com.docker.compose.network", n->key);
-		rc = docker_network_create(s->docker, n->name, labels, 0, NULL, err);
-		json_object_put(labels);
+		{
+			json_object *opts = json_object_new_object();
+
+			labels = project_labels(s);
+			add_label(labels, "com.docker.compose.network", n->key);
+			stackspec_network_options(n, opts);
+			rc = docker_network_create_with(s->docker, n->name, labels, opts, NULL,
+							err);
+			json_object_put(labels);
+			json_object_put(opts);
+		}
 		if (rc == 0) {
 			log_info("Created network %s", n->name);
 			continue;
@@ -780,10 +809,16 @@ static int create_resources(const struct stack *s, const int *missing, struct er
 
 		if (!missing[p->nnetworks + i])
 			continue;
-		labels = project_labels(s);
-		add_label(labels, "com.docker.compose.volume", v->key);
-		rc = docker_volume_create(s->docker, v->name, labels, err);
-		json_object_put(labels); /* the create took its own reference */
+		{
+			json_object *opts = json_object_new_object();
+
+			labels = project_labels(s);
+			add_label(labels, "com.docker.compose.volume", v->key);
+			stackspec_volume_options(v, opts);
+			rc = docker_volume_create_with(s->docker, v->name, labels, opts, err);
+			json_object_put(labels); /* the create took its own reference */
+			json_object_put(opts);
+		}
 		if (rc < 0)
 			return -1; /* docker_volume_create() named the volume */
 		log_info("Created volume %s", v->name);
@@ -1341,9 +1376,17 @@ int stack_check(const struct stack *s, struct error *err)
 
 	if (!missing)
 		return error_set(err, ERR_SYSTEM, "out of memory");
-	for (k = 0; k < p->nservices; k++)
-		if (service_allowed(s, &p->services[k], err) < 0)
+	for (k = 0; k < p->nservices; k++) {
+		const struct compose_service *svc = &p->services[k];
+
+		if (service_allowed(s, svc, err) < 0)
 			return -1;
+		if (svc->build.set)
+			/* Compose names what build: makes <project>-<service> (or image:) */
+			log_info("%s:%d: service %s: build: is not run by the driver; it runs "
+				 "image %s, built and pushed by an earlier job",
+				 svc->file, svc->line, svc->name, svc->image);
+	}
 	if (check_resources(s, missing, err) < 0 || check_container_names(s, err) < 0)
 		return -1;
 	return 0;

@@ -117,6 +117,113 @@ static void test_stack__compose_labels_and_ports(void **state)
 	config_release(&cfg);
 }
 
+static const char keys_yml[] = "services:\n"
+			       "  vpn:\n"
+			       "    image: executor-test/busybox:latest\n"
+			       "    cap_add: [net_admin]\n"
+			       "    cap_drop: [CAP_MKNOD]\n"
+			       "    read_only: true\n"
+			       "    tmpfs: [/run, \"/tmp:size=1m\"]\n"
+			       "    sysctls: {net.ipv4.ip_forward: \"1\"}\n"
+			       "    init: true\n"
+			       "    stop_signal: SIGINT\n"
+			       "    ulimits: {nofile: {soft: 100, hard: 200}, nproc: 50}\n"
+			       "    dns: [10.0.0.2]\n"
+			       "    mem_limit: 64m\n"
+			       "    cpus: 0.5\n"
+			       "    pids_limit: 20\n"
+			       "    shm_size: 8m\n"
+			       "    logging: {driver: json-file, options: {max-size: 1m}}\n"
+			       "  app:\n"
+			       "    image: executor-test/busybox:latest\n"
+			       "    links: [vpn:gw]\n"
+			       "    deploy: {resources: {limits: {memory: 32m, pids: 10}}}\n";
+
+/* Issue 16's keys reach the create body; what leaves the sandbox only when
+ * the admin allows it, one line naming the entry otherwise. */
+static void test_stack__service_keys_reach_the_engine(void **state)
+{
+	struct config cfg;
+	struct compose_project *p = load(keys_yml, "/tmp");
+	struct stack s;
+	json_object *c = NULL;
+	struct error err = ERROR_INIT;
+	char hash[65];
+	const struct compose_service *vpn = compose_project_service(p, "vpn");
+	const struct compose_service *app = compose_project_service(p, "app");
+
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	assert_int_equal(stack_container_config(&s, vpn, &c, hash, &err), -1);
+	assert_int_equal(err.cls, ERR_POLICY);
+	assert_non_null(strstr(err.msg, "service vpn asks for cap_add NET_ADMIN"));
+	assert_non_null(strstr(err.msg, "\"cap_add:NET_ADMIN\" in allowed_stack_options"));
+	assert_int_equal(
+		config_parse(&cfg, "t", "allowed_stack_options = cap_add:NET_ADMIN\n", &err), 0);
+	assert_int_equal(stack_container_config(&s, vpn, &c, hash, &err), 0);
+	assert_string_equal(json_object_get_string(get(c, "HostConfig|CapAdd")),
+			    "[ \"NET_ADMIN\" ]");
+	assert_string_equal(json_object_get_string(get(c, "HostConfig|CapDrop")), "[ \"MKNOD\" ]");
+	assert_true(json_object_get_boolean(get(c, "HostConfig|ReadonlyRootfs")));
+	assert_string_equal(json_object_get_string(get(c, "HostConfig|Tmpfs|/tmp")), "size=1m");
+	assert_non_null(get(c, "HostConfig|Tmpfs|/run"));
+	assert_string_equal(
+		json_object_get_string(get(c, "HostConfig|Sysctls|net.ipv4.ip_forward")), "1");
+	assert_true(json_object_get_boolean(get(c, "HostConfig|Init")));
+	assert_string_equal(json_object_get_string(get(c, "StopSignal")), "SIGINT");
+	assert_int_equal(json_object_array_length(get(c, "HostConfig|Ulimits")), 2);
+	assert_string_equal(json_object_get_string(get(c, "HostConfig|Dns")), "[ \"10.0.0.2\" ]");
+	assert_int_equal(json_object_get_int64(get(c, "HostConfig|Memory")), 64LL << 20);
+	assert_int_equal(json_object_get_int64(get(c, "HostConfig|NanoCpus")), 500000000LL);
+	assert_int_equal(json_object_get_int64(get(c, "HostConfig|PidsLimit")), 20);
+	assert_int_equal(json_object_get_int64(get(c, "HostConfig|ShmSize")), 8LL << 20);
+	assert_string_equal(json_object_get_string(get(c, "HostConfig|LogConfig|Config|max-size")),
+			    "1m");
+	json_object_put(c);
+	c = NULL;
+	/* deploy.resources wins over nothing; links name the peer's container */
+	assert_int_equal(stack_container_config(&s, app, &c, hash, &err), 0);
+	assert_int_equal(json_object_get_int64(get(c, "HostConfig|Memory")), 32LL << 20);
+	assert_int_equal(json_object_get_int64(get(c, "HostConfig|PidsLimit")), 10);
+	assert_non_null(strstr(json_object_get_string(get(c, "HostConfig|Links")), ":gw"));
+	json_object_put(c);
+	compose_project_free(p);
+	config_release(&cfg);
+}
+
+static void test_stack__keys_not_carried_out_are_refused(void **state)
+{
+	static const char *const cases[][2] = {
+		{"services:\n  s:\n    image: x\n    privileged: true\n", "asks for privileged"},
+		{"services:\n  s:\n    image: x\n    pid: host\n", "asks for pid host"},
+		{"services:\n  s:\n    image: x\n    security_opt: [seccomp=unconfined]\n",
+		 "asks for security_opt seccomp=unconfined"},
+		{"services:\n  s:\n    image: x\n    devices: [/dev/net/tun]\n",
+		 "asks for devices /dev/net/tun"},
+		{"services:\n  s:\n    image: x\n    secrets: [k]\nsecrets:\n  k:\n    "
+		 "environment: HOME\n",
+		 "secrets is not carried out by this driver yet"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct compose_project *p = load(cases[i][0], "/tmp");
+		struct stack s;
+		json_object *c = NULL;
+		struct error err = ERROR_INIT;
+		char hash[65];
+
+		config_defaults(&cfg);
+		init_stack(&s, &cfg, p);
+		assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash, &err), -1);
+		if (!strstr(err.msg, cases[i][1]))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.msg, cases[i][1]);
+		compose_project_free(p);
+		config_release(&cfg);
+	}
+}
+
 static void test_stack__spec_label_hides_secret_values(void **state)
 {
 	struct config cfg;
@@ -338,6 +445,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stack__compose_labels_and_ports),
 		cmocka_unit_test(test_stack__spec_label_hides_secret_values),
+		cmocka_unit_test(test_stack__service_keys_reach_the_engine),
+		cmocka_unit_test(test_stack__keys_not_carried_out_are_refused),
 		cmocka_unit_test(test_stack__durable_network_alias_is_project_scoped),
 		cmocka_unit_test(test_stack__bind_outside_project_refused),
 		cmocka_unit_test(test_stack__bind_allowed_by_admin),
