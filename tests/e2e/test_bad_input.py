@@ -244,13 +244,20 @@ DURABLE_CASES = [
     ("same-container-name", "services:\n  a:\n    image: echobase/mariadb:local\n    container_name: e2ebad-same\n"
      "  b:\n    image: echobase/mariadb:local\n    container_name: e2ebad-same\n",
      "bad/same-container-name.yml:5: services a and b have the same container name e2ebad-same", BUILD),
-    ("unknown-keys-warned-and-ignored",
-     "services:\n  db:\n    image: alpine:latest\n    bogus_key: 1\n    privileged: true\nbogus_top: 1\n",
-     ["WARNING: bad/unknown-keys-warned-and-ignored.yml:4: unknown key services.db.bogus_key (ignored)",
-      "WARNING: bad/unknown-keys-warned-and-ignored.yml:5: unsupported key services.db.privileged (ignored)",
-      "WARNING: bad/unknown-keys-warned-and-ignored.yml:6: unknown key bogus_top (ignored)",
+    # no silent drops (issue 16): a key that is not Compose's is a typo until shown otherwise,
+    # metadata warns, and what leaves the sandbox needs the admin's allowed_stack_options
+    ("unknown-key-refused",
+     "services:\n  db:\n    image: echobase/mariadb:local\n    bogus_key: 1\n",
+     "bad/unknown-key-refused.yml:4: services.db.bogus_key: unknown key (not a Compose key: a typo?)", BUILD),
+    ("metadata-warned",
+     "services:\n  db:\n    image: alpine:latest\n    develop: {}\n",
+     ["bad/metadata-warned.yml:4: services.db.develop is ignored",
       "service db uses image alpine:latest, which is not allowed on this runner (allowed: executor-test/*, "
       "echobase/*)"], BUILD),
+    ("privileged-not-allowed",
+     "services:\n  db:\n    image: echobase/mariadb:local\n    privileged: true\n",
+     "bad/privileged-not-allowed.yml:2: service db asks for privileged, which leaves the container's sandbox: "
+     "not allowed unless the runner admin lists \"privileged\" in allowed_stack_options", BUILD),
     ("interpolation-unclosed", "services:\n  db:\n    image: echobase/mariadb:${TAG\n",
      "bad/interpolation-unclosed.yml:3: services.db.image: invalid interpolation in \"echobase/mariadb:${TAG\": "
      "missing \"}\" after \"${\"", BUILD),
