@@ -1103,7 +1103,8 @@ int action_color_cleanup(struct deploy_ctx *d, struct error *err)
 			error_clear(err);
 		}
 	}
-	if (stack_down(d->docker, project, "color", d->app, 0, err) < 0)
+	if (stack_down(d->docker, project, "color", d->app, 0, err) < 0 ||
+	    deploy_remove_files(d, project, err) < 0)
 		goto out;
 	durable_state_remove_color(state, d->action.color);
 	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)

@@ -47,6 +47,7 @@ struct deploy_ctx {
 	char durable_network[192]; /* <app>-<env>-durable-network */
 	char *env_dir;		   /* <state>/envs/<env> */
 	char *router_dir;	   /* <state>/envs/<env>/router */
+	char files_dir[4400];	   /* <env>/files/<project>: its secrets and configs */
 	char commit[41];	   /* the checkout's HEAD, when it is a git tree */
 
 	struct durable_secrets secrets;
@@ -107,6 +108,10 @@ struct stack;
  * its bind mounts may use (roots, NULL-terminated). */
 void deploy_stack_init(struct deploy_ctx *d, struct stack *s, const struct compose_project *p,
 		       const char *files, const char *const *roots);
+
+/* Remove the secrets and configs a project's containers mounted (the env's
+ * <env>/files/<project>), once its containers are gone. */
+int deploy_remove_files(struct deploy_ctx *d, const char *project, struct error *err);
 
 /* Load stack files (relative to project_dir) with the context's variables. */
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,

@@ -371,7 +371,8 @@ int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct err
 			  buf_str(&colors), d->action.env);
 		goto out;
 	}
-	if (stack_down(d->docker, d->durable_project, "durable", d->app, remove_volumes, err) < 0)
+	if (stack_down(d->docker, d->durable_project, "durable", d->app, remove_volumes, err) < 0 ||
+	    deploy_remove_files(d, d->durable_project, err) < 0)
 		goto out;
 	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;

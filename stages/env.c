@@ -524,6 +524,21 @@ void deploy_stack_init(struct deploy_ctx *d, struct stack *s, const struct compo
 	s->attach_network = color ? d->durable_network : NULL;
 	s->bind_roots = roots;
 	s->health_timeout_s = 180;
+	snprintf(d->files_dir, sizeof(d->files_dir), "%s/files/%s", d->env_dir, p->name);
+	s->files_dir = d->files_dir;
+	s->lookup = vars_lookup;
+	s->lookup_payload = &d->vars;
+}
+
+int deploy_remove_files(struct deploy_ctx *d, const char *project, struct error *err)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	if (asprintf(&dir, "%s/files/%s", d->env_dir, project) < 0) {
+		dir = NULL;
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
+	return fs_remove_tree(dir, err);
 }
 
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,

@@ -332,6 +332,7 @@ static json_object *aliases_json(const struct stack *s, const struct compose_ser
 int stack_container_config(const struct stack *s, const struct compose_service *svc,
 			   json_object **out, char hash[65], struct error *err)
 {
+	char files_digest[65] = "";
 	json_object *cfg = json_object_new_object(), *host = json_object_new_object();
 	json_object *labels = project_labels(s), *env = json_object_new_array();
 	json_object *exposed = json_object_new_object(), *bindings = json_object_new_object();
@@ -376,6 +377,15 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 	json_object_object_add(cfg, "ExposedPorts", exposed);
 	json_object_object_add(host, "PortBindings", bindings);
 	if (mounts_json(s, svc, mounts, err) < 0) {
+		json_object_put(cfg);
+		json_object_put(host);
+		json_object_put(labels);
+		json_object_put(mounts);
+		json_object_put(nets);
+		buf_release(&tmp);
+		return -1;
+	}
+	if (stackspec_files(s, svc, mounts, files_digest, 0, err) < 0) {
 		json_object_put(cfg);
 		json_object_put(host);
 		json_object_put(labels);
@@ -493,6 +503,10 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 		}
 		json_object_object_add(spec, "Env", senv);
 		json_object_object_del(spec, "Labels");
+		/* the contents of its secrets and configs: a rotated one recreates it */
+		if (files_digest[0])
+			json_object_object_add(spec, "FilesDigest",
+					       json_object_new_string(files_digest));
 	}
 	{
 		const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
@@ -929,6 +943,12 @@ static int create_container(const struct stack *s, const struct compose_service 
 	struct image_pull pull;
 	int rc;
 
+	/* its secrets and configs, as the create is about to mount them */
+	if ((svc->nsecrets || svc->nconfigs) &&
+	    stackspec_files(s, svc, NULL, (char[65]){0}, 1, err) < 0) {
+		json_object_put(rest);
+		return error_wrap(err, "files of %s", svc->name);
+	}
 	/* API 1.41 honours only one endpoint at create: keep the first */
 	if (json_object_object_get_ex(cfg, "NetworkingConfig", &netcfg) &&
 	    json_object_object_get_ex(netcfg, "EndpointsConfig", &eps)) {

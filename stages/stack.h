@@ -47,6 +47,12 @@ struct stack {
 	const char *attach_network;
 	/* host directories bind mounts may use besides allowed_bind_paths */
 	const char *const *bind_roots;
+	/* secrets and configs: written under files_dir (the env's store, never
+	 * mounted whole) and mounted one file each, read-only; a secret's
+	 * `environment:` is looked up with lookup */
+	const char *files_dir;
+	const char *(*lookup)(const char *name, void *payload);
+	void *lookup_payload;
 	int health_timeout_s;
 	const struct registry_auth *auth; /* pull credentials; NULL: anonymous */
 };

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include "stages/stackspec.h"
 
+#include <errno.h>
 #include <fnmatch.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
 #include "stages/stack.h"
 
 static json_object *strv_json(char *const *v, size_t n)
@@ -61,8 +67,8 @@ static int gate(const struct stack *s, const struct compose_service *svc, const 
 			 "%s:%d: service %s asks for %s%s%s, which leaves the container's sandbox: "
 			 "not allowed unless the runner admin lists \"%s%s%s\" in "
 			 "allowed_stack_options",
-			 svc->file, svc->line, svc->name, what, value ? " " : "", value ? value : "",
-			 what, value ? ":" : "", value ? value : "");
+			 svc->file, svc->line, svc->name, what, value ? " " : "",
+			 value ? value : "", what, value ? ":" : "", value ? value : "");
 }
 
 /* A capability as docker writes it: upper case, without CAP_. */
@@ -88,13 +94,11 @@ static int narrowing_security_opt(const char *o)
 /* Keys the model carries that the driver does not apply yet: refused. */
 static int not_applied(const struct compose_service *svc, struct error *err)
 {
-	const char *key = svc->nsecrets		     ? "secrets"
-			  : svc->nconfigs	     ? "configs"
-			  : svc->post_start.n	     ? "post_start"
-			  : svc->pre_stop.n	     ? "pre_stop"
-			  : svc->pre_start.n	     ? "pre_start"
-			  : svc->platform	     ? "platform"
-						     : NULL;
+	const char *key = svc->post_start.n  ? "post_start"
+			  : svc->pre_stop.n  ? "pre_stop"
+			  : svc->pre_start.n ? "pre_start"
+			  : svc->platform    ? "platform"
+					     : NULL;
 
 	if (!key)
 		return 0;
@@ -168,7 +172,8 @@ static int apply_security(const struct stack *s, const struct compose_service *s
 		} ns[] = {
 			{"pid", "PidMode", offsetof(struct compose_service, pid)},
 			{"ipc", "IpcMode", offsetof(struct compose_service, ipc)},
-			{"userns_mode", "UsernsMode", offsetof(struct compose_service, userns_mode)},
+			{"userns_mode", "UsernsMode",
+			 offsetof(struct compose_service, userns_mode)},
 		};
 
 		for (i = 0; i < ARRAY_SIZE(ns); i++) {
@@ -180,10 +185,11 @@ static int apply_security(const struct stack *s, const struct compose_service *s
 			if (!strncmp(v, "service:", 8)) {
 				peer = compose_project_service(s->project, v + 8);
 				if (!peer)
-					return error_set(err, ERR_COMPOSE,
-							 "%s:%d: service %s: %s %s names no service "
-							 "of the stack",
-							 svc->file, svc->line, svc->name, ns[i].key, v);
+					return error_set(
+						err, ERR_COMPOSE,
+						"%s:%d: service %s: %s %s names no service "
+						"of the stack",
+						svc->file, svc->line, svc->name, ns[i].key, v);
 				{
 					_cleanup_free_ char *c = NULL;
 
@@ -213,7 +219,7 @@ static void apply_resources(const struct compose_service *svc, json_object *host
 	double cpus = svc->limits.cpus > 0 ? svc->limits.cpus : svc->cpus;
 	int64_t mem = svc->limits.memory != COMPOSE_UNSET ? svc->limits.memory : svc->mem_limit;
 	int64_t res = svc->reservations.memory != COMPOSE_UNSET ? svc->reservations.memory
-								 : svc->mem_reservation;
+								: svc->mem_reservation;
 	int64_t pids = svc->limits.pids != COMPOSE_UNSET ? svc->limits.pids : svc->pids_limit;
 
 	if (cpus > 0)
@@ -237,8 +243,10 @@ static void apply_resources(const struct compose_service *svc, json_object *host
 			json_object *o = json_object_new_object();
 
 			add_str(o, "Name", svc->ulimits[i].name);
-			json_object_object_add(o, "Soft", json_object_new_int64(svc->ulimits[i].soft));
-			json_object_object_add(o, "Hard", json_object_new_int64(svc->ulimits[i].hard));
+			json_object_object_add(o, "Soft",
+					       json_object_new_int64(svc->ulimits[i].soft));
+			json_object_object_add(o, "Hard",
+					       json_object_new_int64(svc->ulimits[i].hard));
 			json_object_array_add(u, o);
 		}
 		json_object_object_add(host, "Ulimits", u);
@@ -365,9 +373,9 @@ void stackspec_network_options(const struct compose_resource *r, json_object *bo
 			add_str(c, "IPRange", p->ip_range);
 			add_str(c, "Gateway", p->gateway);
 			if (p->naux_addresses)
-				json_object_object_add(c, "AuxiliaryAddresses",
-						       kv_object(p->aux_addresses,
-								 p->naux_addresses));
+				json_object_object_add(
+					c, "AuxiliaryAddresses",
+					kv_object(p->aux_addresses, p->naux_addresses));
 			json_object_array_add(cfgs, c);
 		}
 		json_object_object_add(ipam, "Config", cfgs);
@@ -385,4 +393,165 @@ void stackspec_volume_options(const struct compose_resource *r, json_object *bod
 	if (r->ndriver_opts)
 		json_object_object_add(body, "DriverOpts",
 				       kv_object(r->driver_opts, r->ndriver_opts));
+}
+
+static const struct compose_file_def *file_def(const struct compose_project *p, int secret,
+					       const char *key)
+{
+	const struct compose_file_def *defs = secret ? p->secrets : p->configs;
+	size_t i, n = secret ? p->nsecrets : p->nconfigs;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(defs[i].key, key))
+			return &defs[i];
+	return NULL;
+}
+
+/* The content of a secret or config: its file's (beneath the project),
+ * its variable's, or the inline one. */
+static int file_content(const struct stack *s, const struct compose_service *svc,
+			const struct compose_file_def *def, const char *kind, struct buf *out,
+			struct error *err)
+{
+	if (def->external)
+		return error_set(err, ERR_COMPOSE,
+				 "%s:%d: %s %s is external (a swarm object): deployments here take "
+				 "%s from a file, a variable or inline content",
+				 def->file_decl ? def->file_decl : svc->file, def->line, kind,
+				 def->key, kind);
+	if (def->file) {
+		const char *root = s->project->working_dir;
+		const char *rel = root ? fs_rel_below(root, def->file) : NULL;
+
+		if (!rel)
+			return error_set(err, ERR_POLICY,
+					 "%s:%d: %s %s: %s is outside the repository; keep it in "
+					 "the repository or give it as a variable",
+					 def->file_decl ? def->file_decl : svc->file, def->line,
+					 kind, def->key, def->file);
+		if (fs_read_beneath(root, rel, out, 1 << 20, err) < 0)
+			return error_wrap(err, "%s %s", kind, def->key);
+		return 0;
+	}
+	if (def->environment) {
+		const char *v = s->lookup ? s->lookup(def->environment, s->lookup_payload) : NULL;
+
+		if (!v)
+			return error_set(
+				err, ERR_COMPOSE,
+				"%s:%d: %s %s takes the variable %s, which is not set; set "
+				"it as a CI/CD variable",
+				def->file_decl ? def->file_decl : svc->file, def->line, kind,
+				def->key, def->environment);
+		return buf_puts(out, v) < 0 ? error_set(err, ERR_SYSTEM, "out of memory") : 0;
+	}
+	if (def->content)
+		return buf_puts(out, def->content) < 0 ? error_set(err, ERR_SYSTEM, "out of memory")
+						       : 0;
+	return error_set(err, ERR_COMPOSE, "%s:%d: %s %s has no file, environment or content",
+			 def->file_decl ? def->file_decl : svc->file, def->line, kind, def->key);
+}
+
+static int write_file(const char *dir, const char *key, const struct buf *content,
+		      const struct compose_file_ref *ref, mode_t mode, struct error *err)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (fs_mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	if (asprintf(&path, "%s/%s", dir, key) < 0) {
+		path = NULL;
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
+	if (fs_write_atomic(path, content->data ? content->data : "", content->len, mode, err) < 0)
+		return -1;
+	if ((ref->uid || ref->gid) && chown(path, ref->uid ? (uid_t)strtoul(ref->uid, NULL, 10) : 0,
+					    ref->gid ? (gid_t)strtoul(ref->gid, NULL, 10) : 0) < 0)
+		return error_set_errno(err, ERR_IO, errno, "chown %s", path);
+	return 0;
+}
+
+int stackspec_files(const struct stack *s, const struct compose_service *svc, json_object *mounts,
+		    char digest[65], int write, struct error *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char raw[32];
+	unsigned int rawlen = 0;
+	int pass, rc = -1;
+	size_t i;
+
+	digest[0] = '\0';
+	if (!md)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	for (pass = 0; pass < 2; pass++) {
+		int secret = pass == 0;
+		const char *kind = secret ? "secret" : "config";
+		const struct compose_file_ref *refs = secret ? svc->secrets : svc->configs;
+		size_t n = secret ? svc->nsecrets : svc->nconfigs;
+
+		for (i = 0; i < n; i++) {
+			const struct compose_file_ref *ref = &refs[i];
+			const struct compose_file_def *def =
+				file_def(s->project, secret, ref->source);
+			mode_t mode =
+				ref->mode == COMPOSE_UNSET ? 0444 : (mode_t)(ref->mode & 07777);
+			_cleanup_free_ char *dir = NULL, *src = NULL;
+			struct buf content = BUF_INIT;
+			char meta[256];
+			json_object *m;
+
+			if (!def) {
+				error_set(err, ERR_COMPOSE, "%s:%d: service %s: no %s named %s",
+					  svc->file, svc->line, svc->name, kind, ref->source);
+				goto out;
+			}
+			if (file_content(s, svc, def, kind, &content, err) < 0) {
+				buf_release(&content);
+				goto out;
+			}
+			if (!s->files_dir) {
+				buf_release(&content);
+				error_set(err, ERR_COMPOSE,
+					  "%s:%d: service %s: %ss need a deployment's env",
+					  svc->file, svc->line, svc->name, kind);
+				goto out;
+			}
+			if (secret && content.len)
+				log_add_secret(buf_str(&content));
+			if (asprintf(&dir, "%s/%ss", s->files_dir, kind) < 0 ||
+			    asprintf(&src, "%s/%s", dir, def->key) < 0) {
+				buf_release(&content);
+				error_set(err, ERR_SYSTEM, "out of memory");
+				goto out;
+			}
+			snprintf(meta, sizeof(meta), "%s/%s %o %s:%s %zu\n", kind, def->key,
+				 (unsigned)mode, ref->uid ? ref->uid : "0",
+				 ref->gid ? ref->gid : "0", content.len);
+			EVP_DigestUpdate(md, meta, strlen(meta));
+			EVP_DigestUpdate(md, content.data ? content.data : "", content.len);
+			if (write && write_file(dir, def->key, &content, ref, mode, err) < 0) {
+				buf_release(&content);
+				goto out;
+			}
+			buf_release(&content);
+			if (!mounts)
+				continue;
+			m = json_object_new_object();
+			add_str(m, "Type", "bind");
+			add_str(m, "Source", src);
+			add_str(m, "Target", ref->target);
+			json_object_object_add(m, "ReadOnly", json_object_new_boolean(1));
+			json_object_array_add(mounts, m);
+		}
+	}
+	if (svc->nsecrets || svc->nconfigs) {
+		EVP_DigestFinal_ex(md, raw, &rawlen);
+		for (i = 0; i < rawlen && i < 32; i++)
+			snprintf(digest + 2 * i, 3, "%02x", raw[i]);
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
 }

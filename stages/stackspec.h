@@ -30,6 +30,18 @@ struct stack;
 int stackspec_apply(const struct stack *s, const struct compose_service *svc, json_object *cfg,
 		    json_object *host, struct error *err);
 
+/*
+ * The service's secrets and configs as bind mounts of files in
+ * s->files_dir/<secrets|configs>/<key> (read-only, at their targets), added
+ * to mounts; *digest (65 bytes) covers their contents, modes and owners, so
+ * a rotated secret recreates the container.  With write, the files are
+ * written (atomically, with their mode and owner) for the create that
+ * follows; without, nothing changes on disk.  A secret's value is added to
+ * the log mask.
+ */
+int stackspec_files(const struct stack *s, const struct compose_service *svc, json_object *mounts,
+		    char digest[65], int write, struct error *err);
+
 /* The create options of a network beyond name and labels (Driver,
  * Internal, Attachable, EnableIPv6, IPAM, Options), added to body. */
 void stackspec_network_options(const struct compose_resource *r, json_object *body);

@@ -200,9 +200,11 @@ static void test_stack__keys_not_carried_out_are_refused(void **state)
 		 "asks for security_opt seccomp=unconfined"},
 		{"services:\n  s:\n    image: x\n    devices: [/dev/net/tun]\n",
 		 "asks for devices /dev/net/tun"},
-		{"services:\n  s:\n    image: x\n    secrets: [k]\nsecrets:\n  k:\n    "
-		 "environment: HOME\n",
-		 "secrets is not carried out by this driver yet"},
+		{"services:\n  s:\n    image: x\n    post_start: [{command: [\"true\"]}]\n",
+		 "post_start is not carried out by this driver yet"},
+		{"services:\n  s:\n    image: x\n    secrets: [k]\nsecrets:\n  k:\n"
+		 "    environment: E2E_SURELY_UNSET\n",
+		 "secret k takes the variable E2E_SURELY_UNSET, which is not set"},
 	};
 	size_t i;
 
@@ -222,6 +224,69 @@ static void test_stack__keys_not_carried_out_are_refused(void **state)
 		compose_project_free(p);
 		config_release(&cfg);
 	}
+}
+
+static const char *lookup_env(const char *name, void *payload)
+{
+	return getenv(name);
+}
+
+/* Secrets and configs are files of the env's store, mounted one by one,
+ * read-only; their contents are in the hash, so a rotation recreates. */
+static void test_stack__secrets_and_configs_are_mounted_files(void **state)
+{
+	static const char yml[] =
+		"services:\n"
+		"  db:\n"
+		"    image: executor-test/busybox:latest\n"
+		"    secrets: [db_pw, {source: api_key, target: key, mode: 0400}]\n"
+		"    configs: [{source: conf, target: /etc/app.conf}]\n"
+		"secrets:\n"
+		"  db_pw:\n"
+		"    environment: E2E_UNIT_DB_PW\n"
+		"  api_key:\n"
+		"    environment: E2E_UNIT_API_KEY\n"
+		"configs:\n"
+		"  conf:\n"
+		"    content: \"port=1\"\n";
+	struct config cfg;
+	struct compose_project *p = load(yml, "/tmp");
+	struct stack s;
+	json_object *c = NULL, *m;
+	struct error err = ERROR_INIT;
+	char hash1[65], hash2[65];
+	const char *spec;
+
+	setenv("E2E_UNIT_DB_PW", "first-password-value", 1);
+	setenv("E2E_UNIT_API_KEY", "api-key-value-0001", 1);
+	config_defaults(&cfg);
+	init_stack(&s, &cfg, p);
+	s.files_dir = "/nonexistent/files/echobase-green";
+	s.lookup = lookup_env;
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash1, &err), 0);
+	m = get(c, "HostConfig|Mounts");
+	assert_int_equal(json_object_array_length(m), 3);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(m, 0), "Source")),
+			    "/nonexistent/files/echobase-green/secrets/db_pw");
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(m, 0), "Target")),
+			    "/run/secrets/db_pw");
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(m, 1), "Target")),
+			    "/run/secrets/key");
+	assert_true(json_object_get_boolean(get(json_object_array_get_idx(m, 2), "ReadOnly")));
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(m, 2), "Target")),
+			    "/etc/app.conf");
+	spec = json_object_get_string(get(c, "Labels|io.executor.spec"));
+	assert_null(strstr(spec, "first-password-value"));
+	json_object_put(c);
+	/* nothing was written: the check must not change the store */
+	assert_int_equal(access("/nonexistent/files", F_OK), -1);
+	/* a rotated secret is another container */
+	setenv("E2E_UNIT_DB_PW", "second-password-value", 1);
+	assert_int_equal(stack_container_config(&s, &p->services[0], &c, hash2, &err), 0);
+	assert_string_not_equal(hash1, hash2);
+	json_object_put(c);
+	compose_project_free(p);
+	config_release(&cfg);
 }
 
 static void test_stack__spec_label_hides_secret_values(void **state)
@@ -447,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_stack__spec_label_hides_secret_values),
 		cmocka_unit_test(test_stack__service_keys_reach_the_engine),
 		cmocka_unit_test(test_stack__keys_not_carried_out_are_refused),
+		cmocka_unit_test(test_stack__secrets_and_configs_are_mounted_files),
 		cmocka_unit_test(test_stack__durable_network_alias_is_project_scoped),
 		cmocka_unit_test(test_stack__bind_outside_project_refused),
 		cmocka_unit_test(test_stack__bind_allowed_by_admin),
