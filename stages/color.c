@@ -951,8 +951,11 @@ int action_promote(struct deploy_ctx *d, struct error *err)
 	}
 	if (color_healthy(d, color, err) < 0)
 		goto out;
-	/* re-check the candidate through the preview entry before the switch */
-	if (!durable_state_preview(state) || strcmp(durable_state_preview(state), color)) {
+	/* re-check the candidate through the preview entry before the switch;
+	 * the router's file may say otherwise than the state when an earlier
+	 * action was killed between the two: then it is applied again */
+	if (!durable_state_preview(state) || strcmp(durable_state_preview(state), color) ||
+	    !route_in_place(d, state, durable_state_live(state), color)) {
 		durable_state_set_canary(state, NULL, 0, NULL);
 		if (route_apply(d, state, durable_state_live(state), color, err) < 0)
 			goto out;

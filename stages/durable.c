@@ -220,22 +220,11 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		json_object *info = NULL;
 		struct error e = ERROR_INIT;
 
-		struct buf cur = BUF_INIT;
-		char gen[64];
-
 		snprintf(path, sizeof(path), "%s/%s", d->router_dir, ROUTER_FILE);
-		/* the routing in place, rendered again with its own generation: the
-		 * same text means nothing to reload (the color actions reload on
-		 * every change of targets) */
-		if (fs_read_file(path, &cur, 4 << 20, &e) == 0 &&
-		    route_generation_of(buf_str(&cur), gen, sizeof(gen)) == 0 &&
-		    route_render_as(d, state, durable_state_live(state),
-				    durable_state_preview(state), gen, &router_text, err) == 0 &&
-		    !strcmp(buf_str(&router_text), buf_str(&cur)))
-			router_same = 1;
-		buf_release(&cur);
-		error_clear(&e);
-		buf_reset(&router_text);
+		/* the same routing in place means nothing to reload (the color
+		 * actions reload on every change of targets) */
+		router_same = route_in_place(d, state, durable_state_live(state),
+					     durable_state_preview(state));
 		if (!router_same &&
 		    route_render(d, state, durable_state_live(state), durable_state_preview(state),
 				 &router_text, err) < 0)

@@ -101,6 +101,28 @@ int route_render_as(const struct deploy_ctx *d, json_object *state, const char *
 	return rc;
 }
 
+int route_in_place(const struct deploy_ctx *d, json_object *state, const char *live,
+		   const char *preview)
+{
+	_cleanup_free_ char *path = NULL;
+	struct buf cur = BUF_INIT, text = BUF_INIT;
+	struct error e = ERROR_INIT;
+	char gen[64];
+	int same;
+
+	if (asprintf(&path, "%s/%s", d->router_dir, ROUTER_FILE) < 0) {
+		path = NULL;
+		return 0;
+	}
+	same = fs_read_file(path, &cur, 4 << 20, &e) == 0 &&
+	       route_generation_of(buf_str(&cur), gen, sizeof(gen)) == 0 &&
+	       route_render_as(d, state, live, preview, gen, &text, &e) == 0 &&
+	       !strcmp(buf_str(&text), buf_str(&cur));
+	buf_release(&cur);
+	buf_release(&text);
+	return same;
+}
+
 void route_health_url(char *out, size_t size, json_object *route)
 {
 	json_object *p = NULL, *h = NULL;

@@ -15,6 +15,11 @@ int route_render(const struct deploy_ctx *d, json_object *state, const char *liv
 int route_render_as(const struct deploy_ctx *d, json_object *state, const char *live,
 		    const char *preview, const char *generation, struct buf *out,
 		    struct error *err);
+/* 1 when the router's file in place is what live/preview render to (with
+ * the file's own {{generation}}): an action killed between the file and the
+ * state leaves them apart, and the next one must apply it again. */
+int route_in_place(const struct deploy_ctx *d, json_object *state, const char *live,
+		   const char *preview);
 /* The {{generation}} value a rendered file carries; -1 when none. */
 int route_generation_of(const char *text, char *out, size_t size);
 
