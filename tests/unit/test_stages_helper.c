@@ -18,9 +18,15 @@
 static void test_stage_place__the_runners_stages_run_in_the_helper(void **state)
 {
 	static const char *const helper[] = {
-		"get_sources",	 "clear_worktree",		"restore_cache",
-		"download_artifacts", "archive_cache",		"archive_cache_on_failure",
-		"upload_artifacts_on_success", "upload_artifacts_on_failure", "cleanup_file_variables",
+		"get_sources",
+		"clear_worktree",
+		"restore_cache",
+		"download_artifacts",
+		"archive_cache",
+		"archive_cache_on_failure",
+		"upload_artifacts_on_success",
+		"upload_artifacts_on_failure",
+		"cleanup_file_variables",
 	};
 	size_t i;
 
@@ -32,9 +38,18 @@ static void test_stage_place__the_runners_stages_run_in_the_helper(void **state)
 static void test_stage_place__the_jobs_stages_and_unknown_names_run_in_the_job(void **state)
 {
 	static const char *const job[] = {
-		"prepare_script", "build_script", "step_script", "step_release", "after_script",
+		"prepare_script",
+		"build_script",
+		"step_script",
+		"step_release",
+		"after_script",
 		/* names the driver does not know: user scripts, as the SPEC says */
-		"step_", "prepare_executor", "GET_SOURCES", "get_sources ", "", "upload_artifacts",
+		"step_",
+		"prepare_executor",
+		"GET_SOURCES",
+		"get_sources ",
+		"",
+		"upload_artifacts",
 	};
 	size_t i;
 
@@ -69,9 +84,9 @@ static void test_shell_detect__the_helper_starts_with_umask_0000(void **state)
 	assert_int_equal(strncmp(h, "umask 0000; ", 12), 0);
 	assert_string_equal(h + 12, j);
 	assert_null(strstr(j, "umask"));
-	assert_int_equal(strncmp(shell_detect_script("sh", 1), "umask 0000; for s in /usr/local/bin/sh",
-				 38),
-			 0);
+	assert_int_equal(
+		strncmp(shell_detect_script("sh", 1), "umask 0000; for s in /usr/local/bin/sh", 38),
+		0);
 }
 
 /* The detection text as `sh -c` runs it, the script on its stdin: out gets
@@ -179,8 +194,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stage_place__the_runners_stages_run_in_the_helper),
-		cmocka_unit_test(test_stage_place__the_jobs_stages_and_unknown_names_run_in_the_job),
-		cmocka_unit_test(test_shell_detect__bash_first_then_sh_in_the_docker_executors_order),
+		cmocka_unit_test(
+			test_stage_place__the_jobs_stages_and_unknown_names_run_in_the_job),
+		cmocka_unit_test(
+			test_shell_detect__bash_first_then_sh_in_the_docker_executors_order),
 		cmocka_unit_test(test_shell_detect__the_helper_starts_with_umask_0000),
 		cmocka_unit_test(test_shell_detect__execs_a_shell_that_reads_the_script_from_stdin),
 		cmocka_unit_test(test_runner_binary__configured_then_found_on_path),
