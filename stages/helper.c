@@ -20,7 +20,9 @@
  */
 #include "stages/helper.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +83,8 @@ const char *shell_detect_script(const char *shell, int in_helper)
 	int sh = shell && !strcmp(shell, "sh");
 
 	if (in_helper)
-		return sh ? "umask 0000; " DETECT(SH_PATHS) : "umask 0000; " DETECT(BASH_PATHS SH_PATHS);
+		return sh ? "umask 0000; " DETECT(SH_PATHS)
+			  : "umask 0000; " DETECT(BASH_PATHS SH_PATHS);
 	return sh ? DETECT(SH_PATHS) : DETECT(BASH_PATHS SH_PATHS);
 }
 
@@ -130,6 +133,28 @@ int helper_runner_binary(const struct config *cfg, char *out, size_t size, struc
 	return 0;
 }
 
+int helper_binary_is_static(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	int i;
+
+	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 4096)
+		return -1;
+	for (i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof(ph))) !=
+		    (ssize_t)sizeof(ph))
+			return -1;
+		if (ph.p_type == PT_INTERP)
+			return 0;
+	}
+	return 1;
+}
+
 /* ---- the helper container ---- */
 
 /* <state>/caches/<runner>/project-<id>, from the slot
@@ -144,8 +169,8 @@ static int cache_host_dir(const struct job_ctx *ctx, const char *slot, char *out
 
 	if (strncmp(slot, ctx->cfg->state_dir, n) || strncmp(slot + n, "/slots/", 7) || !conc ||
 	    conc < rel ||
-	    (size_t)snprintf(out, size, "%s/caches/%.*s", ctx->cfg->state_dir,
-			     (int)(conc - rel), rel) >= size)
+	    (size_t)snprintf(out, size, "%s/caches/%.*s", ctx->cfg->state_dir, (int)(conc - rel),
+			     rel) >= size)
 		return error_set(err, ERR_SYSTEM, "the cache directory of slot %s: path too long",
 				 slot);
 	return 0;

@@ -56,6 +56,11 @@ const char *shell_detect_script(const char *shell, int in_helper);
  */
 int helper_runner_binary(const struct config *cfg, char *out, size_t size, struct error *err);
 
+/* 1 when the ELF file has no program interpreter (a static binary, which runs
+ * in any helper image), 0 when it has one, -1 when it is not a readable ELF
+ * file. */
+int helper_binary_is_static(const char *path);
+
 /*
  * Run a runner's stage in the job's helper container.  create: make the
  * helper when it does not exist yet (pulling helper_image by the admin's

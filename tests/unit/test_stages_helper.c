@@ -190,6 +190,21 @@ static void test_runner_binary__configured_then_found_on_path(void **state)
 	config_release(&cfg);
 }
 
+static void test_binary_is_static__reads_the_elf_program_headers(void **state)
+{
+	char path[] = "/tmp/executor-unit-notelf-XXXXXX";
+	int fd = mkstemp(path);
+
+	/* the unit test binary itself is dynamically linked (cmocka, libcurl, ...) */
+	assert_int_equal(helper_binary_is_static("/proc/self/exe"), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "#!/bin/sh\n", 10), 10);
+	close(fd);
+	assert_int_equal(helper_binary_is_static(path), -1);
+	unlink(path);
+	assert_int_equal(helper_binary_is_static("/nonexistent-executor-unit"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_shell_detect__the_helper_starts_with_umask_0000),
 		cmocka_unit_test(test_shell_detect__execs_a_shell_that_reads_the_script_from_stdin),
 		cmocka_unit_test(test_runner_binary__configured_then_found_on_path),
+		cmocka_unit_test(test_binary_is_static__reads_the_elf_program_headers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
