@@ -2,9 +2,10 @@
 /*
  * Container jobs: the runner's prepare / run / cleanup, natively against the
  * Engine API.  One long-lived job container per job (plus one container per
- * service), labelled with the runner and job id so cleanup finds them
- * whatever happened before, on the network of the job's runner slot (or on
- * a network of the job's own when the slot is taken).
+ * service, and the helper that runs the runner's own stages, stages/helper.c),
+ * labelled with the runner and job id so cleanup finds them whatever happened
+ * before, on the network of the job's runner slot (or on a network of the
+ * job's own when the slot is taken).
  */
 #include <ctype.h>
 #include <errno.h>

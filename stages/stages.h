@@ -5,8 +5,10 @@
 /*
  * What a job does.  Container jobs (stages/job.c): prepare creates the
  * per-job network, services and the long-lived job container; run executes
- * the runner's script for any stage inside it; cleanup removes exactly what
- * the job created, found by labels.
+ * the runner's script for the job's own stages inside it, and for the
+ * runner's own stages (sources, cache, artifacts) in the job's helper
+ * container (stages/helper.c); cleanup removes exactly what the job created,
+ * found by labels.
  */
 
 #include "common/config.h"
