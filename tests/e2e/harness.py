@@ -2771,7 +2771,9 @@ def _job_from_file(path: str) -> tuple[Job, dict]:
               after_script=doc.get("after_script"), name=doc.get("name", "test"), stage=doc.get("stage", "test"),
               image=img, image_entrypoint=entry, services=services, variables=doc.get("variables"),
               extra_steps=[(k, v) for k, v in (doc.get("extra_steps") or {}).items()],
-              timeout=int(doc.get("timeout", 3600)), project=doc.get("project", "e2e/project"))
+              timeout=int(doc.get("timeout", 3600)), project=doc.get("project", "e2e/project"),
+              artifacts=doc.get("artifacts") or (), cache=doc.get("cache") or (),
+              dependencies=doc.get("dependencies") or (), dotenv=doc.get("dotenv"))
     return job, runner
 
 
@@ -2780,7 +2782,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Run one GitLab CI job through a custom-executor driver, the way gitlab-runner 19.4 would.",
         epilog="job.json is either a full spec.Job payload (with \"steps\") or a short form: "
                '{"script": [...], "image": "...", "services": [{"name": "...", "alias": "..."}], '
-               '"variables": {...}, "after_script": [...], "runner": {RunnerConfig fields}}')
+               '"variables": {...}, "after_script": [...], "artifacts": [{"paths": [...]}], "cache": [{"key": ..., '
+               '"paths": [...]}], "dependencies": [{"id": ..., "token": ..., "name": ..., "artifacts_file": '
+               '{"filename": ...}}], "dotenv": "deploy.env", "runner": {RunnerConfig fields, "url": ...}}')
     ap.add_argument("job", help="job JSON file")
     ap.add_argument("--driver", default=os.environ.get("EXECUTOR_BIN"),
                     help="driver binary registered for all four stages (default $EXECUTOR_BIN)")
