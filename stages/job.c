@@ -1041,8 +1041,8 @@ int job_exec_script(struct job_ctx *ctx, const struct job_exec *x, const struct 
 	if ((code == 126 || code == 127) &&
 	    (strstr(st.tail, "executable file not found") || strstr(st.tail, SHELL_NOT_FOUND)))
 		return error_set(err, x->image_is_admins ? ERR_CONFIG : ERR_JOB,
-				 "%s %s has no shell: it needs sh (and bash, or sh, at "
-				 "/usr/local/bin, /usr/bin, /bin or /busybox); %s",
+				 "%s %s has no shell: the runner's scripts need sh on its PATH, "
+				 "and bash or sh in /usr/local/bin, /usr/bin, /bin or /busybox; %s",
 				 x->what, x->image ? x->image : "", x->fix);
 	if (code != 0) {
 		err->cls = ERR_SCRIPT;

@@ -350,6 +350,44 @@ def test_a_missing_helper_image_is_a_system_failure_naming_it():
     check("never-printed" not in lines(res), "the script did not run", res)
 
 
+ODD_SHELL = "executor-test/e2ehelp-oddshell:latest"
+
+
+def _odd_shell_image() -> None:
+    """An image whose only shell is /opt/bin/sh (busybox): `sh` is on its PATH, so its idle
+    container starts, but none of the paths the runner's shell detection knows has a shell.
+    Made once, like the fixture images, and kept (labelled io.executor.fixture=true)."""
+    if docker("image", "inspect", ODD_SHELL, check=False).returncode == 0:
+        return
+    d = tempfile.mkdtemp(prefix="e2ehelp-odd-", dir=state_dir())
+    try:
+        os.makedirs(os.path.join(d, "opt", "bin"))
+        shutil.copy2("/bin/busybox", os.path.join(d, "opt", "bin", "busybox"))
+        for app in ("sh", "echo", "sleep", "cat"):
+            os.symlink("busybox", os.path.join(d, "opt", "bin", app))
+        for sub in ("tmp", "proc", "sys", "dev", "etc"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        tar = os.path.join(state_dir(), "e2ehelp-oddshell.tar")
+        subprocess.run(["tar", "-C", d, "--numeric-owner", "-cf", tar, "."], check=True)
+        docker("import", "--change", "ENV PATH=/opt/bin", "--change", 'CMD ["sh"]', "--change",
+               "LABEL io.executor.fixture=true", tar, ODD_SHELL, timeout=120)
+        os.unlink(tar)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_an_image_without_a_shell_the_detection_knows_is_one_line_and_a_build_failure():
+    w = world()
+    _odd_shell_image()
+    job = w.job(["echo never-printed"], image=ODD_SHELL, git_strategy="none")
+    res = w.run(job)
+    expect_failure(res, "build")
+    check(f"the job image {ODD_SHELL} has no shell: the runner's scripts need sh on its PATH, and bash or sh in "
+          "/usr/local/bin, /usr/bin, /bin or /busybox; use an image that has one" in res.text,
+          "one line naming the image and what it needs", res)
+    check(res.stages == ["prepare_script"], f"prepare_script failed, nothing else ran: {res.stages}", res)
+
+
 def test_a_deploy_jobs_dotenv_report_is_uploaded_from_a_helper():
     """A deployment job without image: the driver deploys, writes deploy.env into the job's
     $CI_PROJECT_DIR, and the runner's upload stage (artifacts:reports:dotenv) runs in a helper
