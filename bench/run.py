@@ -8,7 +8,7 @@ the date and the load), raw samples and engine-call logs to bench/out/. See benc
 for what each row means. Nothing here asserts on timings; a missed target is reported,
 and the exit code is 0 unless a step itself failed.
 
-Rows (--rows takes these keys): trivial, stream, durable, deploy, cleanup, promote.
+Rows (--rows takes these keys): trivial, helper, stream, durable, deploy, cleanup, promote.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from benchlib import BenchError, Row, fmt_kb, fmt_s, loadavg, sh  # noqa: E402
 from proxy import CountingProxy  # noqa: E402
 from runner_rows import CHEAP_RUNS  # noqa: E402
 
-ALL_ROWS = ["trivial", "stream", "durable", "deploy", "cleanup", "promote"]
-TEST_IMAGES = ["executor-test/bash:latest", "executor-test/busybox:latest"]
+ALL_ROWS = ["trivial", "helper", "stream", "durable", "deploy", "cleanup", "promote"]
+TEST_IMAGES = ["executor-test/bash:latest", "executor-test/busybox:latest", "executor-test/helper:latest"]
 
 
 class Ctx:
@@ -54,11 +54,19 @@ class Ctx:
         self.sock = os.path.join(self.ws, "engine-proxy.sock")
         self.conf = self._admin_conf("executor.conf", None)
         self.proxy_conf = self._admin_conf("executor-proxy.conf", f"unix://{self.sock}")
+        # the helper row: the runner's stages in a helper container, with the tests'
+        # gitlab-runner stand-in as the runner binary (a trivial job calls none of it)
+        sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+        from e2elib import standin_runner
+
+        helper = {"helper_image": "executor-test/helper:latest", "runner_binary": standin_runner()}
+        self.helper_conf = self._admin_conf("executor-helper.conf", None, helper)
+        self.helper_proxy_conf = self._admin_conf("executor-helper-proxy.conf", f"unix://{self.sock}", helper)
         self.proxy = CountingProxy(self.sock).start()
         self.proxy_env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}")
         self.logfile = open(os.path.join(self.out, "run.log"), "w")
 
-    def _admin_conf(self, name: str, docker_host: str | None) -> str:
+    def _admin_conf(self, name: str, docker_host: str | None, extra: dict[str, str] | None = None) -> str:
         path = os.path.join(self.ws, name)
         with open(path, "w") as f:
             f.write("# written by bench/run.py\n")
@@ -67,6 +75,8 @@ class Ctx:
             f.write('pull_policy = "never"\n')
             if docker_host:
                 f.write(f'docker_host = "{docker_host}"\n')
+            for k, v in (extra or {}).items():
+                f.write(f'{k} = "{v}"\n')
         os.chmod(path, 0o600)
         return path
 
@@ -134,7 +144,8 @@ def preflight(executor: str) -> None:
         raise BenchError("docker-compose is missing; run scripts/install-deps.sh bench")
     missing = [i for i in TEST_IMAGES if sh(["docker", "image", "inspect", i], check=False).returncode != 0]
     if missing:
-        sh([os.path.join(REPO, "tests", "fixtures", "build-images.sh"), "--quiet", "bash", "busybox"], timeout=900)
+        sh([os.path.join(REPO, "tests", "fixtures", "build-images.sh"), "--quiet", "bash", "busybox", "helper"],
+           timeout=900)
 
 
 # ---------------------------------------------------------------- report
@@ -302,6 +313,10 @@ def main() -> int:
             ctx.log("trivial job:")
             rows += stack_rows._guarded(ctx, ["trivial"],
                                         lambda: rerun_if_noisy(ctx, lambda: runner_rows.trivial_rows(ctx, args.runs)))
+        if "helper" in wanted:
+            ctx.log("trivial job with a helper container:")
+            rows += stack_rows._guarded(ctx, ["trivial-helper"],
+                                        lambda: rerun_if_noisy(ctx, lambda: runner_rows.helper_rows(ctx, args.runs)))
         if "stream" in wanted:
             ctx.log("streaming:")
             rows += stack_rows._guarded(ctx, ["stream", "stream-large"],

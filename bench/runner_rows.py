@@ -25,6 +25,8 @@ RUNNER_SHORT = "benchmark"
 JOB_IMAGE = "executor-test/bash:latest"
 TRIVIAL_JOB = 27001
 STREAM_JOB = 27002
+HELPER_JOB = 27003
+HELPER_IMAGE = "executor-test/helper:latest"
 PLACEHOLDER = ": BENCH_COMMAND"
 CHEAP_RUNS = 11  # runs for rows whose samples take about a second or less
 
@@ -152,6 +154,35 @@ def trivial_rows(ctx, runs: int) -> list[Row]:
                                "only needed when services exist), config 0; no /_ping (the API version "
                                "is kept in the state dir: a replay in a fresh state dir pings once)")
     return [row, row2]
+
+
+def helper_rows(ctx, runs: int) -> list[Row]:
+    """The trivial job with a helper container (helper_image set): get_sources and
+    cleanup_file_variables run in the helper, created at get_sources, against
+    `docker run --rm IMAGE true` and against the same job without a helper (trivial-full)."""
+    job = RecordedJob.record(ctx.executor, ctx.ws, ctx.helper_conf, HELPER_JOB)
+    full = job.stages()
+    ctx.log(f"  recorded the runner's calls for job {HELPER_JOB} (helper_image set): {' '.join(full)}")
+    log = os.path.join(ctx.out, "helper.log")
+    theirs_argv = ["docker", "run", "--rm", "--name", "bench-helper", JOB_IMAGE, "true"]
+    row = Row("trivial-helper", f"the same job with a helper container ({len(full)} calls; get_sources and "
+              "cleanup_file_variables in the helper, created at get_sources)",
+              f"the runner commands, all calls, `helper_image = {HELPER_IMAGE}`",
+              f"`docker run --rm {JOB_IMAGE} true`", "", None)
+    runs = max(runs, CHEAP_RUNS)
+    alternate(row, lambda: job.replay(full, "true", ctx.helper_conf, log),
+              lambda: run_timed(theirs_argv, log=log, what="docker run --rm"), runs, progress=ctx.log)
+    row.extra["ours_parts"] = _parts_median(row.ours)
+    rec = ctx.proxy.record(lambda: job.replay(full, "true", ctx.helper_proxy_conf, log))
+    theirs = ctx.proxy.record(lambda: run_timed(theirs_argv, env=ctx.proxy_env, log=log, what="docker run --rm"))
+    row.extra["api"] = {"ours": rec.names(), "theirs": theirs.names(),
+                        "per_phase": _split_by_phase(rec.calls, rec.result)}
+    row.extra["api_min"] = (20, "prepare 3 (as the trivial row), prepare_script 3, get_sources 6 (the exec "
+                                "create in the helper answered 404 — the cue to create it, as a create's 404 "
+                                "is the cue to pull —, the helper's create and start, then exec create, start, "
+                                "inspect), build_script 3, cleanup_file_variables 3 (in the helper), cleanup 2 "
+                                "(the helper and the container, by name)")
+    return [row]
 
 
 def _startup(ctx, n: int = 21) -> str:

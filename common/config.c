@@ -43,6 +43,8 @@ void config_release(struct config *cfg)
 	pattern_list_release(&cfg->security_opt);
 	free(cfg->docker_auth_config);
 	free(cfg->docker_auth_file);
+	free(cfg->helper_image);
+	free(cfg->runner_binary);
 	while (cfg->napp_projects > 0)
 		free(cfg->app_projects[--cfg->napp_projects].app);
 	memset(cfg, 0, sizeof(*cfg));
@@ -558,6 +560,21 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 						 "%s:%d: docker_auth_file must be an absolute path",
 						 name, lineno);
 			bad = set_str(&cfg->docker_auth_file, val);
+		} else if (!strcmp(key, "helper_image")) {
+			if (*val) {
+				bad = set_str(&cfg->helper_image, val);
+			} else { /* empty: none, the runner's stages run in the job container */
+				free(cfg->helper_image);
+				cfg->helper_image = NULL;
+			}
+		} else if (!strcmp(key, "runner_binary")) {
+			if (val[0] != '/')
+				return error_set(
+					err, ERR_CONFIG,
+					"%s:%d: runner_binary must be an absolute path (the "
+					"gitlab-runner binary on this host)",
+					name, lineno);
+			bad = set_str(&cfg->runner_binary, val);
 		} else {
 			return error_set(err, ERR_CONFIG,
 					 "%s:%d: unknown key \"%s\"; see docs/configuration.md for "

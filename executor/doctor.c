@@ -23,6 +23,7 @@
 #include "durable/env.h"
 #include "durable/tls.h"
 #include "executor/commands.h"
+#include "stages/helper.h"
 
 enum check_status { CHECK_OK, CHECK_WARN, CHECK_ERROR };
 
@@ -197,6 +198,54 @@ static void check_runner_toml(struct report *r)
 	buf_release(&text);
 }
 
+/* The helper container's image and the runner binary it gets (stages/helper.c). */
+static void check_helper(struct report *r, const struct config *cfg, struct docker_client *c)
+{
+	struct error err = ERROR_INIT;
+	char bin[PATH_MAX];
+	json_object *img = NULL;
+	int found;
+
+	if (!cfg->helper_image) {
+		check(r, "helper", CHECK_WARN,
+		      "build a helper image and set helper_image (docs/configuration.md, \"The "
+		      "helper "
+		      "image\")",
+		      "no helper_image: the runner's own stages (git, cache, artifacts) run in the "
+		      "job's image, which then needs git and gitlab-runner");
+		return;
+	}
+	if (docker_image_inspect(c, cfg->helper_image, &img, &err) == 0)
+		check(r, "helper", CHECK_OK, NULL, "helper image %s is present", cfg->helper_image);
+	else if (err.code == 404)
+		check(r, "helper",
+		      pull_policies_has(&cfg->pull_policy, PULL_NEVER) && cfg->pull_policy.n == 1
+			      ? CHECK_ERROR
+			      : CHECK_WARN,
+		      "build or pull it (docs/configuration.md, \"The helper image\")",
+		      "helper image %s is not present", cfg->helper_image);
+	else
+		check(r, "helper", CHECK_WARN, NULL, "helper image %s: %s", cfg->helper_image,
+		      err.msg);
+	json_object_put(img);
+	error_clear(&err);
+	found = helper_runner_binary(cfg, bin, sizeof(bin), &err);
+	if (found < 0)
+		check(r, "helper", CHECK_ERROR, NULL, "%s", err.msg);
+	else if (!found)
+		check(r, "helper", CHECK_WARN, "set runner_binary to this host's gitlab-runner",
+		      "no gitlab-runner on PATH and no runner_binary: jobs' cache and artifacts "
+		      "are "
+		      "skipped");
+	else if (helper_binary_is_static(bin) == 0)
+		check(r, "helper", CHECK_WARN, "use GitLab's own (static) gitlab-runner binary",
+		      "runner binary %s is dynamically linked: it runs in the helper only when the "
+		      "image has its libraries",
+		      bin);
+	else
+		check(r, "helper", CHECK_OK, NULL, "runner binary %s for the helper", bin);
+}
+
 static void check_engine(struct report *r, const struct config *cfg)
 {
 	struct error err = ERROR_INIT;
@@ -271,6 +320,7 @@ static void check_engine(struct report *r, const struct config *cfg)
 			      cfg->default_image, err.msg);
 		json_object_put(img);
 	}
+	check_helper(r, cfg, c);
 	json_object_put(version);
 	json_object_put(info);
 	docker_client_free(c);

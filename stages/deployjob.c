@@ -2,9 +2,10 @@
 /*
  * Deployment jobs under gitlab-runner.  No job image is needed: get_sources
  * fetches the repository with libgit2 into a checkout of the driver's own on
- * the host, build_script carries out the action from it, and the other
- * stages run in a job container only when the job names an image (for
- * artifact uploads).
+ * the host, build_script carries out the action from it, the runner's cache
+ * and artifact stages (the dotenv report's upload) run in the job's helper
+ * container (stages/helper.c), and the job's other stages run in a job
+ * container only when the job names an image.
  *
  * The checkout is not the job's builds slot: every job of the project in
  * that slot can write there (replace $CI_PROJECT_DIR with a link to a host
@@ -30,6 +31,7 @@
 #include "durable/state.h"
 #include "gitlab/git.h"
 #include "stages/deploy.h"
+#include "stages/helper.h"
 #include "stages/joblimits.h"
 #include "stages/stages.h"
 
@@ -286,6 +288,16 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 			return -1;
 		return 0;
 	}
+	/* the runner's stages (cache, artifacts: the dotenv report) in the
+	 * helper, made for them with or without a job container; file variables
+	 * are cleaned up where a stage wrote them */
+	if (stage_place_of(stage) == STAGE_IN_HELPER && ctx->cfg->helper_image) {
+		int rc = helper_run(ctx, script_path, stage,
+				    strcmp(stage, "cleanup_file_variables") != 0, script_exit, err);
+
+		if (rc <= 0)
+			return rc;
+	}
 	has_container = job_container_exists(ctx);
 	if (has_container)
 		return job_run_in_container(ctx, script_path, stage, script_exit, err);
@@ -294,7 +306,8 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 			 ctx->cfg->hostname);
 	else if (!strncmp(stage, "upload_artifacts", 16))
 		log_info("Skipping %s: a deployment job without image: has no container to upload "
-			 "from (reports such as deploy.env need an image with gitlab-runner)",
+			 "from, and the runner has no helper_image (reports such as deploy.env "
+			 "need one)",
 			 stage);
 	else if (strcmp(stage, "cleanup_file_variables"))
 		log_info("Skipping %s: a deployment job without image: runs no scripts", stage);

@@ -253,6 +253,24 @@ static void add_config_source(struct registry_auth *a, const char *json, const c
 		log_warn("%s; its credentials are not used", err.msg);
 }
 
+/* The admin's docker_auth_file, read when a job or an action starts. */
+static void add_auth_file(struct registry_auth *a, const struct config *cfg)
+{
+	_cleanup_buf_ struct buf text = BUF_INIT;
+	struct error err = ERROR_INIT;
+	char source[4200];
+
+	if (!cfg->docker_auth_file)
+		return;
+	snprintf(source, sizeof(source), "docker_auth_file %s", cfg->docker_auth_file);
+	if (fs_read_file(cfg->docker_auth_file, &text, 1 << 20, &err) < 0)
+		log_warn("%s: %s; its credentials are not used", source, err.msg);
+	else
+		add_config_source(a, buf_str(&text), source, REGISTRY_AUTH_ADMIN);
+	if (text.data)
+		explicit_bzero(text.data, text.len);
+}
+
 void image_auth_load(struct registry_auth *a, const struct config *cfg,
 		     const struct gitlab_job *job)
 {
@@ -273,18 +291,14 @@ void image_auth_load(struct registry_auth *a, const struct config *cfg,
 			error_clear(&err);
 		}
 	}
-	if (cfg->docker_auth_file) {
-		_cleanup_buf_ struct buf text = BUF_INIT;
-		char source[4200];
+	add_auth_file(a, cfg);
+}
 
-		snprintf(source, sizeof(source), "docker_auth_file %s", cfg->docker_auth_file);
-		if (fs_read_file(cfg->docker_auth_file, &text, 1 << 20, &err) < 0)
-			log_warn("%s: %s; its credentials are not used", source, err.msg);
-		else
-			add_config_source(a, buf_str(&text), source, REGISTRY_AUTH_ADMIN);
-		if (text.data)
-			explicit_bzero(text.data, text.len);
-	}
+void image_auth_load_admin(struct registry_auth *a, const struct config *cfg)
+{
+	add_config_source(a, cfg->docker_auth_config, "the admin's docker_auth_config",
+			  REGISTRY_AUTH_ADMIN);
+	add_auth_file(a, cfg);
 }
 
 /* ---- pull policies ---- */

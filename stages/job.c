@@ -2,9 +2,10 @@
 /*
  * Container jobs: the runner's prepare / run / cleanup, natively against the
  * Engine API.  One long-lived job container per job (plus one container per
- * service), labelled with the runner and job id so cleanup finds them
- * whatever happened before, on the network of the job's runner slot (or on
- * a network of the job's own when the slot is taken).
+ * service, and the helper that runs the runner's own stages, stages/helper.c),
+ * labelled with the runner and job id so cleanup finds them whatever happened
+ * before, on the network of the job's runner slot (or on a network of the
+ * job's own when the slot is taken).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,13 +22,11 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "stages/helper.h"
 #include "stages/joblimits.h"
 #include "stages/stages.h"
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
-
-static int builds_mount(const struct job_ctx *ctx, char *host, size_t hsize, char *guest,
-			size_t gsize, struct error *err);
 
 static void sanitize(char *dst, size_t size, const char *src)
 {
@@ -75,6 +74,7 @@ int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struc
 	}
 	snprintf(ctx->name, sizeof(ctx->name), "executor-%s-%s", ctx->runner, ctx->job_id);
 	snprintf(ctx->network, sizeof(ctx->network), "%s", ctx->name);
+	snprintf(ctx->helper, sizeof(ctx->helper), "%s-helper", ctx->name);
 	if (action_resolve(ctx->have_payload && ctx->job.name ? ctx->job.name
 							      : gitlab_var("CI_JOB_NAME"),
 			   gitlab_var("EXECUTOR_ACTION"), gitlab_var("EXECUTOR_ENV"),
@@ -109,7 +109,7 @@ void job_ctx_release(struct job_ctx *ctx)
 	memset(ctx, 0, sizeof(*ctx));
 }
 
-static json_object *job_labels(const struct job_ctx *ctx, const char *role)
+json_object *job_labels(const struct job_ctx *ctx, const char *role)
 {
 	json_object *l = json_object_new_object();
 
@@ -125,8 +125,8 @@ static json_object *job_labels(const struct job_ctx *ctx, const char *role)
 /* The job's limits (stages/joblimits.h) into a container's HostConfig.  They
  * were checked before anything was created (job_limits_check), so a refusal
  * here cannot happen halfway through a prepare. */
-static int host_limits(const struct job_ctx *ctx, json_object *host, struct job_limits *l,
-		       struct error *err)
+int job_host_limits(const struct job_ctx *ctx, json_object *host, struct job_limits *l,
+		    struct error *err)
 {
 	if (job_limits_for_job(ctx->cfg, l, err) < 0)
 		return -1;
@@ -135,7 +135,7 @@ static int host_limits(const struct job_ctx *ctx, json_object *host, struct job_
 
 /* The engine refuses more CPUs than it has (400 "Range of CPUs is from 0.01
  * to N"): when the job asked for them, that is the job's to fix. */
-static void cpus_refused(struct error *err, const struct job_limits *l)
+void job_cpus_refused(struct error *err, const struct job_limits *l)
 {
 	if (err->code == 400 && (l->from_job & JOB_LIMIT_CPUS) && strstr(err->msg, "CPUs")) {
 		err->cls = ERR_JOB;
@@ -160,7 +160,7 @@ int job_builds_slot(const struct job_ctx *ctx, char *slot_rel, size_t rsize, cha
 	const char *b;
 	size_t n = strlen(ctx->cfg->state_dir);
 
-	if (builds_mount(ctx, host, sizeof(host), guest, sizeof(guest), err) < 0)
+	if (job_builds_mount(ctx, host, sizeof(host), guest, sizeof(guest), err) < 0)
 		return -1;
 	b = strrchr(project_dir, '/') + 1;
 	if (!*b || !strcmp(b, ".") || !strcmp(b, "..") || strlen(b) > 255)
@@ -175,8 +175,8 @@ int job_builds_slot(const struct job_ctx *ctx, char *slot_rel, size_t rsize, cha
 	return 0;
 }
 
-static int builds_mount(const struct job_ctx *ctx, char *host, size_t hsize, char *guest,
-			size_t gsize, struct error *err)
+int job_builds_mount(const struct job_ctx *ctx, char *host, size_t hsize, char *guest, size_t gsize,
+		     struct error *err)
 {
 	const char *project_dir = gitlab_var("CI_PROJECT_DIR");
 	const char *cid = gitlab_var("CI_CONCURRENT_PROJECT_ID");
@@ -458,7 +458,7 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 	json_object_object_add(cfg, "HostConfig", host);
 	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->network));
 	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
-	if (host_limits(ctx, host, &limits, err) < 0) {
+	if (job_host_limits(ctx, host, &limits, err) < 0) {
 		json_object_put(aliases);
 		json_object_put(cfg);
 		return -1;
@@ -474,7 +474,7 @@ static int start_service(struct job_ctx *ctx, json_object *svc, int idx, struct 
 	rc = image_create_container(ctx->docker, &pull, cname, cfg, &id, err);
 	json_object_put(cfg);
 	if (rc < 0) {
-		cpus_refused(err, &limits);
+		job_cpus_refused(err, &limits);
 		return error_wrap(err, "create service container for %s", image);
 	}
 	if (docker_container_start(ctx->docker, id, err) < 0)
@@ -521,7 +521,8 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	if (image_pull_for_job(&pull, ctx->cfg, &ctx->auth, ctx->job.image_pull_policy, "image",
 			       image, err) < 0)
 		return -1;
-	if (builds_mount(ctx, host_dir, sizeof(host_dir), guest_dir, sizeof(guest_dir), err) < 0)
+	if (job_builds_mount(ctx, host_dir, sizeof(host_dir), guest_dir, sizeof(guest_dir), err) <
+	    0)
 		return -1;
 	if (fs_mkdir_p(host_dir, 0755, err) < 0)
 		return error_wrap(err, "create the builds directory");
@@ -553,7 +554,7 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	json_object_object_add(host, "NetworkMode", json_object_new_string(ctx->network));
 	json_object_object_add(host, "Privileged", json_object_new_boolean(ctx->cfg->privileged));
 	json_object_object_add(cfg, "HostConfig", host);
-	if (host_limits(ctx, host, &limits, err) < 0) {
+	if (job_host_limits(ctx, host, &limits, err) < 0) {
 		json_object_put(cfg);
 		return -1;
 	}
@@ -561,7 +562,7 @@ int job_create_container(struct job_ctx *ctx, const char *image, struct error *e
 	rc = image_create_container(ctx->docker, &pull, ctx->name, cfg, &id, err);
 	json_object_put(cfg);
 	if (rc < 0) {
-		cpus_refused(err, &limits);
+		job_cpus_refused(err, &limits);
 		return error_wrap(err, "create the job container");
 	}
 	if (docker_container_start(ctx->docker, id, err) < 0)
@@ -596,7 +597,8 @@ static int job_slot(const struct job_ctx *ctx)
 	return n < ctx->cfg->slot_networks ? (int)n : -1;
 }
 
-/* An attached container of this job: its container or one of its services. */
+/* An attached container of this job: its container, its helper or one of
+ * its services. */
 static int job_owns(const struct job_ctx *ctx, const char *cname)
 {
 	size_t n = strlen(ctx->name);
@@ -604,7 +606,8 @@ static int job_owns(const struct job_ctx *ctx, const char *cname)
 	if (*cname == '/')
 		cname++;
 	return !strncmp(cname, ctx->name, n) &&
-	       (cname[n] == '\0' || !strncmp(cname + n, "-svc-", 5));
+	       (cname[n] == '\0' || !strcmp(cname + n, "-helper") ||
+		!strncmp(cname + n, "-svc-", 5));
 }
 
 static int slot_lock(const struct job_ctx *ctx, int slot, struct error *err)
@@ -845,10 +848,10 @@ static int write_all(int fd, const char *data, size_t len)
 
 struct run_state {
 	struct job_ctx *ctx;
+	const char *container; /* where the stage runs: the job's or the helper */
 	int kill_phase;
 	struct timespec term_at;
-	int saw_not_found;
-	char tail[256]; /* last stderr bytes, to recognise "executable file not found" */
+	char tail[256]; /* last stderr bytes, to recognise a missing shell */
 };
 
 static int on_output(int stream, const char *data, size_t len, void *payload)
@@ -868,7 +871,7 @@ static int on_output(int stream, const char *data, size_t len, void *payload)
 
 /* kill(-1) from inside the container reaches every process but PID 1 (the
  * idle shell) and the killer itself: the whole running stage. */
-static void signal_stage(struct job_ctx *ctx, const char *sig)
+static void signal_stage(struct job_ctx *ctx, const char *container, const char *sig)
 {
 	struct error err = ERROR_INIT;
 	json_object *cfg = json_object_new_object(), *cmd = json_object_new_array(), *start;
@@ -881,7 +884,7 @@ static void signal_stage(struct job_ctx *ctx, const char *sig)
 	json_object_array_add(cmd, json_object_new_string(script));
 	json_object_object_add(cfg, "Cmd", cmd);
 	json_object_object_add(cfg, "User", json_object_new_string("0"));
-	if (docker_exec_create(ctx->docker, ctx->name, cfg, &exec_id, &err) == 0) {
+	if (docker_exec_create(ctx->docker, container, cfg, &exec_id, &err) == 0) {
 		char path[256];
 
 		start = json_object_new_object();
@@ -911,12 +914,12 @@ static int on_tick(void *payload)
 	case 0:
 		fprintf(stderr, "\nexecutor: job cancelled, stopping the running script\n");
 		clock_gettime(CLOCK_MONOTONIC, &st->term_at);
-		signal_stage(st->ctx, "TERM");
+		signal_stage(st->ctx, st->container, "TERM");
 		st->kill_phase = 1;
 		break;
 	case 1:
 		if (elapsed(&st->term_at) > 2.0) {
-			signal_stage(st->ctx, "KILL");
+			signal_stage(st->ctx, st->container, "KILL");
 			st->kill_phase = 2;
 		}
 		break;
@@ -930,8 +933,18 @@ static int on_tick(void *payload)
 int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
 	      struct error *err)
 {
+	int rc;
+
 	if (ctx->action.kind != ACTION_NONE)
 		return deployjob_run(ctx, script_path, stage, script_exit, err);
+	if (stage_place_of(stage) == STAGE_IN_HELPER && ctx->cfg->helper_image) {
+		/* cleanup_file_variables only where a helper ran something: a job
+		 * whose helper never came up cleans up in its job container */
+		rc = helper_run(ctx, script_path, stage,
+				strcmp(stage, "cleanup_file_variables") != 0, script_exit, err);
+		if (rc <= 0)
+			return rc;
+	}
 	return job_run_in_container(ctx, script_path, stage, script_exit, err);
 }
 
@@ -963,33 +976,34 @@ static int container_gone(struct job_ctx *ctx, const char *stage, struct error *
 	return -1;
 }
 
-int job_run_in_container(struct job_ctx *ctx, const char *script_path, const char *stage,
-			 int *script_exit, struct error *err)
+int job_exec_script(struct job_ctx *ctx, const struct job_exec *x, const struct buf *script,
+		    const char *stage, int *script_exit, int *no_exec, struct error *err)
 {
-	_cleanup_buf_ struct buf script = BUF_INIT;
 	_cleanup_free_ char *exec_id = NULL;
 	json_object *cfg, *cmd;
-	struct run_state st = {.ctx = ctx};
+	struct run_state st = {.ctx = ctx, .container = x->container};
 	struct docker_exec_io io = {0};
 	struct sigaction sa = {0};
 	int running = 1, code = -1, rc, i;
 
 	*script_exit = -1;
-	if (fs_read_file(script_path, &script, SCRIPT_MAX, err) < 0)
-		return error_wrap(err, "read the %s script", stage);
-
+	*no_exec = 0;
 	cfg = json_object_new_object();
 	cmd = json_object_new_array();
-	json_object_array_add(cmd, json_object_new_string(ctx->cfg->shell));
+	json_object_array_add(cmd, json_object_new_string("sh"));
+	json_object_array_add(cmd, json_object_new_string("-c"));
+	json_object_array_add(cmd, json_object_new_string(x->shell_cmd));
 	json_object_object_add(cfg, "Cmd", cmd);
 	json_object_object_add(cfg, "AttachStdin", json_object_new_boolean(1));
 	json_object_object_add(cfg, "AttachStdout", json_object_new_boolean(1));
 	json_object_object_add(cfg, "AttachStderr", json_object_new_boolean(1));
 	json_object_object_add(cfg, "Tty", json_object_new_boolean(0));
-	rc = docker_exec_create(ctx->docker, ctx->name, cfg, &exec_id, err);
+	rc = docker_exec_create(ctx->docker, x->container, cfg, &exec_id, err);
 	json_object_put(cfg);
-	if (rc < 0)
-		return container_gone(ctx, stage, err);
+	if (rc < 0) {
+		*no_exec = 1;
+		return -1;
+	}
 
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
@@ -997,8 +1011,8 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	io.stdin_data = script.data;
-	io.stdin_len = script.len;
+	io.stdin_data = script->data;
+	io.stdin_len = script->len;
 	io.on_output = on_output;
 	io.on_tick = on_tick;
 	io.payload = &st;
@@ -1022,11 +1036,14 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 			"the %s stage's output ended but the engine still reports it running",
 			stage);
 	*script_exit = code;
-	if ((code == 126 || code == 127) && strstr(st.tail, "executable file not found"))
-		return error_set(err, ERR_JOB,
-				 "the job image has no %s; use an image that has it, or ask the "
-				 "runner admin about `shell`",
-				 ctx->cfg->shell);
+	/* the exec's own sh is missing (the runtime says so), or the detection
+	 * found no shell: the image's fault, not the script's */
+	if ((code == 126 || code == 127) &&
+	    (strstr(st.tail, "executable file not found") || strstr(st.tail, SHELL_NOT_FOUND)))
+		return error_set(err, x->image_is_admins ? ERR_CONFIG : ERR_JOB,
+				 "%s %s has no shell: the runner's scripts need sh on its PATH, "
+				 "and bash or sh in /usr/local/bin, /usr/bin, /bin or /busybox; %s",
+				 x->what, x->image ? x->image : "", x->fix);
 	if (code != 0) {
 		err->cls = ERR_SCRIPT;
 		err->code = code;
@@ -1035,6 +1052,28 @@ int job_run_in_container(struct job_ctx *ctx, const char *script_path, const cha
 		return -1;
 	}
 	return 0;
+}
+
+int job_run_in_container(struct job_ctx *ctx, const char *script_path, const char *stage,
+			 int *script_exit, struct error *err)
+{
+	_cleanup_buf_ struct buf script = BUF_INIT;
+	struct job_exec x = {
+		.container = ctx->name,
+		.shell_cmd = shell_detect_script(ctx->cfg->shell, 0),
+		.what = "the job image",
+		.image = job_image(ctx),
+		.fix = "use an image that has one",
+	};
+	int no_exec, rc;
+
+	*script_exit = -1;
+	if (fs_read_file(script_path, &script, SCRIPT_MAX, err) < 0)
+		return error_wrap(err, "read the %s script", stage);
+	rc = job_exec_script(ctx, &x, &script, stage, script_exit, &no_exec, err);
+	if (rc < 0 && no_exec)
+		return container_gone(ctx, stage, err);
+	return rc;
 }
 
 /* ---- cleanup ---- */
@@ -1066,8 +1105,9 @@ static int remove_labelled(struct job_ctx *ctx, const char *const *filters, stru
 }
 
 /*
- * A job without services has one container, whose name is known: it is
- * removed by name.  With services (or an unreadable list of them) every
+ * A job without services has one container and its helper, whose names are
+ * known: they are removed by name (a helper that never was costs one 404).
+ * With services (or an unreadable list of them) every
  * container labelled with the job is.  Then the job's own network, when it
  * had one (gone already is success); the slot network stays for the slot's
  * next job.
@@ -1085,10 +1125,15 @@ int stage_cleanup(struct job_ctx *ctx, struct error *err)
 	services = services_list(ctx, err);
 	error_clear(err);
 	if (services && json_object_array_length(services) == 0) {
-		if (docker_container_remove(ctx->docker, ctx->name, 1, 1, err) < 0) {
-			log_warn("remove container %s: %s", ctx->name, err->msg);
-			failed++;
-		}
+		/* the helper (404 when the job had none), then the job container */
+		const char *names[] = {ctx->helper, ctx->name};
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(names); i++)
+			if (docker_container_remove(ctx->docker, names[i], 1, 1, err) < 0) {
+				log_warn("remove container %s: %s", names[i], err->msg);
+				failed++;
+			}
 	} else {
 		int r = remove_labelled(ctx, filters, err);
 

@@ -5,8 +5,10 @@
 /*
  * What a job does.  Container jobs (stages/job.c): prepare creates the
  * per-job network, services and the long-lived job container; run executes
- * the runner's script for any stage inside it; cleanup removes exactly what
- * the job created, found by labels.
+ * the runner's script for the job's own stages inside it, and for the
+ * runner's own stages (sources, cache, artifacts) in the job's helper
+ * container (stages/helper.c); cleanup removes exactly what the job created,
+ * found by labels.
  */
 
 #include "common/config.h"
@@ -30,6 +32,7 @@ struct job_ctx {
 	char runner[64];	   /* CI_RUNNER_SHORT_TOKEN, sanitized, or "local" */
 	char job_id[32];	   /* digits */
 	char name[128];		   /* executor-<runner>-<job id>: the job container */
+	char helper[160];	   /* <name>-helper: the runner's stages (stages/helper.c) */
 	char network[128];	   /* the job's network: its slot's, or one named like the job */
 	struct action action;	   /* ACTION_NONE for an ordinary container job */
 	struct registry_auth auth; /* pull credentials, read by prepare */
@@ -64,9 +67,46 @@ int job_ensure_network(struct job_ctx *ctx, int *slot_lock, struct error *err);
 /* Create the job container with the given image (shared by both kinds). */
 int job_create_container(struct job_ctx *ctx, const char *image, struct error *err);
 
-/* Run a script in the job container (what stage_run does for container jobs). */
+/* Run a script in the job container (what stage_run does for the job's own
+ * stages of container jobs). */
 int job_run_in_container(struct job_ctx *ctx, const char *script_path, const char *stage,
 			 int *script_exit, struct error *err);
+
+/* A container of the job a stage's script runs in, through exec. */
+struct job_exec {
+	const char *container; /* its name */
+	const char *shell_cmd; /* `sh -c` text that starts the shell: shell_detect_script() */
+	const char *what;      /* "the job image", "the helper image": for messages */
+	const char *image;
+	const char *fix;     /* what to do when the image has no shell */
+	int image_is_admins; /* a missing shell is the admin's to fix (ERR_CONFIG) */
+};
+/*
+ * The script on the stdin of the shell started by exec in the container,
+ * output written through, SIGTERM handled as a cancel (TERM, then KILL, to
+ * every process of the container but its first).  A non-zero exit is
+ * ERR_SCRIPT with *script_exit; an image without a shell is ERR_JOB (or
+ * ERR_CONFIG when it is the admin's).  When the exec cannot be created,
+ * *no_exec is set and err carries the engine's status (404: no such
+ * container, 409: not running).
+ */
+int job_exec_script(struct job_ctx *ctx, const struct job_exec *x, const struct buf *script,
+		    const char *stage, int *script_exit, int *no_exec, struct error *err);
+
+/* Pieces of a job container shared with the helper (stages/helper.c). */
+struct job_limits;
+/* The labels of everything the job creates, with its role. */
+json_object *job_labels(const struct job_ctx *ctx, const char *role);
+/* The job's limits and security options into a HostConfig (joblimits.h). */
+int job_host_limits(const struct job_ctx *ctx, json_object *host, struct job_limits *l,
+		    struct error *err);
+/* A create refused for more CPUs than the engine has is the job's (ERR_JOB)
+ * when the job asked for them. */
+void job_cpus_refused(struct error *err, const struct job_limits *l);
+/* The job's builds slot on the host and where it is mounted: the parent of
+ * CI_PROJECT_DIR (checked to lie below builds_dir). */
+int job_builds_mount(const struct job_ctx *ctx, char *host, size_t hsize, char *guest, size_t gsize,
+		     struct error *err);
 /* A test job that names EXECUTOR_ENV and EXECUTOR_COLOR joins that color's networks. */
 int job_join_color(struct job_ctx *ctx, struct error *err);
 
@@ -94,6 +134,9 @@ struct image_pull {
  */
 void image_auth_load(struct registry_auth *a, const struct config *cfg,
 		     const struct gitlab_job *job);
+/* Only the admin's: docker_auth_config, then docker_auth_file (the helper
+ * image is the admin's, so a job's credentials are not used for it). */
+void image_auth_load_admin(struct registry_auth *a, const struct config *cfg);
 /* Stack images: the admin's pull_policy. */
 void image_pull_admin(struct image_pull *p, const struct config *cfg,
 		      const struct registry_auth *auth);

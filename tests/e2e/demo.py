@@ -7,9 +7,13 @@ pipeline runs job after job through harness.py, exactly as gitlab-runner drives 
 driver (config, prepare, run per stage, cleanup):
 
   validate:stack    container job (echobase/ci-tools:local): tests/validate.sh
+  build:image-sources  container job: packages images/ as an artifact (uploaded by the
+                    driver's helper container to GitLab's artifacts API)
   durable:setup-ci  the driver sets up env ci's durable layer (MariaDB, nginx router)
-  deploy:green      the driver deploys green; the router's preview entry serves it
-  test:e2e          container job on green's network: tests/e2e.sh, TLS verified
+  deploy:green      the driver deploys green; the router's preview entry serves it; its
+                    dotenv report deploy.env is uploaded (artifacts:reports:dotenv)
+  test:e2e          container job on green's network: downloads build:image-sources'
+                    artifact and checks it, then tests/e2e.sh, TLS verified
   promote:green     the driver switches the live entry to green
   deploy:blue       ... blue, into the preview entry
   promote:blue      live -> blue
@@ -17,8 +21,11 @@ driver (config, prepare, run per stage, cleanup):
 
 Every job fetches the repository from a `git daemon` the demo runs on the Docker
 bridge's host address for its duration (deployment jobs with the driver's libgit2 on
-the host, container jobs with git in their container), as GitLab's CI_REPOSITORY_URL
-would be fetched. Then it prints what each job did, the URLs of the live and preview
+the host, container jobs with git in the driver's helper container), as GitLab's
+CI_REPOSITORY_URL would be fetched. Artifacts go to a small stand-in for GitLab's
+artifacts API on the same address (tests/e2e/fake_gitlab.py), through the helper
+(executor-test/helper, built by tests/fixtures/build-images.sh) and the gitlab-runner
+stand-in the tests use (tests/fixtures/gitlab-runner-standin.c) as runner_binary. Then it prints what each job did, the URLs of the live and preview
 entries, and how to remove the stack, which it leaves running.
 
 Env ci uses the seed's ports (database 3307, router 443 live / 1443 preview, blue
@@ -34,7 +41,6 @@ deployed and promoted first so that deploy:green never replaces the live color.
 
 from __future__ import annotations
 
-import glob
 import http.client
 import ipaddress
 import json
@@ -53,6 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
+from fake_gitlab import FakeGitLab  # noqa: E402
 from harness import Job, JobResult, RunnerConfig, run_job  # noqa: E402
 
 RUNNER = "e2edemo"
@@ -204,49 +211,63 @@ class Step:
 QUOTE = " " * 8
 
 
-def read_dotenv(res: JobResult) -> str:
-    """ENVIRONMENT_URL from the deploy job's dotenv report, in its checkout on the host
-    (read right after the job: the next job's checkout cleans untracked files)."""
-    found = glob.glob(os.path.join(paths()["state"], "slots", RUNNER, "project-*", "concurrent-*",
-                                   os.path.basename(res.project_dir), "deploy.env"))
-    if not found:
-        return ""
-    with open(found[0]) as f:
-        return " ".join(ln for ln in f.read().splitlines() if ln.startswith("ENVIRONMENT_URL="))
+def read_dotenv(gl: FakeGitLab, job: Job) -> str:
+    """ENVIRONMENT_URL from the deploy job's dotenv report, as the artifacts API received it
+    (artifacts:reports:dotenv: a gzip of deploy.env)."""
+    import gzip
+
+    for up in gl.uploads.get(job.id, []):
+        if up.query.get("artifact_type") == "dotenv":
+            text = gzip.decompress(up.data).decode()
+            return " ".join(ln for ln in text.splitlines() if ln.startswith("ENVIRONMENT_URL="))
+    return ""
 
 
-def pipeline(url: str, sha: str, port_vars: dict[str, str], live: str | None) -> list[Step]:
+def pipeline(url: str, sha: str, port_vars: dict[str, str], live: str | None, gl: FakeGitLab) -> list[Step]:
     pipeline_id = int(time.time()) % 10**7
     base = {"EXECUTOR_APP": APP}
 
-    def job(name: str, stage: str, script: list[str], image: str | None = None, **variables: str) -> Job:
-        return Job(script, name=name, stage=stage, image=image, git_strategy="fetch", repo_url=url, sha=sha,
-                   refspecs=["+refs/heads/main:refs/remotes/origin/main"], protected=True, project=PROJECT,
-                   pipeline_id=pipeline_id, variables={**base, **variables})
+    def job(name: str, stage: str, script: list[str], image: str | None = None, **kw) -> Job:
+        variables = {**base, **kw.pop("variables", {})}
+        j = Job(script, name=name, stage=stage, image=image, git_strategy="fetch", repo_url=url, sha=sha,
+                refspecs=["+refs/heads/main:refs/remotes/origin/main"], protected=True, project=PROJECT,
+                pipeline_id=pipeline_id, variables=variables, **kw)
+        gl.add_job(j)  # its token may upload its artifacts and download its dependencies'
+        return j
 
-    def driver_job(name: str, stage: str, what: str) -> Job:
+    def driver_job(name: str, stage: str, what: str, **kw) -> Job:
         # as in .gitlab-ci.yml: the script is only an echo (the driver carries the job
-        # out), and the pipeline's default image applies (the driver runs the stages
-        # other than get_sources and the action itself in a container of it)
+        # out), and the pipeline's default image applies (the driver runs the job's
+        # other stages in a container of it, and the runner's in its helper)
         return job(name, stage, [f'echo "{name} is carried out by the executor driver ({what})"'], IMAGE,
-                   EXECUTOR_ENV=ENV, **port_vars)
+                   variables={"EXECUTOR_ENV": ENV, **port_vars}, **kw)
+
+    # .gitlab-ci.yml's build:image-sources, and the artifact the test jobs check
+    build = job("build:image-sources", "build", ["tar -czf image-sources.tar.gz images",
+                                                 "sha256sum image-sources.tar.gz | tee image-sources.sha256"],
+                IMAGE, artifacts=[{"paths": ["image-sources.tar.gz", "image-sources.sha256"], "expire_in": "1 week"}])
 
     deployed = [r"Every container of \S+ is running and healthy.*", r"Color \w+ of env \w+ is deployed and healthy.*"]
     switched = [r"(Promoted|Rolled back): .*"]
     steps = []
     if live == "green":
         note = "(green is live from an earlier demo: blue takes the live traffic first, so deploy:green does not replace the live color)"
-        steps += [Step(driver_job("deploy:blue", "deploy", "deploy of color blue to env ci"), deployed, note),
+        steps += [Step(driver_job("deploy:blue", "deploy", "deploy of color blue to env ci", dotenv="deploy.env"),
+                       deployed, note),
                   Step(driver_job("promote:blue", "promote", "switch env ci's live traffic to blue"), switched)]
     steps += [
         Step(job("validate:stack", "validate", ["bash tests/validate.sh"], IMAGE), [r"^\d+ passed, \d+ failed$"]),
+        Step(build, [r"^[0-9a-f]{64}  image-sources\.tar\.gz$", r"^Uploading artifacts as .*"]),
         Step(driver_job("durable:setup-ci", "durable", "durable setup of env ci"),
              [r"Durable layer of env ci ready: .*", r"The durable layer of env ci is already running.*"]),
-        Step(driver_job("deploy:green", "deploy", "deploy of color green to env ci"), deployed),
-        Step(job("test:e2e", "test", ["bash tests/e2e.sh"], IMAGE, EXECUTOR_ENV=ENV, EXECUTOR_COLOR="green"),
-             [r"^Job container joined network .*", r"^(ok|FAIL) .*", r"^\d+ passed, \d+ failed$"]),
+        Step(driver_job("deploy:green", "deploy", "deploy of color green to env ci", dotenv="deploy.env",
+                        dependencies=[build]), deployed),
+        Step(job("test:e2e", "test", ["bash tests/e2e.sh"], IMAGE, before_script=["sha256sum -c image-sources.sha256"],
+                 dependencies=[build], variables={"EXECUTOR_ENV": ENV, "EXECUTOR_COLOR": "green"}),
+             [r"^Downloading artifacts for build:image-sources .*", r"^image-sources\.tar\.gz: OK$",
+              r"^Job container joined network .*", r"^(ok|FAIL) .*", r"^\d+ passed, \d+ failed$"]),
         Step(driver_job("promote:green", "promote", "switch env ci's live traffic to green"), switched),
-        Step(driver_job("deploy:blue", "deploy", "deploy of color blue to env ci"), deployed),
+        Step(driver_job("deploy:blue", "deploy", "deploy of color blue to env ci", dotenv="deploy.env"), deployed),
         Step(driver_job("promote:blue", "promote", "switch env ci's live traffic to blue"), switched),
         Step(driver_job("rollback:to-green", "rollback", "switch env ci's live traffic back to green"), switched),
     ]
@@ -326,7 +347,13 @@ def main(argv: list[str]) -> int:
     P = paths()
     os.makedirs(DEMO_DIR, mode=0o700, exist_ok=True)
     os.chmod(DEMO_DIR, 0o700)
-    e2elib.write_admin_config(P["config"], P["state"], default_image=IMAGE, allowed_images="echobase/*")
+    p = subprocess.run(["bash", os.path.join(e2elib.REPO, "tests", "fixtures", "build-images.sh"), "--quiet", "helper"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"demo: tests/fixtures/build-images.sh helper failed:\n{p.stderr.strip()}", file=sys.stderr)
+        return 1
+    e2elib.write_admin_config(P["config"], P["state"], default_image=IMAGE, allowed_images="echobase/*",
+                              **e2elib.helper_conf())
     os.environ["EXECUTOR_CONFIG"] = P["config"]
     ports, why = choose_ports()
     with open(P["ports"], "w") as f:
@@ -343,6 +370,7 @@ def main(argv: list[str]) -> int:
 
     tmp = tempfile.mkdtemp(prefix="executor-demo-repo-")
     daemon = None
+    gl: FakeGitLab | None = None
     steps: list[Step] = []
     try:
         repo = os.path.join(tmp, "echobase")
@@ -354,9 +382,12 @@ def main(argv: list[str]) -> int:
         daemon = GitDaemon(tmp)
         url = daemon.url("echobase")
         print(f"  repository: a copy of templates/example at {sha[:8]}, served as {url}")
+        gl = FakeGitLab(os.path.join(tmp, "no-repos")).__enter__()
+        print(f"  artifacts: GitLab's artifacts API stood in for at {gl.url}api/v4/jobs/:id/artifacts; the runner's "
+              f"stages run in helper containers ({e2elib.HELPER})")
         live = load_json(os.path.join(P["env_dir"], "state.json")).get("live") if demo_stack_running() else None
-        steps = pipeline(url, sha, port_vars, live)
-        cfg = RunnerConfig.for_driver(binary, token=f"glrt-{RUNNER}", name="demo-runner", echo=verbose)
+        steps = pipeline(url, sha, port_vars, live, gl)
+        cfg = RunnerConfig.for_driver(binary, token=f"glrt-{RUNNER}", name="demo-runner", echo=verbose, url=gl.url)
         print()
         failed = False
         for st in steps:
@@ -370,12 +401,14 @@ def main(argv: list[str]) -> int:
             print(f"{'  ' + st.job.name if verbose else ''} {'failed' if failed else 'ok'} ({st.res.duration:.1f} s)",
                   flush=True)
             if st.job.name.startswith("deploy:") and not failed:
-                st.dotenv = read_dotenv(st.res)
+                st.dotenv = read_dotenv(gl, st.job)
         e2elib.remove_slot_networks(RUNNER)
         left = e2elib.labelled(RUNNER)
     finally:
         if daemon:
             daemon.stop()
+        if gl:
+            gl.stop()
         e2elib.remove_runner_leftovers(RUNNER)
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -396,7 +429,7 @@ def main(argv: list[str]) -> int:
             if any(q.search(line) for q in st.quotes) and not line.startswith("$ "):
                 print(f"{QUOTE}{line}")
         if st.dotenv:
-            print(f"{QUOTE}dotenv report deploy.env: {st.dotenv}")
+            print(f"{QUOTE}dotenv report deploy.env, as GitLab received it: {st.dotenv}")
         if not ok:
             print(f"{QUOTE}{res.final_line}")
             for line in res.text.splitlines()[-15:]:

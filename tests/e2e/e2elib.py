@@ -24,6 +24,9 @@ JOB_IMAGE = "executor-test/bash:latest"
 BUSYBOX = "executor-test/busybox:latest"
 NGINX = "executor-test/nginx:latest"
 MARIADB = "executor-test/mariadb:latest"
+# the driver's helper_image in the tests (tests/fixtures/build-images.sh helper)
+HELPER = "executor-test/helper:latest"
+STANDIN_SRC = os.path.join(REPO, "tests", "fixtures", "gitlab-runner-standin.c")
 
 
 class SetupError(Exception):
@@ -58,6 +61,36 @@ def runner_config(**kw: Any) -> RunnerConfig:
 def new_job(script: list[str], **kw: Any) -> Job:
     kw.setdefault("image", JOB_IMAGE)
     return Job(script, **kw)
+
+
+# ------------------------------------------------------------------ helper
+
+
+def standin_runner() -> str:
+    """The gitlab-runner stand-in (tests/fixtures/gitlab-runner-standin.c), built static with
+    gcc once per version of its source, for the driver to mount into helper containers as
+    runner_binary. A static binary runs in any image."""
+    import hashlib
+
+    with open(STANDIN_SRC, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    d = os.path.join(os.environ.get("TMPDIR") or "/tmp", "executor-fixtures")
+    out = os.path.join(d, f"gitlab-runner-standin-{digest}")
+    if os.access(out, os.X_OK):
+        return out
+    os.makedirs(d, exist_ok=True)
+    tmp = f"{out}.{os.getpid()}"
+    p = subprocess.run(["gcc", "-static", "-O2", "-Wall", "-o", tmp, STANDIN_SRC], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SetupError(f"building the gitlab-runner stand-in failed (gcc -static; needs libc6-dev): "
+                         f"{p.stderr.strip()[-1500:]}")
+    os.replace(tmp, out)
+    return out
+
+
+def helper_conf() -> dict[str, str]:
+    """The admin keys that give jobs a helper: the test helper image and the stand-in."""
+    return {"helper_image": HELPER, "runner_binary": standin_runner()}
 
 
 # ------------------------------------------------------------------ admin config file

@@ -28,7 +28,15 @@ following /work/shared/reference/gitlab-custom-executor.md ("Harness notes"):
     ending in "Job succeeded" / "ERROR: Job failed: ..." / "ERROR: Job failed (system
     failure): ...".
 
-Not emulated (the job payload may not ask for them): caches, artifacts, dependencies,
+  * restore_cache, download_artifacts, archive_cache[_on_failure] and
+    upload_artifacts_on_{success,failure} generated from the payload's `cache`, `dependencies`
+    and `artifacts` (Job(cache=..., dependencies=..., artifacts=..., dotenv=...)) as
+    shells/abstract.go writes them at 19.4 with a local cache only (no [runners.cache]): the
+    `gitlab-runner --version` guard and its "Missing gitlab-runner. ... is disabled." line,
+    cache keys sanitized, fallback keys, policies, `--file`/`--alternate-file` relative to
+    the project dir, the CACHE_METADATA env file, the uploader's flags with RunnerConfig.url.
+
+Not emulated (the job payload may not ask for them): a remote cache ([runners.cache]),
 secrets, hooks, services' health by the runner (the driver's business), pwsh.
 Deliberate, documented deviations: the job log has no per-line timestamps unless
 RunnerConfig.timestamps is set; the final status line is always appended even past
@@ -369,6 +377,37 @@ def go_json(obj: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+def sanitize_cache_key(key: str) -> tuple[str, str | None]:
+    """cache/cachekey.Sanitize: %2f/%2e decoded and \\ made /, in one pass; .. resolved inside
+    a virtual root; trailing spaces of the last segments dropped. (key, error)."""
+    if key == "":
+        return "", None
+    repl = {"%2f": "/", "%2F": "/", "%2e": ".", "%2E": "."}
+    out, i = [], 0
+    while i < len(key):
+        if key[i] == "\\":
+            out.append("/")
+            i += 1
+        elif key[i:i + 3] in repl:
+            out.append(repl[key[i:i + 3]])
+            i += 3
+        else:
+            out.append(key[i])
+            i += 1
+    cleaned = go_path_join("/", "".join(out))
+    parts = cleaned[1:].split("/")
+    n = len(parts)
+    while n > 0:
+        parts[n - 1] = parts[n - 1].rstrip()
+        if parts[n - 1] != "":
+            break
+        n -= 1
+    out_key = "/".join(parts[:n])
+    if out_key == "":
+        return "", f"cache key {go_quote(key)} could not be sanitized"
+    return out_key, None
+
+
 def shorten_token(token: str) -> str:
     """helpers.ShortenToken."""
     for pat in (r"^glrt-(t[123]_)?|^t[123]_|^glrtr-", r"^glcbt-", r"^GR[0-9A-Fa-f]{7}"):
@@ -455,6 +494,10 @@ class BuildError(JobError):
 
 class SystemFailure(JobError):
     pass
+
+
+class ScriptError(SystemFailure):
+    """The runner could not generate a stage's script (an unknown cache policy)."""
 
 
 class ContextError(JobError):
@@ -616,6 +659,30 @@ class Credential:
         return {"type": self.type, "url": self.url, "username": self.username, "password": self.password}
 
 
+def artifact_spec(a: dict) -> dict:
+    """An `artifacts:` entry as GitLab's runner API sends it (Ci::Build#runner_job_artifacts:
+    type archive, format zip), fields in spec.Artifact's order; the given keys win."""
+    out = {"name": None, "untracked": False, "paths": [], "when": "on_success", "expire_in": None,
+           "artifact_type": "archive", "artifact_format": "zip"}
+    out.update(a)
+    return out
+
+
+def dotenv_report_spec(path: str, expire_in: str | None = None) -> dict:
+    """`artifacts:reports:dotenv: <path>` as GitLab sends it (create_reports): name `.env`,
+    type dotenv, format gzip, when always."""
+    return {"artifact_type": "dotenv", "artifact_format": "gzip", "name": ".env", "paths": [path],
+            "when": "always", "expire_in": expire_in}
+
+
+def cache_spec(c: dict) -> dict:
+    """A `cache:` entry (spec.Cache): key, untracked, policy, paths, when, fallback_keys."""
+    out = {"key": "", "untracked": False, "policy": "pull-push", "paths": [], "when": "on_success",
+           "fallback_keys": []}
+    out.update(c)
+    return out
+
+
 _job_ids = itertools.count(int(time.time() * 10) % 10**8 * 10)
 
 
@@ -640,7 +707,9 @@ class Job:
                  git_strategy: str | None = "none", server_url: str = "https://gitlab.example.com",
                  user_login: str = "e2e-user", spec: dict | None = None,
                  image_pull_policy: str | list[str] | None = None,
-                 credentials: Iterable[Credential | dict] = ()):
+                 credentials: Iterable[Credential | dict] = (),
+                 artifacts: Iterable[dict] = (), cache: Iterable[dict] = (),
+                 dependencies: Iterable["Job | dict"] = (), dotenv: str | None = None):
         self.id = job_id if job_id is not None else next(_job_ids)
         self.token = token or f"glcbt-64_e2e{self.id:x}Tok3n"
         self.name, self.stage = name, stage
@@ -670,7 +739,20 @@ class Job:
         self.depth = depth
         self.timeout = timeout
         self.user_login = user_login
+        # artifacts:, artifacts:reports:dotenv, cache: and the dependencies' artifacts, as
+        # GitLab's job request entity sends them (spec.Artifact, spec.Cache, spec.Dependency)
+        self.artifacts = [artifact_spec(a) for a in artifacts]
+        if dotenv:
+            self.artifacts.append(dotenv_report_spec(dotenv))
+        self.cache = [cache_spec(c) for c in cache]
+        self.dependencies = [d.dependency() if isinstance(d, Job) else dict(d) for d in dependencies]
         self._spec = spec
+
+    def dependency(self, token: str | None = None) -> dict:
+        """This job as a later job's `dependencies` entry (spec.Dependency): GitLab sends the
+        dependency's token (or the running job's, with ci_expose_running_job_token_for_artifacts)."""
+        return {"id": self.id, "token": token or self.token, "name": self.name,
+                "artifacts_file": {"filename": "artifacts.zip", "size": 1}}
 
     @staticmethod
     def _service(s: Service | str | dict) -> Service:
@@ -792,10 +874,10 @@ class Job:
             "steps": steps,
             "image": image,
             "services": [s.to_spec() for s in self.services],
-            "artifacts": None,
-            "cache": None,
+            "artifacts": self.artifacts or None,
+            "cache": self.cache or None,
             "credentials": [c.to_spec() for c in self.credentials] or None,
-            "dependencies": None,
+            "dependencies": self.dependencies or None,
             "features": {"trace_sections": True, "token_mask_prefixes": None,
                          "failure_reasons": ["unknown_failure", "script_failure", "runner_system_failure",
                                              "job_execution_timeout", "job_canceled"], "tracing": None},
@@ -822,6 +904,9 @@ class RunnerConfig:
     graceful_kill_timeout: int = 600
     force_kill_timeout: int = 10
     name: str = "e2e-runner"
+    url: str = "https://gitlab.example.com/"  # [[runners]] url: artifacts' --url (empty: no uploads)
+    artifact_upload_timeout: str = "1h0m0s"  # [runners.artifact] upload_timeout (Go duration)
+    artifact_response_header_timeout: str = "10m0s"
     token: str = "glrt-harness"
     system_id: str = "s_0123456789ab"
     builds_dir: str = ""
@@ -1228,8 +1313,15 @@ class BashWriter:
         self.line(f"if [ -e {go_quote(p)} ]; then")
         self.indent += 1
 
+    def _build(self, quoter: Callable[[str], str], cmd: str, args: Iterable[str]) -> str:
+        return " ".join([self.escape(cmd)] + [quoter(a) for a in args])
+
     def if_cmd(self, cmd: str, *args: str) -> None:
-        self.line("if " + " ".join([self.escape(cmd)] + [self.escape(a) for a in args]) + " >/dev/null 2>&1; then")
+        self.line("if " + self._build(self.escape, cmd, args) + " >/dev/null 2>&1 ; then")
+        self.indent += 1
+
+    def if_cmd_with_output(self, cmd: str, *args: str) -> None:
+        self.line("if " + self._build(self.escape, cmd, args) + " ; then")
         self.indent += 1
 
     def else_(self) -> None:
@@ -1247,16 +1339,41 @@ class BashWriter:
     def mkdir(self, p: str) -> None:
         self.command("mkdir", "-p", p)
 
+    def command_arg_expand(self, cmd: str, *args: str) -> None:
+        """CommandArgExpand: every argument in double quotes ("-f" too)."""
+        self.line(self._build(lambda a: '"' + a + '"', cmd, args))
+        self.check_for_errors()
+
     def rm_dir(self, p: str) -> None:
-        self.command("rm", "-r", "-f", p)
+        self.if_directory(p)
+        self.command_arg_expand("chmod", "-R", "u+rwX", p)
+        self.end_if()
+        self.command_arg_expand("rm", "-r", "-f", p)
 
     def rm_file(self, p: str) -> None:
-        self.command("rm", "-f", p)
+        self.command_arg_expand("rm", "-f", p)
 
     def rm_files_recursive(self, p: str, name: str) -> None:
         self.if_directory(p)
-        self.line(f"find {go_quote(p)} -name {go_quote(name)} -type f -exec rm -f {{}} +")
+        self.line("et='+' ; find /dev/null -exec true {} + 2>/dev/null || et=';' ; "
+                  f'find {go_quote(p)} -name {go_quote(name)} -type f -exec rm -f {{}} "${{et}}"')
         self.end_if()
+
+    def dot_env_variables(self, base: str, variables: dict[str, str]) -> str:
+        """DotEnvVariables: a heredoc into <project>.tmp/<base> (helpers.DotEnvEscape)."""
+        path = self.tmp_file(base)
+        text = f"cat << EOF > {path}\n"
+        for k in sorted(variables):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
+                continue
+            v = (variables[k].replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                 .replace("\r", "\\r"))
+            text += f'{k}="{v}"\n'
+        self.line(text + "EOF\n")
+        return path
+
+    def printf(self, msg: str) -> None:
+        self.line("echo " + self.escape(ANSI_RESET + msg))
 
     def noticef(self, msg: str) -> None:
         self.line("echo " + self.escape(ANSI_BOLD_GREEN + msg + ANSI_RESET))
@@ -1324,6 +1441,7 @@ class _JobRun:
         self.root_dir = ""
         self.build_dir = ""
         self.prepare_entered = False
+        self.started_at = ""
 
     # ---- variables (common/build.go GetAllVariables)
 
@@ -1869,14 +1987,301 @@ class _JobRun:
         if r:
             w.command_with_stdin(True, f"url={r[0]}://{r[1]}\nusername=gitlab-ci-token", "git", "credential", "reject")
 
-    def _change_files_ownership(self, w: BashWriter) -> None:
+    def _change_files_ownership(self, w: BashWriter, *dirs: str) -> None:
+        """changeFilesOwnership: only acts when the uid/gid file exists (umask-off mode)."""
         uidgid = f"{self.root_dir}/{BUILD_UID_GID_FILE}"
         w.if_file(uidgid)
-        if self.root_dir.strip():
-            w.if_directory(self.root_dir)
-            w.line(f"chown -R \"$(stat -c '%u:%g' '{uidgid}')\" '{self.root_dir}'")
+        for d in dirs or (self.root_dir,):
+            if not d.strip():
+                continue
+            w.if_directory(d)
+            w.line(f"chown -R \"$(stat -c '%u:%g' '{uidgid}')\" '{d}'")
+            if self.bool_setting("CI_DEBUG_TRACE", False):
+                w.line(f"echo \"Setting ownership for {d} to $(stat -c '%u:%g' '{uidgid}')\"")
             w.end_if()
         w.end_if()
+
+    # ---- cache and artifacts (shells/abstract.go at 19.4)
+
+    def cache_dir_of_build(self) -> str:
+        """Build.CacheDir: cache_dir joined with ProjectUniqueDir(false)."""
+        return go_path_join(self.cache_dir, self.project_unique_dir(False))
+
+    def _guard(self, w: BashWriter, action: str, body: Callable[[], None]) -> None:
+        """guardRunnerCommand: the helper commands only when `gitlab-runner --version` works."""
+        w.if_cmd(RUNNER_NAME, "--version")
+        body()
+        w.else_()
+        w.warningf(f"Missing {RUNNER_NAME}. {action} is disabled.")
+        w.end_if()
+
+    def _variable_value(self, key: str) -> str:
+        for v in reversed(self.all_variables()):
+            if v.key == key:
+                return v.value
+        return ""
+
+    def _expand(self, value: str) -> str:
+        return go_expand(value, self._raw_lookup(self.all_variables()))
+
+    def _new_cache_config(self, w: BashWriter, user_key: str,
+                          checks: Iterable[Callable[[str], bool]] = ()) -> tuple[dict | None, str, str | None]:
+        """newCacheConfig: (config, warning, error)."""
+        gi, ji = self.spec.get("git_info") or {}, self.spec.get("job_info") or {}
+        raw = go_path_join("/", ji.get("name", ""), gi.get("ref", ""))[1:]
+        if user_key:
+            raw = self._expand(user_key)
+        hashed_on = self.ff("FF_HASH_CACHE_KEYS")
+        warning, err = "", None
+        if hashed_on:
+            human = raw
+        else:
+            human, serr = sanitize_cache_key(raw)
+            if serr:
+                warning = serr
+            elif human != raw:
+                warning = f"cache key {go_quote(raw)} sanitized to {go_quote(human)}"
+        for check in checks:
+            if not check(human):
+                return None, warning, None
+        if human == "":
+            return None, warning, "empty cache key"
+
+        def sha(k: str) -> str:
+            return hashlib.sha256(k.encode()).hexdigest()
+
+        hashed = sha(human) if hashed_on else human
+        alternate = human if hashed_on else sha(human)
+
+        def archive(key: str) -> str:
+            return posixpath.relpath(go_path_join(self.cache_dir_of_build(), key, "cache.zip"), self.build_dir)
+
+        return {"human": human, "hashed": hashed, "file": archive(hashed), "alternate_file": archive(alternate)}, \
+            warning, err
+
+    @staticmethod
+    def _check_policy(policy: str, wanted: str) -> bool:
+        """Cache.CheckPolicy; an unknown policy fails the script's generation."""
+        if policy in ("", "pull-push"):
+            return True
+        if policy in ("pull", "push"):
+            return policy == wanted
+        raise ScriptError(f"unknown cache policy {policy}")
+
+    def _gen_restore_cache(self, w: BashWriter) -> bool:
+        self._exports(w)
+        w.cd(self.build_dir)
+        skip = True
+        for c in self.spec.get("cache") or []:
+            args = [x for p in c.get("paths") or [] for x in ("--path", p)]
+            if c.get("untracked"):
+                args.append("--untracked")
+            if not args:
+                continue
+            skip = False
+            cc, warning, err = self._new_cache_config(w, c.get("key") or "")
+            if warning:
+                w.warningf(warning)
+            if err:
+                w.noticef(f"Skipping cache extraction due to {err}")
+                continue
+            try:
+                ok = self._check_policy(self._expand(c.get("policy") or ""), "pull")
+            except ScriptError as e:
+                raise ScriptError(f"{e} for {cc['human']}") from None
+            if not ok:
+                w.noticef(f"Not downloading cache {cc['human']} due to policy")
+                continue
+            self._extract_cache_or_fallbacks(w, cc, c)
+        if skip:
+            return False
+        self._change_files_ownership(w, self.cache_dir_of_build(), self.root_dir)
+        return True
+
+    def _extract_cache_or_fallbacks(self, w: BashWriter, first: dict, c: dict) -> None:
+        configs = [first]
+
+        def add(key: str, *checks: Callable[[str], bool]) -> None:
+            if not key:
+                return
+            cc, warning, err = self._new_cache_config(w, key, checks)
+            if warning:
+                w.warningf(warning)
+            if err:
+                w.noticef(f"Skipping cache extraction due to {err}")
+                return
+            if cc is not None:
+                configs.append(cc)
+
+        for k in c.get("fallback_keys") or []:
+            add(self._expand(k))
+
+        def block_protected(key: str) -> bool:
+            if key.rstrip(". ").endswith("-protected"):
+                w.warningf(f"CACHE_FALLBACK_KEY {go_quote(key)} not allowed to end in {go_quote('-protected')}")
+                return False
+            return True
+
+        add(self._variable_value("CACHE_FALLBACK_KEY"), block_protected)
+        self._guard(w, "Extracting cache", lambda: self._add_extract_cache(w, configs, list(c.get("paths") or [])))
+
+    def _add_extract_cache(self, w: BashWriter, configs: list[dict], paths: list[str]) -> None:
+        cc = configs[0]
+        args = ["cache-extractor", "--file", cc["file"], "--timeout", str(self.int_setting("CACHE_REQUEST_TIMEOUT", 10))]
+        w.noticef(f"Checking cache for {cc['human']}...")
+        # no [runners.cache]: no --url, --gocloud-url, --env-file or alternate URLs
+        w.if_cmd_with_output(RUNNER_NAME, *args)
+        w.noticef("Successfully extracted cache")
+        w.else_()
+        w.warningf("Failed to extract cache")
+        if self.ff("FF_CLEAN_UP_FAILED_CACHE_EXTRACT"):
+            for p in paths:
+                w.printf(f"Removing {p}")
+                w.rm_dir(p)
+        if len(configs) > 1:
+            self._add_extract_cache(w, configs[1:], paths)
+        w.end_if()
+
+    def _gen_download_artifacts(self, w: BashWriter) -> bool:
+        self._exports(w)
+        w.cd(self.build_dir)
+        deps = [d for d in self.spec.get("dependencies") or [] if (d.get("artifacts_file") or {}).get("filename")]
+        if not deps:
+            return False
+
+        def body() -> None:
+            for d in deps:
+                w.noticef(f"Downloading artifacts for {d.get('name', '')} ({d.get('id', 0)})...")
+                w.command(RUNNER_NAME, "artifacts-downloader", "--url", self.cfg.url, "--token", d.get("token", ""),
+                          "--id", str(d.get("id", 0)))
+
+        self._guard(w, "Artifacts downloading", body)
+        self._change_files_ownership(w, self.cache_dir_of_build(), self.root_dir)
+        return True
+
+    @staticmethod
+    def _when_matches(when: str | None, on_success: bool) -> bool:
+        """ArtifactWhen / CacheWhen: on_success (or empty), on_failure, always."""
+        when = when or ""
+        if on_success:
+            return when in ("", "on_success", "always")
+        return when in ("on_failure", "always")
+
+    def _gen_archive_cache(self, w: BashWriter, on_success: bool) -> bool:
+        self._exports(w)
+        w.cd(self.build_dir)
+        skip = True
+        for c in self.spec.get("cache") or []:
+            if not self._when_matches(c.get("when"), on_success):
+                continue
+            args = [x for p in c.get("paths") or [] for x in ("--path", p)]
+            if c.get("untracked"):
+                args.append("--untracked")
+            if not args:
+                continue
+            skip = False
+            cc, warning, err = self._new_cache_config(w, c.get("key") or "")
+            if warning:
+                w.warningf(warning)
+            if err:
+                w.noticef(f"Skipping cache archiving due to {err}")
+                continue
+            try:
+                ok = self._check_policy(self._expand(c.get("policy") or ""), "push")
+            except ScriptError as e:
+                raise ScriptError(f"{e} for {cc['human']}") from None
+            if not ok:
+                w.noticef(f"Not uploading cache {cc['human']} due to policy")
+                continue
+            self._add_cache_upload(w, cc, args)
+        return not skip
+
+    def _add_cache_upload(self, w: BashWriter, cc: dict, archiver_args: list[str]) -> None:
+        args = ["cache-archiver", "--file", cc["file"], "--alternate-file", cc["alternate_file"],
+                "--timeout", str(self.int_setting("CACHE_REQUEST_TIMEOUT", 10))]
+        env = {"CACHE_METADATA": go_json({"cachekey": cc["human"]})}
+        args += archiver_args
+
+        def body() -> None:
+            w.noticef(f"Creating cache {cc['human']}...")
+            env_file = w.dot_env_variables("gitlab_runner_cache_env", env)
+            w.if_cmd_with_output(RUNNER_NAME, *args, "--env-file", env_file)
+            w.noticef("Created cache")
+            w.else_()
+            w.warningf("Failed to create cache")
+            w.end_if()
+            w.rm_file(env_file)
+
+        self._guard(w, "Creating cache", body)
+
+    def _gen_upload_artifacts(self, w: BashWriter, on_success: bool) -> bool:
+        if not self.cfg.url:
+            return False
+        self._exports(w)
+        w.cd(self.build_dir)
+        wrote = False
+        for a in self.spec.get("artifacts") or []:
+            if not self._when_matches(a.get("when"), on_success):
+                continue
+            if self._write_upload_artifact(w, a):
+                wrote = True
+        return wrote
+
+    def _write_upload_artifact(self, w: BashWriter, a: dict) -> bool:
+        args = ["artifacts-uploader", "--url", self.cfg.url, "--token", str(self.spec.get("token", "")),
+                "--id", str(self.spec.get("id", 0)), "--timeout", self.cfg.artifact_upload_timeout,
+                "--response-header-timeout", self.cfg.artifact_response_header_timeout]
+        fmt = a.get("artifact_format") or ""
+        if fmt == "zip" and self._job_variable_bool("RUNNER_GENERATE_ARTIFACTS_METADATA"):
+            args += self._artifacts_metadata_args()
+        archiver = [x for p in a.get("paths") or [] for x in ("--path", p)]
+        archiver += [x for p in a.get("exclude") or [] for x in ("--exclude", p)]
+        if a.get("untracked"):
+            archiver.append("--untracked")
+        if not archiver:
+            return False
+        args += archiver
+        for flag, key in (("--name", "name"), ("--expire-in", "expire_in"), ("--artifact-format", "artifact_format"),
+                          ("--artifact-type", "artifact_type")):
+            if a.get(key):
+                args += [flag, str(a[key])]
+
+        def body() -> None:
+            w.noticef("Uploading artifacts...")
+            w.command(RUNNER_NAME, *args)
+
+        self._guard(w, "Uploading artifacts", body)
+        return True
+
+    def _job_variable_bool(self, key: str) -> bool:
+        for v in reversed(self._job_variables()):
+            if v.key == key:
+                try:
+                    return go_parse_bool(v.value)
+                except ValueError:
+                    return False
+        return False
+
+    def _artifacts_metadata_args(self) -> list[str]:
+        """generateArtifactsMetadataArgs (RUNNER_GENERATE_ARTIFACTS_METADATA, zip only)."""
+        jv = self._job_variables()
+
+        def val(k: str) -> str:
+            return next((v.value for v in reversed(jv) if v.key == k), "")
+
+        gi = self.spec.get("git_info") or {}
+        u = urllib.parse.urlsplit(gi.get("repo_url", ""))
+        clean = urllib.parse.urlunsplit((u.scheme, u.hostname + (f":{u.port}" if u.port else "") if u.hostname else
+                                         u.netloc, u.path, u.query, u.fragment))
+        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        args = ["--generate-artifacts-metadata", "--runner-id", val("CI_RUNNER_ID"),
+                "--repo-url", clean[:-4] if clean.endswith(".git") else clean, "--repo-digest", gi.get("sha", ""),
+                "--job-name", (self.spec.get("job_info") or {}).get("name", ""), "--executor-name", "custom",
+                "--runner-name", self.cfg.name, "--started-at", self.started_at, "--ended-at", now,
+                "--schema-version", val("SLSA_PROVENANCE_SCHEMA_VERSION") or "unknown"]
+        for v in jv:
+            args += ["--metadata-parameter", v.key]
+        return args
 
     def _git_cleanup(self, w: BashWriter) -> None:
         proj = self.build_dir
@@ -2000,9 +2405,18 @@ class _JobRun:
             self._gen_get_sources(w)
         elif stage == "clear_worktree":
             self._gen_clear_worktree(w)
-        elif stage in ("restore_cache", "download_artifacts", "archive_cache", "archive_cache_on_failure",
-                       "upload_artifacts_on_success", "upload_artifacts_on_failure"):
-            return None  # no cache / dependencies / runner URL in this harness
+        elif stage == "restore_cache":
+            if not self._gen_restore_cache(w):
+                return None
+        elif stage == "download_artifacts":
+            if not self._gen_download_artifacts(w):
+                return None
+        elif stage in ("archive_cache", "archive_cache_on_failure"):
+            if not self._gen_archive_cache(w, stage == "archive_cache"):
+                return None
+        elif stage in ("upload_artifacts_on_success", "upload_artifacts_on_failure"):
+            if not self._gen_upload_artifacts(w, stage == "upload_artifacts_on_success"):
+                return None
         elif stage == "after_script":
             step = next((s for s in self.spec.get("steps") or [] if s.get("name") == "after_script"), None)
             if not step or not step.get("script"):
@@ -2035,7 +2449,10 @@ class _JobRun:
         """Build.executeStage + executor.Run."""
         if ctx.err():
             return ctx.error()
-        script = self.generate(stage)
+        try:
+            script = self.generate(stage)
+        except ScriptError as e:  # GenerateShellScript failed: not a build error
+            return e
         if not script:
             return None
         features = self.spec.get("features") or {}
@@ -2199,6 +2616,7 @@ class _JobRun:
     def run(self) -> JobResult:
         t0 = time.monotonic()
         res = self.result
+        self.started_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.job_ctx = Context(None, self.build_timeout())
         self._set_cancel_func(self.job_ctx.cancel)
         self.control._attach(self)
@@ -2353,7 +2771,9 @@ def _job_from_file(path: str) -> tuple[Job, dict]:
               after_script=doc.get("after_script"), name=doc.get("name", "test"), stage=doc.get("stage", "test"),
               image=img, image_entrypoint=entry, services=services, variables=doc.get("variables"),
               extra_steps=[(k, v) for k, v in (doc.get("extra_steps") or {}).items()],
-              timeout=int(doc.get("timeout", 3600)), project=doc.get("project", "e2e/project"))
+              timeout=int(doc.get("timeout", 3600)), project=doc.get("project", "e2e/project"),
+              artifacts=doc.get("artifacts") or (), cache=doc.get("cache") or (),
+              dependencies=doc.get("dependencies") or (), dotenv=doc.get("dotenv"))
     return job, runner
 
 
@@ -2362,7 +2782,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Run one GitLab CI job through a custom-executor driver, the way gitlab-runner 19.4 would.",
         epilog="job.json is either a full spec.Job payload (with \"steps\") or a short form: "
                '{"script": [...], "image": "...", "services": [{"name": "...", "alias": "..."}], '
-               '"variables": {...}, "after_script": [...], "runner": {RunnerConfig fields}}')
+               '"variables": {...}, "after_script": [...], "artifacts": [{"paths": [...]}], "cache": [{"key": ..., '
+               '"paths": [...]}], "dependencies": [{"id": ..., "token": ..., "name": ..., "artifacts_file": '
+               '{"filename": ...}}], "dotenv": "deploy.env", "runner": {RunnerConfig fields, "url": ...}}')
     ap.add_argument("job", help="job JSON file")
     ap.add_argument("--driver", default=os.environ.get("EXECUTOR_BIN"),
                     help="driver binary registered for all four stages (default $EXECUTOR_BIN)")

@@ -6,7 +6,8 @@
 A filter selects tests whose "module.function" contains it. Before the first test that
 needs Docker (module attribute NEEDS_DOCKER = True) it builds the fixture images
 (tests/fixtures/build-images.sh), writes the driver's admin file into a fresh state
-directory, exports EXECUTOR_CONFIG and E2E_STATE_DIR, and removes what an earlier run
+directory (with helper_image = executor-test/helper and runner_binary = the gitlab-runner
+stand-in, e2elib.helper_conf()), exports EXECUTOR_CONFIG and E2E_STATE_DIR, and removes what an earlier run
 left with the label io.executor.runner=e2etest (and nothing else). After the tests it
 checks that no object with that label is left, and searches every log the tests produced
 for every secret the run generated (secretscan.py). Prints one line per test and ends with
@@ -69,7 +70,10 @@ def setup_docker(state: str) -> None:
     removed = e2elib.remove_runner_leftovers(e2elib.RUNNER_SHORT)
     if removed:
         print(f"removed {len(removed)} leftovers of an earlier run: {', '.join(removed)}")
-    cfg = e2elib.write_admin_config(os.path.join(state, "executor.conf"), os.path.join(state, "driver"))
+    # the runner's own stages in a helper container (executor-test/helper, the gitlab-runner
+    # stand-in) for every test that uses this file; tests with a file of their own opt in
+    cfg = e2elib.write_admin_config(os.path.join(state, "executor.conf"), os.path.join(state, "driver"),
+                                    **e2elib.helper_conf())
     os.environ["EXECUTOR_CONFIG"] = cfg
     print(f"admin config {cfg}; state dir {state}")
 

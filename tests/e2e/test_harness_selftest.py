@@ -450,6 +450,85 @@ def test_git_clone_from_local_repository():
         f.close()
 
 
+def test_cache_and_artifact_stages_as_the_runner_writes_them():
+    """restore_cache, download_artifacts, archive_cache and upload_artifacts from the payload,
+    run with the local bash: with a `gitlab-runner` on PATH (a recorder) it gets the flags of
+    /work/shared/reference/gitlab-runner-helper.md §2; without one, the runner's guard lines
+    and the job passes."""
+    f = Fake()
+    try:
+        stub_dir = os.path.join(f.dir, "bin")
+        os.makedirs(stub_dir)
+        calls = os.path.join(f.dir, "gitlab-runner.jsonl")
+        with open(os.path.join(stub_dir, "gitlab-runner"), "w") as fh:
+            fh.write(f"#!{sys.executable}\nimport json, os, sys\n"
+                     f"open({calls!r}, 'a').write(json.dumps([os.getcwd()] + sys.argv[1:]) + '\\n')\n")
+        os.chmod(os.path.join(stub_dir, "gitlab-runner"), 0o755)
+        dep = {"id": 77, "token": "glcbt-dependency", "name": "build", "artifacts_file": {"filename": "a.zip", "size": 3}}
+        kw = dict(cache=[{"key": "default", "paths": ["vendor/"]}],
+                  artifacts=[{"paths": ["out/"], "exclude": ["out/tmp/**"], "untracked": True, "name": "artifacts",
+                              "expire_in": "7 days"}],
+                  dependencies=[dep, {"id": 78, "token": "t", "name": "no-file", "artifacts_file": {"filename": ""}}],
+                  dotenv="deploy.env")
+        j = job(["echo built"], **kw)
+        res = f.run(j, extra_env={**f.env, "PATH": stub_dir + ":" + os.environ["PATH"]},
+                    url="https://gitlab.example.com/")
+        check(res.status == "success", res.final_line, res)
+        check(res.stages == ["prepare_script", "get_sources", "restore_cache", "download_artifacts", "build_script",
+                             "archive_cache", "upload_artifacts_on_success", "cleanup_file_variables"],
+              f"stages {res.stages}", res)
+        with open(calls) as fh:
+            got = [json.loads(line) for line in fh]
+        proj = res.project_dir
+        rel = os.path.relpath(os.path.join(f.dir, "cache", "e2e", "project"), proj)
+        sha = "37a8eec1ce19687d132fe29051dca629d164e2c4958ba141d5f4133a33f0688f"
+        want = [
+            [proj, "--version"],
+            [proj, "cache-extractor", "--file", f"{rel}/default/cache.zip", "--timeout", "10"],
+            [proj, "--version"],
+            [proj, "artifacts-downloader", "--url", "https://gitlab.example.com/", "--token", "glcbt-dependency",
+             "--id", "77"],
+            [proj, "--version"],
+            [proj, "cache-archiver", "--file", f"{rel}/default/cache.zip", "--alternate-file",
+             f"{rel}/{sha}/cache.zip", "--timeout", "10", "--path", "vendor/", "--env-file",
+             proj + ".tmp/gitlab_runner_cache_env"],
+            [proj, "--version"],
+            [proj, "artifacts-uploader", "--url", "https://gitlab.example.com/", "--token", j.token, "--id", str(j.id),
+             "--timeout", "1h0m0s", "--response-header-timeout", "10m0s", "--path", "out/", "--exclude",
+             "out/tmp/**", "--untracked", "--name", "artifacts", "--expire-in", "7 days", "--artifact-format", "zip",
+             "--artifact-type", "archive"],
+            [proj, "--version"],
+            [proj, "artifacts-uploader", "--url", "https://gitlab.example.com/", "--token", j.token, "--id", str(j.id),
+             "--timeout", "1h0m0s", "--response-header-timeout", "10m0s", "--path", "deploy.env", "--name", ".env",
+             "--artifact-format", "gzip", "--artifact-type", "dotenv"],
+        ]
+        for i, (g, w) in enumerate(zip(got, want)):
+            check(g == w, f"gitlab-runner call {i}:\n  got  {g}\n  want {w}", res)
+        check(len(got) == len(want), f"{len(got)} gitlab-runner calls, want {len(want)}", res)
+        arch = res.run_calls("archive_cache")[0].script
+        check("cat << EOF > " + proj + ".tmp/gitlab_runner_cache_env" in arch and "CACHE_METADATA=" in arch,
+              "the cache env file is written by a heredoc", res)
+        check(not os.path.exists(proj + ".tmp/gitlab_runner_cache_env"), "and removed after the archiver", res)
+
+        # no gitlab-runner: each stage says so, as the runner's guard does, and the job passes
+        j2 = job(["echo built"], **kw)
+        res2 = f.run(j2, url="https://gitlab.example.com/")
+        check(res2.status == "success", res2.final_line, res2)
+        for line in ("Missing gitlab-runner. Extracting cache is disabled.",
+                     "Missing gitlab-runner. Artifacts downloading is disabled.",
+                     "Missing gitlab-runner. Creating cache is disabled.",
+                     "Missing gitlab-runner. Uploading artifacts is disabled."):
+            check(line in res2.text, f"the guard line {line!r}", res2)
+        # no runner URL: no upload stage; an unknown cache policy: a system failure
+        res3 = f.run(job(["true"], **kw), url="")
+        check("upload_artifacts_on_success" not in res3.stages, f"no url, no upload: {res3.stages}", res3)
+        res4 = f.run(job(["true"], cache=[{"key": "k", "paths": ["v/"], "policy": "sometimes"}]))
+        check(res4.failure == "system" and "unknown cache policy sometimes for k" in res4.final_line,
+              f"unknown policy: {res4.final_line}", res4)
+    finally:
+        f.close()
+
+
 # ---------------------------------------------------------------- cancel, kill, timeouts
 
 

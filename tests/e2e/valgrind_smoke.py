@@ -7,7 +7,11 @@ Runs, through tests/e2e/run.py with EXECUTOR_BIN pointing at a valgrind wrapper
 (vglib.py: --leak-check=full --errors-for-leak-kinds=definite,indirect
 --error-exitcode=97 --track-fds=yes, suppressions in tests/valgrind.supp):
   * a container job through config, prepare, run (every stage) and cleanup
-    (test_container_jobs.test_passing_job);
+    (test_container_jobs.test_passing_job), its get_sources and cleanup_file_variables in a
+    helper container (run.py's admin file names one);
+  * the helper's artifacts: a busybox job cloned over HTTP by its helper, its artifact uploaded
+    and downloaded by a later job, and a deployment job without image whose dotenv report is
+    uploaded from a helper on the job's network (test_helper's tests and its teardown);
   * the blue-green pipeline of a small stack: durable setup, deploy, promote, deploy,
     promote, rollback, cleanup, then the env's teardown (test_bluegreen's pipeline test
     and teardown).
@@ -30,6 +34,8 @@ sys.path.insert(0, HERE)
 import vglib  # noqa: E402
 
 TESTS = ["test_container_jobs.test_passing_job",
+         "test_helper.test_a_job_without_git_clones_over_http_builds_uploads_and_a_later_job_downloads",
+         "test_helper.test_a_deploy_jobs_dotenv_report_is_uploaded_from_a_helper", "test_helper.test_teardown",
          "test_bluegreen.test_pipeline_setup_deploy_test_promote_deploy_promote_rollback_cleanup",
          "test_bluegreen.test_teardown_removes_every_object_of_the_env"]
 

@@ -159,6 +159,29 @@ static void test_config__registry_credentials_keys(void **state)
 	config_release(&cfg);
 }
 
+static void test_config__helper_keys(void **state)
+{
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	config_defaults(&cfg);
+	assert_null(cfg.helper_image);
+	assert_null(cfg.runner_binary);
+	assert_int_equal(config_parse(&cfg, "t",
+				      "helper_image = registry.example.com/ci/helper:1\n"
+				      "runner_binary = \"/usr/local/bin/gitlab-runner\"\n",
+				      &err),
+			 0);
+	assert_string_equal(cfg.helper_image, "registry.example.com/ci/helper:1");
+	assert_string_equal(cfg.runner_binary, "/usr/local/bin/gitlab-runner");
+	/* empty: none again (the runner's stages in the job container) */
+	assert_int_equal(config_parse(&cfg, "t", "helper_image =\n", &err), 0);
+	assert_null(cfg.helper_image);
+	assert_int_equal(config_parse(&cfg, "t", "runner_binary = gitlab-runner\n", &err), -1);
+	assert_non_null(strstr(err.msg, "t:1: runner_binary must be an absolute path"));
+	config_release(&cfg);
+}
+
 static void test_image_allowed__untagged_means_latest(void **state)
 {
 	struct config cfg;
@@ -267,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_config__errors_name_file_line_and_fix),
 		cmocka_unit_test(test_config__pull_policies_as_gitlab_defines_them),
 		cmocka_unit_test(test_config__registry_credentials_keys),
+		cmocka_unit_test(test_config__helper_keys),
 		cmocka_unit_test(test_image_allowed__untagged_means_latest),
 		cmocka_unit_test(test_config__load_named_missing_file_fails),
 	};
