@@ -42,6 +42,7 @@ void config_release(struct config *cfg)
 	pattern_list_release(&cfg->security_opt);
 	free(cfg->docker_auth_config);
 	free(cfg->docker_auth_file);
+	free(cfg->docker_cert_path);
 	while (cfg->napp_projects > 0)
 		free(cfg->app_projects[--cfg->napp_projects].app);
 	memset(cfg, 0, sizeof(*cfg));
@@ -65,6 +66,8 @@ void config_defaults(struct config *cfg)
 	cfg->watch_probe_failures = 3;
 	cfg->pids_limit = 4096;
 	cfg->memory = 4LL << 30;
+	cfg->docker_tls = -1;
+	cfg->docker_tls_verify = -1;
 }
 
 static char *trim(char *s)
@@ -555,6 +558,19 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 						 "%s:%d: docker_auth_file must be an absolute path",
 						 name, lineno);
 			bad = set_str(&cfg->docker_auth_file, val);
+		} else if (!strcmp(key, "docker_tls")) {
+			if (parse_bool(val, &cfg->docker_tls) < 0)
+				goto bad_bool;
+		} else if (!strcmp(key, "docker_tls_verify")) {
+			if (parse_bool(val, &cfg->docker_tls_verify) < 0)
+				goto bad_bool;
+		} else if (!strcmp(key, "docker_cert_path")) {
+			if (val[0] != '/')
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: docker_cert_path must be an absolute path "
+						 "(the directory of ca.pem, cert.pem and key.pem)",
+						 name, lineno);
+			bad = set_str(&cfg->docker_cert_path, val);
 		} else {
 			return error_set(err, ERR_CONFIG,
 					 "%s:%d: unknown key \"%s\"; see docs/configuration.md for "

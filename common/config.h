@@ -74,6 +74,11 @@ struct config {
 	struct pull_policies allowed_pull_policies; /* unset: pull_policy */
 	char *docker_auth_config;		    /* a docker config.json, inline */
 	char *docker_auth_file;			    /* path of a docker config.json */
+	/* a remote engine's TLS (docs/configuration.md, Remote engines): each
+	 * overrides its DOCKER_* variable */
+	int docker_tls;		/* -1 unset; 0: plain TCP allowed */
+	int docker_tls_verify;	/* -1 unset */
+	char *docker_cert_path; /* ca.pem, cert.pem, key.pem; NULL unset */
 };
 
 /* Load defaults, then the file (path NULL: $EXECUTOR_CONFIG, else the
