@@ -109,8 +109,7 @@ static int only(const char *s, size_t len, const char *set)
  * '-' or '.'. */
 static int hostname_ok(const char *s, size_t len)
 {
-	return len > 0 && len <= HOST_MAX && s[0] != '-' && s[0] != '.' &&
-	       only(s, len, ALNUM ".-");
+	return len > 0 && len <= HOST_MAX && s[0] != '-' && s[0] != '.' && only(s, len, ALNUM ".-");
 }
 
 /* The inside of [...]: an IPv6 address (no zone). */
@@ -144,8 +143,7 @@ static int port_parse(const char *s, size_t len, int *port)
  * *port is left alone when there is none.  what: "malformed host" etc. for
  * the message.
  */
-static int split_host_port(const char *s, size_t len, char **hostname, int *port,
-			   const char **what)
+static int split_host_port(const char *s, size_t len, char **hostname, int *port, const char **what)
 {
 	const char *h = s, *colon;
 	size_t hlen;
@@ -283,9 +281,10 @@ static int parse_ssh(struct docker_endpoint *ep, const char *addr, const char *r
 		size_t ulen = (size_t)(at - rest);
 
 		if (memchr(rest, ':', ulen))
-			return fail(err, ep, addr,
-				    "a password in the address is not supported; use a key (ssh-agent "
-				    "or ~/.ssh/config)");
+			return fail(
+				err, ep, addr,
+				"a password in the address is not supported; use a key (ssh-agent "
+				"or ~/.ssh/config)");
 		if (!ulen || rest[0] == '-' || !only(rest, ulen, ALNUM "._-"))
 			return fail(err, ep, addr,
 				    "malformed user name (letters, digits, '.', '_' and '-' only), "
@@ -334,8 +333,7 @@ static int resolve_tls(struct docker_endpoint *ep, const struct docker_settings 
 
 	verify = s->tls_verify >= 0 ? s->tls_verify : nonempty(s->env_tls_verify) != NULL;
 	/* as the CLI: naming the verify setting at all turns TLS on */
-	tls = verify || s->tls_verify >= 0 ||
-	      (s->tls >= 0 ? s->tls : nonempty(s->env_tls) != NULL);
+	tls = verify || s->tls_verify >= 0 || (s->tls >= 0 ? s->tls : nonempty(s->env_tls) != NULL);
 	if (s->tls == 0 && verify)
 		return fail(err, ep, addr,
 			    "the admin's file says docker_tls = false and TLS verification is on "
@@ -343,12 +341,13 @@ static int resolve_tls(struct docker_endpoint *ep, const struct docker_settings 
 			    s->tls_verify >= 0 ? "docker_tls_verify = true" : "DOCKER_TLS_VERIFY");
 	if (!tls) {
 		if (s->tls != 0)
-			return fail(err, ep, addr,
-				    "a plain TCP engine gives root on its host to anyone who reaches "
-				    "the port; use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
-				    "holding ca.pem, cert.pem and key.pem, or docker_tls_verify and "
-				    "docker_cert_path in the admin's file) or ssh://, or set "
-				    "docker_tls = false in the admin's file to allow it");
+			return fail(
+				err, ep, addr,
+				"a plain TCP engine gives root on its host to anyone who reaches "
+				"the port; use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
+				"holding ca.pem, cert.pem and key.pem, or docker_tls_verify and "
+				"docker_cert_path in the admin's file) or ssh://, or set "
+				"docker_tls = false in the admin's file to allow it");
 		ep->kind = DOCKER_TRANSPORT_TCP;
 		return 0;
 	}

@@ -39,7 +39,7 @@
 
 extern char **environ;
 
-#define SSH_STDERR_MAX 4096
+#define SSH_STDERR_MAX	 4096
 #define SSH_EXIT_WAIT_MS 3000
 
 /* The variables ssh reads for itself; nothing else of ours reaches it. */
@@ -47,8 +47,8 @@ static const char *const env_keep[] = {
 	"HOME", "USER", "LOGNAME", "PATH", "SSH_AUTH_SOCK", "KRB5CCNAME", "LANG", "LC_ALL",
 };
 
-int docker_ssh_argv(const struct docker_endpoint *ep, char *remote, size_t remote_size,
-		    char *port, size_t port_size, const char **argv, size_t max)
+int docker_ssh_argv(const struct docker_endpoint *ep, char *remote, size_t remote_size, char *port,
+		    size_t port_size, const char **argv, size_t max)
 {
 	size_t n = 0;
 	int w;
@@ -152,7 +152,7 @@ int docker_ssh_listen(struct docker_ssh *s, struct error *err)
 
 static int local_port(int fd)
 {
-	struct sockaddr_in a;
+	struct sockaddr_in a = {0};
 	socklen_t len = sizeof(a);
 
 	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0 || a.sin_family != AF_INET)
@@ -168,7 +168,7 @@ static void spawn(struct docker_ssh_conn *c, const struct docker_endpoint *ep, i
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t mask, defaults;
-	static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+	static const int sigs[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
 				   SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2};
 	char **env;
 	int rc;
@@ -206,7 +206,8 @@ static void spawn(struct docker_ssh_conn *c, const struct docker_endpoint *ep, i
 	if (!rc)
 		rc = posix_spawnattr_setpgroup(&attr, 0);
 	if (!rc)
-		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+							     POSIX_SPAWN_SETSIGDEF |
 							     POSIX_SPAWN_SETPGROUP);
 	if (!rc)
 		rc = posix_spawnp(&c->pid, "ssh", &fa, &attr, (char *const *)argv, env);
@@ -222,12 +223,12 @@ static void spawn(struct docker_ssh_conn *c, const struct docker_endpoint *ep, i
 }
 
 struct docker_ssh_conn *docker_ssh_accept(struct docker_ssh *s, const struct docker_endpoint *ep,
-				   int port)
+					  int port)
 {
 	struct docker_ssh_conn *served = NULL;
 
 	for (;;) {
-		struct sockaddr_in peer;
+		struct sockaddr_in peer = {0};
 		socklen_t len = sizeof(peer);
 		struct docker_ssh_conn *c;
 		int fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
@@ -238,7 +239,8 @@ struct docker_ssh_conn *docker_ssh_accept(struct docker_ssh *s, const struct doc
 			return served; /* EAGAIN: none pending */
 		}
 		if (served || !port || len != sizeof(peer) || peer.sin_family != AF_INET ||
-		    peer.sin_addr.s_addr != htonl(INADDR_LOOPBACK) || ntohs(peer.sin_port) != port) {
+		    peer.sin_addr.s_addr != htonl(INADDR_LOOPBACK) ||
+		    ntohs(peer.sin_port) != port) {
 			close(fd); /* not the connection curl just made */
 			continue;
 		}
