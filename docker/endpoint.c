@@ -195,15 +195,21 @@ static int fail(struct error *err, const struct docker_endpoint *ep, const char 
 static int fail(struct error *err, const struct docker_endpoint *ep, const char *addr,
 		const char *fmt, ...)
 {
-	char msg[ERROR_MSG_MAX];
+	char msg[ERROR_MSG_MAX], shown[301];
 	va_list ap;
+	size_t i;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* one line: the address as given, controls and non-ASCII shown as '?' */
+	for (i = 0; addr[i] && i < sizeof(shown) - 1; i++)
+		shown[i] = (unsigned char)addr[i] < 0x20 || (unsigned char)addr[i] > 0x7e ? '?'
+											  : addr[i];
+	shown[i] = '\0';
 	if (ep->origin && !strcmp(ep->origin, "docker_host"))
-		return error_set(err, ERR_CONFIG, "docker_host = %.300s: %s", addr, msg);
-	return error_set(err, ERR_CONFIG, "DOCKER_HOST=%.300s: %s", addr, msg);
+		return error_set(err, ERR_CONFIG, "docker_host = %s: %s", shown, msg);
+	return error_set(err, ERR_CONFIG, "DOCKER_HOST=%s: %s", shown, msg);
 }
 
 static int parse_unix(struct docker_endpoint *ep, const char *addr, const char *path,

@@ -92,6 +92,9 @@ static void test_docker_endpoint__unix_default_and_paths(void **state)
 	refused(&s, "unsupported address");
 	settings(&s, "unix:///tmp/a b");
 	refused(&s, "blank");
+	/* a control character is shown as '?': the message stays one line */
+	settings(&s, "unix:///tmp/a\nb");
+	refused(&s, "DOCKER_HOST=unix:///tmp/a?b: a blank, control or non-ASCII character");
 }
 
 static void test_docker_endpoint__plain_tcp_only_when_the_admin_says_so(void **state)
@@ -324,16 +327,11 @@ static void test_docker_ssh__argv_is_the_clis(void **state)
 					   "engine.example.com",
 					   "docker system dial-stdio",
 					   NULL};
-	static const char *const want_path[] = {"ssh",
-						"-o",
-						"ConnectTimeout=30",
-						"-T",
-						"-o",
-						"BatchMode=yes",
-						"--",
-						"engine",
-						"docker --host=unix:///run/docker.sock system dial-stdio",
-						NULL};
+	static const char *const want_path[] = {
+		"ssh", "-o",	 "ConnectTimeout=30",
+		"-T",  "-o",	 "BatchMode=yes",
+		"--",  "engine", "docker --host=unix:///run/docker.sock system dial-stdio",
+		NULL};
 
 	settings(&s, "ssh://deploy@engine.example.com:2222");
 	assert_int_equal(parse(&ep, &s, &err), 0);
@@ -350,9 +348,8 @@ static void test_docker_ssh__argv_is_the_clis(void **state)
 			 9);
 	assert_argv(argv, want_path);
 	/* a buffer too small is refused, not cut */
-	assert_int_equal(docker_ssh_argv(&ep, remote, 10, port, sizeof(port), argv,
-					 ARRAY_SIZE(argv)),
-			 -1);
+	assert_int_equal(
+		docker_ssh_argv(&ep, remote, 10, port, sizeof(port), argv, ARRAY_SIZE(argv)), -1);
 	docker_endpoint_release(&ep);
 }
 
