@@ -203,10 +203,10 @@ static int fail(struct error *err, const struct docker_endpoint *ep, const char 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* one line: the address as given, controls and non-ASCII shown as '?' */
-	for (i = 0; addr[i] && i < sizeof(shown) - 1; i++)
-		shown[i] = (unsigned char)addr[i] < 0x20 || (unsigned char)addr[i] > 0x7e ? '?'
-											  : addr[i];
-	shown[i] = '\0';
+	snprintf(shown, sizeof(shown), "%s", addr);
+	for (i = 0; shown[i]; i++)
+		if ((unsigned char)shown[i] < 0x20 || (unsigned char)shown[i] > 0x7e)
+			shown[i] = '?';
 	if (ep->origin && !strcmp(ep->origin, "docker_host"))
 		return error_set(err, ERR_CONFIG, "docker_host = %s: %s", shown, msg);
 	return error_set(err, ERR_CONFIG, "DOCKER_HOST=%s: %s", shown, msg);

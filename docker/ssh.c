@@ -226,8 +226,10 @@ struct docker_ssh_conn *docker_ssh_accept(struct docker_ssh *s, const struct doc
 					  int port)
 {
 	struct docker_ssh_conn *served = NULL;
+	int tries;
 
-	for (;;) {
+	/* bounded: a local process dialling the port in a loop cannot hold us here */
+	for (tries = 0; tries < 64; tries++) {
 		struct sockaddr_in peer = {0};
 		socklen_t len = sizeof(peer);
 		struct docker_ssh_conn *c;
@@ -255,6 +257,7 @@ struct docker_ssh_conn *docker_ssh_accept(struct docker_ssh *s, const struct doc
 		}
 		close(fd); /* ssh has its copies */
 	}
+	return served;
 }
 
 void docker_ssh_closed(struct docker_ssh *s, int fd)

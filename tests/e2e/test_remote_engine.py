@@ -21,8 +21,8 @@ The engine behind both is this host's, so a container job's builds directory (a 
 a path of the driver's host) is there too: with a real remote engine it would not be (issue 18
 item 2). What the tests check:
 
-  * a container job and a deployment action (durable setup of a one-service stack, then its
-    confirmed cleanup) over TCP+TLS (the admin's docker_host / docker_tls_verify /
+  * a container job and a deployment action (durable setup of a three-service stack, brought up
+    by a thread and a connection per service, then its confirmed cleanup) over TCP+TLS (the admin's docker_host / docker_tls_verify /
     docker_cert_path) and over SSH (DOCKER_HOST in the runner's environment), the TLS proxy or
     sshd seeing the connections, nothing left behind;
   * a wrong CA, a missing client certificate, an expired one, one from another CA, a port
@@ -57,10 +57,11 @@ sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
 import secretscan  # noqa: E402
-from e2elib import (BUSYBOX, Job, assert_no_leftovers, check, executor_bin, expect_failure,  # noqa: E402
-                    expect_success, new_job, port_free, run_job, runner_config, start_job, state_dir,
-                    write_admin_config)
-from harness import Variable  # noqa: E402
+import vglib  # noqa: E402
+from e2elib import (BUSYBOX, RUNNER_TOKEN, Job, assert_no_leftovers, check, executor_bin,  # noqa: E402
+                    expect_failure, expect_success, new_job, port_free, run_job, runner_config, start_job,
+                    state_dir, write_admin_config)
+from harness import RunnerConfig, Variable  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -376,10 +377,15 @@ def _stack_repo() -> tuple[str, str]:
     repo = tempfile.mkdtemp(prefix="e2eremote-repo-", dir=state_dir())
     os.makedirs(os.path.join(repo, "durable"))
     with open(os.path.join(repo, "durable", "docker-compose.yml"), "w") as f:
-        f.write(f"services:\n  app:\n    image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n")
+        # three services: the stack is brought up by a thread per service, each with a client
+        # (and a connection, an ssh process) of its own
+        f.write("services:\n")
+        for name in ("app", "worker", "cache"):
+            f.write(f"  {name}:\n    image: {BUSYBOX}\n"
+                    "    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while :; do sleep 1; done\"]\n")
     e2elib.git(repo, "init", "-q")
     e2elib.git(repo, "add", "-A")
-    e2elib.git(repo, "commit", "-q", "-m", "a one-service durable layer")
+    e2elib.git(repo, "commit", "-q", "-m", "a three-service durable layer")
     return repo, e2elib.git(repo, "rev-parse", "HEAD")
 
 
@@ -395,9 +401,10 @@ def _durable_setup_and_cleanup(env: str, runner) -> None:
     try:
         res = run_job(job(f"durable:setup-{env}", variables={"EXECUTOR_APP": APP}), runner)
         expect_success(res)
-        st = e2elib.docker("ps", "--filter", f"label=com.docker.compose.project={project}", "--format",
-                           "{{.Image}} {{.State}}").stdout.split()
-        check(st == [BUSYBOX, "running"], f"the durable layer {project} runs: {st}", res)
+        st = sorted(e2elib.docker("ps", "--filter", f"label=com.docker.compose.project={project}", "--format",
+                                  "{{.Label \"com.docker.compose.service\"}} {{.Image}} {{.State}}").stdout.splitlines())
+        want = [f"{n} {BUSYBOX} running" for n in ("app", "cache", "worker")]
+        check(st == want, f"the durable layer {project} runs its three services: {st}", res)
         res = run_job(job(f"cleanup:durable-{env}", protected=True,
                           variables={"EXECUTOR_APP": APP, "EXECUTOR_CONFIRM_DESTROY": env}), runner)
         expect_success(res)
@@ -545,6 +552,26 @@ def test_ssh_failures_are_one_line_naming_the_engine_and_the_fix():
     _one_line(_env(DOCKER_HOST=dead, PATH=_ssh_env()["PATH"]),
               f"cannot reach the Docker engine at {dead}: ssh exited with status 255: ssh: connect to host "
               f"127.0.0.1 port {m['dead_port']}: Connection refused", "is sshd running on that host and port")
+
+
+def test_tls_and_ssh_drivers_are_clean_under_valgrind():
+    """A container job with a service over each transport, every driver process under
+    valgrind: no invalid access, no leak, no descriptor left open (the kept connections, the
+    ssh listener, the ssh processes' stderr files), no ssh process left behind."""
+    m = _module()
+    for name, env in (("tls", _tls_env("good")), ("ssh", _ssh_env())):
+        logs = w("valgrind", name)
+        runner = RunnerConfig.for_driver(vglib.wrapper(logs, executor_bin()), token=RUNNER_TOKEN,
+                                         name="e2e-remote-valgrind", preparation_retry_interval=0.2,
+                                         extra_env=env, unset_env=[k for k in DOCKER_VARS if k not in env])
+        _container_job(runner)
+        summary = vglib.summarize(logs)
+        check(summary["processes"] > 0, f"no valgrind log in {logs}")
+        check(not summary["errors"], vglib.report(summary) + "\n" +
+              "\n".join(f"{n}:\n{t}" for n, t in summary["logs_with_errors"]))
+        check(not summary["fd_leaks"], f"{name}: descriptors left open at exit: {summary['fd_leaks']}")
+        print(f"  {name}: {vglib.report(summary)}", flush=True)
+    check(not _ssh_children(m["ssh_port"]), "no ssh process of the driver is left")
 
 
 # ------------------------------------------------------------------ doctor
