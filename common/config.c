@@ -45,6 +45,7 @@ void config_release(struct config *cfg)
 	free(cfg->docker_auth_file);
 	free(cfg->helper_image);
 	free(cfg->runner_binary);
+	free(cfg->docker_cert_path);
 	while (cfg->napp_projects > 0)
 		free(cfg->app_projects[--cfg->napp_projects].app);
 	memset(cfg, 0, sizeof(*cfg));
@@ -68,6 +69,8 @@ void config_defaults(struct config *cfg)
 	cfg->watch_probe_failures = 3;
 	cfg->pids_limit = 4096;
 	cfg->memory = 4LL << 30;
+	cfg->docker_tls = -1;
+	cfg->docker_tls_verify = -1;
 }
 
 static char *trim(char *s)
@@ -575,6 +578,19 @@ int config_parse(struct config *cfg, const char *name, const char *text, struct 
 					"gitlab-runner binary on this host)",
 					name, lineno);
 			bad = set_str(&cfg->runner_binary, val);
+		} else if (!strcmp(key, "docker_tls")) {
+			if (parse_bool(val, &cfg->docker_tls) < 0)
+				goto bad_bool;
+		} else if (!strcmp(key, "docker_tls_verify")) {
+			if (parse_bool(val, &cfg->docker_tls_verify) < 0)
+				goto bad_bool;
+		} else if (!strcmp(key, "docker_cert_path")) {
+			if (val[0] != '/')
+				return error_set(err, ERR_CONFIG,
+						 "%s:%d: docker_cert_path must be an absolute path "
+						 "(the directory of ca.pem, cert.pem and key.pem)",
+						 name, lineno);
+			bad = set_str(&cfg->docker_cert_path, val);
 		} else {
 			return error_set(err, ERR_CONFIG,
 					 "%s:%d: unknown key \"%s\"; see docs/configuration.md for "

@@ -82,6 +82,11 @@ struct config {
 	 * in the job container; NULL runner_binary is gitlab-runner on PATH */
 	char *helper_image;
 	char *runner_binary;
+	/* a remote engine's TLS (docs/configuration.md, Remote engines): each
+	 * overrides its DOCKER_* variable */
+	int docker_tls;		/* -1 unset; 0: plain TCP allowed */
+	int docker_tls_verify;	/* -1 unset */
+	char *docker_cert_path; /* ca.pem, cert.pem, key.pem; NULL unset */
 };
 
 /* Load defaults, then the file (path NULL: $EXECUTOR_CONFIG, else the

@@ -7,10 +7,11 @@
  *
  * Transport: one request function, docker_request() in docker/transport.c,
  * is the only code that touches libcurl (plus the hijacked-connection
- * helper beside it, for exec with stdin).  Unix socket from DOCKER_HOST
- * (unix://PATH) or /var/run/docker.sock; tcp:// (with DOCKER_TLS_VERIFY and
- * DOCKER_CERT_PATH) is parsed and refused with a clear error until TLS is
- * wired in.
+ * helper beside it, for exec with stdin).  The engine is a unix socket
+ * (unix://PATH, default /var/run/docker.sock), TCP with TLS (tcp://HOST:PORT
+ * with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI reads them)
+ * or SSH (ssh://USER@HOST, through `docker system dial-stdio` on the remote
+ * side: docker/ssh.c).  See docker/endpoint.c for the rules.
  *
  * All functions return 0 or -1 with `err` filled.  Engine HTTP errors keep
  * the status in err->code (404 = not found, 409 = conflict, 304 = not
@@ -26,8 +27,75 @@
 
 struct docker_client;
 
-/* host: NULL reads $DOCKER_HOST, default unix:///var/run/docker.sock */
+/* ---- which engine (docker/endpoint.c) ---- */
+
+enum docker_transport {
+	DOCKER_TRANSPORT_UNIX, /* local socket */
+	DOCKER_TRANSPORT_TCP,  /* plain HTTP over TCP: only when the admin says so */
+	DOCKER_TRANSPORT_TLS,  /* HTTPS, client certificate */
+	DOCKER_TRANSPORT_SSH,  /* ssh + `docker system dial-stdio` */
+};
+
+/*
+ * Where the engine's address and certificates come from: the admin's keys
+ * (NULL / -1 when the file does not set them) win one by one over the
+ * environment the docker CLI reads.  docker_settings_from_env() fills the
+ * env_ members from getenv() and leaves the admin's unset.
+ */
+struct docker_settings {
+	const char *host;	    /* docker_host */
+	int tls;		    /* docker_tls: -1 unset, 0 (plain TCP allowed), 1 */
+	int tls_verify;		    /* docker_tls_verify: -1 unset, 0, 1 */
+	const char *cert_path;	    /* docker_cert_path */
+	const char *env_host;	    /* $DOCKER_HOST */
+	const char *env_tls;	    /* $DOCKER_TLS: non-empty = TLS */
+	const char *env_tls_verify; /* $DOCKER_TLS_VERIFY: non-empty = TLS, verified */
+	const char *env_cert_path;  /* $DOCKER_CERT_PATH: default $HOME/.docker */
+	const char *env_home;	    /* $HOME */
+};
+
+/* What the settings resolve to; every string malloc'd. */
+struct docker_endpoint {
+	enum docker_transport kind;
+	char *host;	       /* canonical: unix:///p, tcp://h:port, ssh://[u@]h[:port][/p] */
+	char *origin;	       /* "DOCKER_HOST" or "docker_host": where the address came from */
+	char *socket_path;     /* unix: the socket; ssh: the remote socket or NULL */
+	char *hostname;	       /* tcp, ssh: without brackets */
+	int port;	       /* tcp; ssh: 0 = ssh's own default */
+	char *user;	       /* ssh: NULL = ssh's own default */
+	int verify;	       /* tls: the engine's certificate checked against ca */
+	char *cert_dir;	       /* tls: where ca.pem, cert.pem and key.pem are */
+	char *ca, *cert, *key; /* tls: paths in cert_dir */
+};
+
+void docker_settings_from_env(struct docker_settings *s);
+/* Pure: parse and resolve, reading no file.  ERR_CONFIG with one line naming
+ * the address and the fix for anything refused (see docs/configuration.md:
+ * plain TCP and unverified TLS only when the admin's file allows them). */
+int docker_endpoint_parse(struct docker_endpoint *ep, const struct docker_settings *s,
+			  struct error *err);
+void docker_endpoint_release(struct docker_endpoint *ep);
+/* "local socket", "TCP+TLS", "SSH", "plain TCP". */
+const char *docker_transport_name(enum docker_transport t);
+
+/* Expiry and names of a PEM certificate (the first in the file). */
+struct docker_cert_info {
+	long long not_after; /* Unix time */
+	long long not_before;
+	char subject[256];
+	char issuer[256];
+};
+int docker_cert_info(const char *path, struct docker_cert_info *out, struct error *err);
+
+/* A client for the engine the settings name.  For TLS the files are checked
+ * first (ca.pem when verifying; cert.pem and key.pem both or neither; an
+ * expired client certificate is refused), so a bad setup is one line before
+ * any connection. */
+struct docker_client *docker_client_open(const struct docker_settings *s, struct error *err);
+/* host: NULL reads $DOCKER_HOST, default unix:///var/run/docker.sock; the
+ * rest of the settings from the environment. */
 struct docker_client *docker_client_new(const char *host, struct error *err);
+const struct docker_endpoint *docker_client_endpoint(const struct docker_client *c);
 void docker_client_free(struct docker_client *c);
 /* A new client for the same engine with the version already negotiated (no
  * ping): one per thread, since a client is not shared between threads. */

@@ -8,6 +8,7 @@
  */
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "docker/docker.h"
 
@@ -60,5 +61,51 @@ const char *docker_json_string(json_object *obj, const char *key);
  * spaces: safe to print on one line of a job log.  Registered secrets are
  * masked (log_mask) before the text is cut to n. */
 void docker_sanitize_line(char *dst, size_t n, const char *s, size_t len);
+
+/* Deep copy (docker/endpoint.c); -1 when out of memory. */
+int docker_endpoint_copy(struct docker_endpoint *dst, const struct docker_endpoint *src);
+
+/* ---- ssh:// connections (docker/ssh.c) ---- */
+
+/* One connection: the `ssh ... docker system dial-stdio` process serving
+ * the curl connection from a loopback port. */
+struct docker_ssh_conn {
+	int port;	  /* curl's end (local port) */
+	int closed;	  /* curl closed it (ssh ended) */
+	pid_t pid;	  /* 0 once reaped (or never started) */
+	int status;	  /* wait status once reaped */
+	int errfd;	  /* what ssh wrote to stderr (a memory file) */
+	char failed[160]; /* why ssh could not be started */
+	struct docker_ssh_conn *next;
+};
+
+/* A client's ssh side: its listener and connections. */
+struct docker_ssh {
+	int listen_fd;
+	int port; /* the listener's loopback port; 0 before docker_ssh_listen */
+	struct docker_ssh_conn *conns;
+};
+
+/* ssh's argv for the endpoint (NULL-terminated; strings in ep, remote and
+ * port); the count, or -1 when a buffer is too small.  Pure. */
+int docker_ssh_argv(const struct docker_endpoint *ep, char *remote, size_t remote_size, char *port,
+		    size_t port_size, const char **argv, size_t max);
+/* The listener, once. */
+int docker_ssh_listen(struct docker_ssh *s, struct error *err);
+/* Start ssh for the connection curl just made from loopback `port` (and close
+ * any other waiting): that connection, or NULL. */
+struct docker_ssh_conn *docker_ssh_accept(struct docker_ssh *s, const struct docker_endpoint *ep,
+					  int port);
+/* curl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): close it, end its ssh. */
+void docker_ssh_closed(struct docker_ssh *s, int fd);
+/* End ssh (SIGTERM if it is still running), reaped. */
+void docker_ssh_close(struct docker_ssh_conn *c);
+/* Forget the closed connections but keep. */
+void docker_ssh_purge(struct docker_ssh *s, const struct docker_ssh_conn *keep);
+void docker_ssh_release(struct docker_ssh *s);
+/* After a failed exchange: "ssh exited with status 255: Permission denied
+ * (publickey)." into out, waiting up to 3 s for ssh to end; -1 when ssh is
+ * still running or never ran (the failure was not ssh's). */
+int docker_ssh_explain(struct docker_ssh_conn *c, char *out, size_t size);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,8 +16,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -27,7 +28,6 @@
 #define EXECUTOR_VERSION "dev"
 #endif
 
-#define DEFAULT_HOST	   "unix:///var/run/docker.sock"
 #define API_MAX_MAJOR	   1
 #define API_MAX_MINOR	   43
 #define API_MIN_MINOR	   40
@@ -37,16 +37,23 @@
 #define HIJACK_CHUNK	   65536u
 #define TICK_MS		   100
 #define USER_AGENT	   "executor/" EXECUTOR_VERSION
+#define CERT_EXPIRED_GRACE 0
 
 struct docker_client {
-	char *host;	   /* as given: unix:///var/run/docker.sock */
-	char *socket_path; /* /var/run/docker.sock */
-	char version[16];  /* negotiated "1.41"; empty before the first ping */
+	struct docker_endpoint ep;
+	const char *host;   /* ep.host: unix:///var/run/docker.sock, tcp://h:2376, ssh://u@h */
+	char base_url[300]; /* http://localhost, https://h:2376 */
+	char version[16];   /* negotiated "1.41"; empty before the first ping */
 	char server_version[16];
 	int pinging;
 	int preset; /* version taken from the caller (a cache), not from a ping yet */
 	unsigned long requests;
 	volatile sig_atomic_t *cancel;
+	/* remote engines: connections kept between this client's requests (a
+	 * TLS handshake or an ssh login per request would cost round trips) */
+	CURLSH *share;
+	struct docker_ssh ssh;		 /* ssh:// : listener and ssh processes */
+	struct docker_ssh_conn *ssh_new; /* the connection the current transfer opened */
 };
 
 /* ---- test hook: kill injection ----
@@ -103,88 +110,156 @@ static void curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int refuse_tcp(const char *host, struct error *err)
+/* The client's copy of the endpoint, with what the files say: the client
+ * certificate is dropped when neither cert.pem nor key.pem exists (the CLI's
+ * rule), and a setup that cannot work is one line before any connection. */
+static int check_tls_files(struct docker_endpoint *ep, struct error *err)
 {
-	const char *addr = host + strlen("tcp://");
-	const char *colon = strrchr(addr, ':');
-	const char *close_br = strchr(addr, ']');
-	char *end = NULL;
-	long port;
+	struct docker_cert_info ci;
+	int have_cert = access(ep->cert, F_OK) == 0, have_key = access(ep->key, F_OK) == 0;
+	char when[32];
+	struct tm tm;
+	time_t t;
 
-	/* [::1]:2376 or 127.0.0.1:2376 or host (default port) */
-	if (!*addr || *addr == ':' || strchr(addr, '/'))
-		return error_set(err, ERR_CONFIG,
-				 "DOCKER_HOST=%s: malformed address, expected "
-				 "tcp://HOST:PORT",
-				 host);
-	if (colon && (!close_br || colon > close_br)) {
-		errno = 0;
-		port = strtol(colon + 1, &end, 10);
-		if (errno || !end || *end || end == colon + 1 || port < 1 || port > 65535)
-			return error_set(err, ERR_CONFIG,
-					 "DOCKER_HOST=%s: malformed port, expected tcp://HOST:PORT",
-					 host);
+	if (ep->verify && access(ep->ca, R_OK) < 0)
+		return error_set(
+			err, ERR_CONFIG,
+			"cannot use the Docker engine at %s: its CA certificate %s: %s; put "
+			"the CA that signed the engine's certificate there (DOCKER_CERT_PATH "
+			"or docker_cert_path names the directory)",
+			ep->host, ep->ca, strerror(errno));
+	if (!have_cert && !have_key) {
+		free(ep->cert);
+		free(ep->key);
+		ep->cert = ep->key = NULL;
+		return 0;
 	}
-	return error_set(err, ERR_CONFIG,
-			 "DOCKER_HOST=%s: TCP/TLS engines are not supported yet; use a unix socket "
-			 "(DOCKER_HOST=unix:///var/run/docker.sock)",
-			 host);
+	if (have_cert != have_key)
+		return error_set(err, ERR_CONFIG,
+				 "cannot use the Docker engine at %s: %s exists but %s does not; a "
+				 "client certificate needs both (PEM, signed by the engine's CA)",
+				 ep->host, have_cert ? ep->cert : ep->key,
+				 have_cert ? ep->key : ep->cert);
+	if (docker_cert_info(ep->cert, &ci, err) < 0)
+		return error_wrap(err, "cannot use the Docker engine at %s: client certificate",
+				  ep->host);
+	t = (time_t)ci.not_after;
+	if (ci.not_after && ci.not_after < (long long)time(NULL) - CERT_EXPIRED_GRACE) {
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+		return error_set(
+			err, ERR_CONFIG,
+			"cannot use the Docker engine at %s: the client certificate %s "
+			"expired on %s; issue a new one from the engine's CA and put it and "
+			"its key in %s",
+			ep->host, ep->cert, when, ep->cert_dir);
+	}
+	if (ci.not_before > (long long)time(NULL)) {
+		t = (time_t)ci.not_before;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+		return error_set(err, ERR_CONFIG,
+				 "cannot use the Docker engine at %s: the client certificate %s is "
+				 "not valid before %s; check this host's clock",
+				 ep->host, ep->cert, when);
+	}
+	return 0;
 }
 
-struct docker_client *docker_client_new(const char *host, struct error *err)
+static struct docker_client *client_create(struct docker_endpoint *ep, struct error *err)
 {
 	struct docker_client *c;
-	const char *path;
+	int w;
 
-	if (!host) {
-		host = getenv("DOCKER_HOST");
-		if (!host || !*host)
-			host = DEFAULT_HOST;
-	}
-	if (!strncmp(host, "tcp://", 6)) {
-		refuse_tcp(host, err);
-		return NULL;
-	}
-	if (strncmp(host, "unix://", 7)) {
-		error_set(err, ERR_CONFIG,
-			  "DOCKER_HOST=%s: unsupported address; use unix:///path/to/docker.sock",
-			  host);
-		return NULL;
-	}
-	path = host + 7;
-	if (path[0] != '/') {
-		error_set(err, ERR_CONFIG,
-			  "DOCKER_HOST=%s: the socket path must be absolute "
-			  "(unix:///run/docker.sock)",
-			  host);
-		return NULL;
-	}
-	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		error_set(err, ERR_CONFIG, "DOCKER_HOST=%s: socket path too long", host);
-		return NULL;
-	}
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
+		docker_endpoint_release(ep);
 		error_set(err, ERR_SYSTEM, "initialise libcurl: %s",
 			  curl_easy_strerror(curl_init_rc));
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->host = strdup(host)) || !(c->socket_path = strdup(path))) {
-		docker_client_free(c);
+	if (!c) {
+		docker_endpoint_release(ep);
 		error_set(err, ERR_SYSTEM, "out of memory");
 		return NULL;
 	}
+	c->ep = *ep; /* owned from here */
+	memset(ep, 0, sizeof(*ep));
+	c->host = c->ep.host;
+	if (c->ep.kind == DOCKER_TRANSPORT_SSH && docker_ssh_listen(&c->ssh, err) < 0) {
+		docker_client_free(c);
+		return NULL;
+	}
+	if (c->ep.kind == DOCKER_TRANSPORT_SSH) {
+		w = snprintf(c->base_url, sizeof(c->base_url), "http://127.0.0.1:%d", c->ssh.port);
+	} else if (c->ep.kind == DOCKER_TRANSPORT_TLS || c->ep.kind == DOCKER_TRANSPORT_TCP) {
+		int v6 = strchr(c->ep.hostname, ':') != NULL;
+
+		w = snprintf(c->base_url, sizeof(c->base_url), "%s://%s%s%s:%d",
+			     c->ep.kind == DOCKER_TRANSPORT_TLS ? "https" : "http", v6 ? "[" : "",
+			     c->ep.hostname, v6 ? "]" : "", c->ep.port);
+	} else {
+		w = snprintf(c->base_url, sizeof(c->base_url), "http://localhost");
+	}
+	if (w < 0 || (size_t)w >= sizeof(c->base_url)) {
+		docker_client_free(c);
+		error_set(err, ERR_CONFIG, "the engine address is too long");
+		return NULL;
+	}
+	if (c->ep.kind != DOCKER_TRANSPORT_UNIX) {
+		c->share = curl_share_init();
+		if (!c->share ||
+		    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+			    CURLSHE_OK ||
+		    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) !=
+			    CURLSHE_OK) {
+			docker_client_free(c);
+			error_set(err, ERR_SYSTEM, "out of memory (curl share)");
+			return NULL;
+		}
+	}
 	return c;
+}
+
+struct docker_client *docker_client_open(const struct docker_settings *s, struct error *err)
+{
+	struct docker_endpoint ep;
+
+	if (docker_endpoint_parse(&ep, s, err) < 0)
+		return NULL;
+	if (ep.kind == DOCKER_TRANSPORT_TLS && check_tls_files(&ep, err) < 0) {
+		docker_endpoint_release(&ep);
+		return NULL;
+	}
+	return client_create(&ep, err);
+}
+
+struct docker_client *docker_client_new(const char *host, struct error *err)
+{
+	struct docker_settings s;
+
+	docker_settings_from_env(&s);
+	if (host)
+		s.env_host = host;
+	return docker_client_open(&s, err);
 }
 
 void docker_client_free(struct docker_client *c)
 {
 	if (!c)
 		return;
-	free(c->host);
-	free(c->socket_path);
+	/* closes the kept connections (and so ends their ssh processes) */
+	if (c->share)
+		curl_share_cleanup(c->share);
+	docker_ssh_release(&c->ssh);
+	docker_endpoint_release(&c->ep);
 	free(c);
+}
+
+const struct docker_endpoint *docker_client_endpoint(const struct docker_client *c)
+{
+	return &c->ep;
 }
 
 const char *docker_client_host(const struct docker_client *c)
@@ -227,8 +302,14 @@ static int parse_version(const char *s, unsigned *major, unsigned *minor)
 
 struct docker_client *docker_client_clone(const struct docker_client *c, struct error *err)
 {
-	struct docker_client *n = docker_client_new(c->host, err);
+	struct docker_endpoint ep;
+	struct docker_client *n;
 
+	if (docker_endpoint_copy(&ep, &c->ep) < 0) {
+		error_set(err, ERR_SYSTEM, "out of memory");
+		return NULL;
+	}
+	n = client_create(&ep, err);
 	if (!n)
 		return NULL;
 	memcpy(n->version, c->version, sizeof(n->version));
@@ -334,8 +415,8 @@ static int set_http_error(struct error *err, long status, const char *body, size
 	return -1;
 }
 
-static int set_connect_error(const struct docker_client *c, int os_errno, const char *detail,
-			     struct error *err)
+static int set_local_connect_error(const struct docker_client *c, int os_errno, const char *detail,
+				   struct error *err)
 {
 	switch (os_errno) {
 	case ENOENT:
@@ -367,6 +448,245 @@ static int set_connect_error(const struct docker_client *c, int os_errno, const 
 				 "(systemctl start docker)",
 				 c->host, strerror(os_errno));
 	}
+}
+
+/* What ssh said, with what to do about it. */
+static int set_ssh_error(const struct docker_client *c, const char *said, struct error *err)
+{
+	const char *fix;
+
+	if (strstr(said, "Permission denied"))
+		fix = "give the runner's user a key that the remote user accepts (ssh-agent, or "
+		      "IdentityFile in its ~/.ssh/config; the public key in the remote "
+		      "~/.ssh/authorized_keys)";
+	else if (strstr(said, "Host key verification failed") ||
+		 strstr(said, "REMOTE HOST IDENTIFICATION HAS CHANGED"))
+		fix = "add the engine host's key to the runner user's ~/.ssh/known_hosts (check "
+		      "its fingerprint with the host's admin)";
+	else if (strstr(said, "Could not resolve"))
+		fix = "check the host name in the address";
+	else if (strstr(said, "Connection refused") || strstr(said, "timed out") ||
+		 strstr(said, "No route to host") || strstr(said, "Network is unreachable"))
+		fix = "is sshd running on that host and port, and reachable from this host?";
+	else if (strstr(said, "command not found") || strstr(said, "status 127"))
+		fix = "install the docker CLI on the remote host: `docker system dial-stdio` runs "
+		      "there";
+	else if (strstr(said, "docker.sock") || strstr(said, "Docker daemon"))
+		fix = "the remote user must reach the engine's socket there (add it to the docker "
+		      "group) and dockerd must run";
+	else if (!strncmp(said, "cannot run ssh", 14))
+		return error_set(err, ERR_CONFIG, "cannot reach the Docker engine at %s: %s",
+				 c->host, said);
+	else
+		fix = "run the same ssh command as the runner's user to see why: ssh -T -o "
+		      "BatchMode=yes <user@host> docker system dial-stdio";
+	return error_set(err, ERR_ENGINE, "cannot reach the Docker engine at %s: %s; %s", c->host,
+			 said, fix);
+}
+
+static int contains(const char *s, const char *what)
+{
+	return s && strcasestr(s, what) != NULL;
+}
+
+/*
+ * A failed connection or exchange with a remote engine, as one line naming
+ * the engine and the fix.  0 when the failure is none of these (the caller
+ * says the generic thing).
+ */
+static int set_remote_error(struct docker_client *c, CURLcode rc, int os_errno, const char *detail,
+			    struct error *err)
+{
+	const struct docker_endpoint *ep = &c->ep;
+	char said[600];
+
+	if (ep->kind == DOCKER_TRANSPORT_SSH) {
+		if (c->ssh_new && docker_ssh_explain(c->ssh_new, said, sizeof(said)) == 0)
+			return set_ssh_error(c, said, err);
+		return 0;
+	}
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return error_set(
+			err, ERR_ENGINE,
+			"cannot reach the Docker engine at %s: cannot resolve %s; check the "
+			"host name in %s",
+			c->host, ep->hostname, ep->origin);
+	case CURLE_COULDNT_CONNECT:
+		return error_set(
+			err, ERR_ENGINE,
+			"cannot reach the Docker engine at %s: %s; is the engine listening "
+			"there (dockerd --tlsverify -H tcp://0.0.0.0:%d) and the port open "
+			"to this host?",
+			c->host,
+			os_errno == ECONNREFUSED ? "connection refused"
+			: os_errno		 ? strerror(os_errno)
+						 : detail,
+			ep->port);
+	case CURLE_OPERATION_TIMEDOUT:
+		return 0;
+	case CURLE_SSL_CACERT_BADFILE:
+		return error_set(
+			err, ERR_CONFIG,
+			"cannot use the Docker engine at %s: cannot read its CA certificate "
+			"%s (%s); put the engine's CA there as PEM",
+			c->host, ep->ca, detail);
+	case CURLE_SSL_CERTPROBLEM:
+		return error_set(
+			err, ERR_CONFIG,
+			"cannot use the Docker engine at %s: the client certificate %s or its "
+			"key %s cannot be used (%s); put a PEM certificate and its unencrypted "
+			"key there",
+			c->host, ep->cert ? ep->cert : "(none)", ep->key ? ep->key : "(none)",
+			detail);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (contains(detail, "subject name") || contains(detail, "host name") ||
+		    contains(detail, "hostname"))
+			return error_set(
+				err, ERR_ENGINE,
+				"cannot reach the Docker engine at %s: its certificate does not "
+				"name %s (%s); use the name it was issued for in %s, or reissue it "
+				"with this one in its subjectAltName",
+				c->host, ep->hostname, detail, ep->origin);
+		return error_set(
+			err, ERR_ENGINE,
+			"cannot reach the Docker engine at %s: its certificate is not signed "
+			"by the CA in %s (%s); put the CA that signed the engine's "
+			"certificate there",
+			c->host, ep->ca, detail);
+	default:
+		break;
+	}
+	if (ep->kind != DOCKER_TRANSPORT_TLS)
+		return 0;
+	if (contains(detail, "certificate required") ||
+	    (!ep->cert && contains(detail, "handshake failure")))
+		return error_set(
+			err, ERR_ENGINE,
+			"cannot reach the Docker engine at %s: it asks for a client "
+			"certificate and there is none (no cert.pem and key.pem in %s); put "
+			"a client certificate signed by the engine's CA and its key there",
+			c->host, ep->cert_dir);
+	if (contains(detail, "certificate expired"))
+		return error_set(err, ERR_ENGINE,
+				 "cannot reach the Docker engine at %s: it refused the client "
+				 "certificate %s as expired; issue a new one from the engine's CA",
+				 c->host, ep->cert);
+	if (contains(detail, "unknown ca") || contains(detail, "bad certificate") ||
+	    contains(detail, "certificate unknown") || contains(detail, "decrypt error") ||
+	    contains(detail, "unsupported certificate"))
+		return error_set(err, ERR_ENGINE,
+				 "cannot reach the Docker engine at %s: it refused the client "
+				 "certificate %s (%s): it is not signed by a CA the engine trusts; "
+				 "issue one from the engine's CA (--tlscacert of dockerd)",
+				 c->host, ep->cert ? ep->cert : "(none)", detail);
+	if (contains(detail, "wrong version number") || contains(detail, "packet length") ||
+	    contains(detail, "record layer failure"))
+		return error_set(err, ERR_ENGINE,
+				 "cannot reach the Docker engine at %s: it does not speak TLS on "
+				 "port %d (%s); check the port, and that dockerd runs with "
+				 "--tlsverify there",
+				 c->host, ep->port, detail);
+	if (rc == CURLE_SSL_CONNECT_ERROR || contains(detail, "alert") || contains(detail, "SSL"))
+		return error_set(err, ERR_ENGINE,
+				 "cannot reach the Docker engine at %s: the TLS handshake failed "
+				 "(%s); check the certificates in %s against the engine's",
+				 c->host, detail, ep->cert_dir);
+	return 0;
+}
+
+static int set_connect_error(struct docker_client *c, CURLcode rc, int os_errno, const char *detail,
+			     struct error *err)
+{
+	if (c->ep.kind != DOCKER_TRANSPORT_UNIX) {
+		if (set_remote_error(c, rc, os_errno, detail, err) < 0)
+			return -1;
+		return error_set(err, ERR_ENGINE, "cannot reach the Docker engine at %s: %s",
+				 c->host, os_errno ? strerror(os_errno) : detail);
+	}
+	return set_local_connect_error(c, os_errno, detail, err);
+}
+
+/* ---- connections ---- */
+
+/* Connected (or reused), before the request is sent: start ssh for a new
+ * connection (docker/ssh.c). */
+static int ssh_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+		      int conn_local_port)
+{
+	struct docker_client *c = ud;
+	struct docker_ssh_conn *conn = docker_ssh_accept(&c->ssh, &c->ep, conn_local_port);
+
+	if (conn)
+		c->ssh_new = conn;
+	return CURL_PREREQFUNC_OK;
+}
+
+static int ssh_close_socket(void *ud, curl_socket_t fd)
+{
+	struct docker_client *c = ud;
+
+	docker_ssh_closed(&c->ssh, fd);
+	return 0;
+}
+
+/* The connections that are over, forgotten after each transfer. */
+static void ssh_purge(struct docker_client *c)
+{
+	c->ssh_new = NULL;
+	if (c->ep.kind == DOCKER_TRANSPORT_SSH)
+		docker_ssh_purge(&c->ssh, NULL);
+}
+
+/* Where and how to connect, for a request (keep: the connection may be kept
+ * for the next one) or the hijacked exec connection. */
+static int setup_connection(struct docker_client *c, CURL *h, char *errbuf, int keep)
+{
+	const struct docker_endpoint *ep = &c->ep;
+	int bad = 0;
+
+#define SET(opt, val) (bad |= curl_easy_setopt(h, opt, val) != CURLE_OK)
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	switch (ep->kind) {
+	case DOCKER_TRANSPORT_UNIX:
+		SET(CURLOPT_UNIX_SOCKET_PATH, ep->socket_path);
+		break;
+	case DOCKER_TRANSPORT_SSH:
+		/* the client's loopback listener, every connection served by ssh */
+		SET(CURLOPT_PROXY, "");
+		SET(CURLOPT_CLOSESOCKETFUNCTION, ssh_close_socket);
+		SET(CURLOPT_CLOSESOCKETDATA, c);
+		SET(CURLOPT_PREREQFUNCTION, ssh_prereq);
+		SET(CURLOPT_PREREQDATA, c);
+		break;
+	case DOCKER_TRANSPORT_TLS:
+		SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		SET(CURLOPT_SSL_VERIFYPEER, ep->verify ? 1L : 0L);
+		SET(CURLOPT_SSL_VERIFYHOST, ep->verify ? 2L : 0L);
+		if (ep->verify) {
+			/* the engine's CA and no other */
+			SET(CURLOPT_CAINFO, ep->ca);
+			SET(CURLOPT_CAPATH, (char *)NULL);
+		}
+		if (ep->cert) {
+			SET(CURLOPT_SSLCERT, ep->cert);
+			SET(CURLOPT_SSLCERTTYPE, "PEM");
+			SET(CURLOPT_SSLKEY, ep->key);
+			SET(CURLOPT_SSLKEYTYPE, "PEM");
+		}
+		/* fall through */
+	case DOCKER_TRANSPORT_TCP:
+		/* the engine directly, never through a proxy of the environment */
+		SET(CURLOPT_PROXY, "");
+		SET(CURLOPT_TCP_KEEPALIVE, 1L);
+		break;
+	}
+	if (keep && c->share)
+		SET(CURLOPT_SHARE, c->share);
+#undef SET
+	return bad ? -1 : 0;
 }
 
 /* ---- the one request function ---- */
@@ -551,7 +871,7 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 	x.cancel = req->cancel ? req->cancel : c->cancel;
 	if (x.cancel && *x.cancel)
 		return error_set(err, ERR_CANCELED, "%s %s: canceled", method, req->path);
-	if (buf_puts(&url, "http://localhost") < 0 ||
+	if (buf_puts(&url, c->base_url) < 0 ||
 	    (c->version[0] && buf_printf(&url, "/v%s", c->version) < 0) ||
 	    buf_puts(&url, req->path) < 0)
 		return error_set(err, ERR_SYSTEM, "out of memory");
@@ -573,11 +893,9 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 	}
 
 	if (curl_easy_setopt(h, CURLOPT_URL, buf_str(&url)) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path) != CURLE_OK ||
+	    setup_connection(c, h, errbuf, 1) < 0 ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
@@ -585,7 +903,6 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 	    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L) !=
 		    CURLE_OK ||
 	    set_method(h, req) < 0) {
@@ -596,11 +913,12 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 	fault_point();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c->requests++;
+	c->ssh_new = NULL;
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
-	log_debug("engine: %s %s -> %ld (%ld ms)", method,
-		  buf_str(&url) + strlen("http://localhost"), resp->status, elapsed_ms(&t0));
+	log_debug("engine: %s %s -> %ld (%ld ms)", method, buf_str(&url) + strlen(c->base_url),
+		  resp->status, elapsed_ms(&t0));
 
 	if (rc == CURLE_OK) {
 		if (resp->status >= 200 && resp->status < 300)
@@ -617,9 +935,13 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 	} else if (x.too_big) {
 		error_set(err, ERR_ENGINE, "%s %s: response larger than %zu bytes", method,
 			  req->path, resp->body.limit);
-	} else if (rc == CURLE_COULDNT_CONNECT) {
-		set_connect_error(c, (int)os_errno, errbuf[0] ? errbuf : curl_easy_strerror(rc),
+	} else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+		set_connect_error(c, rc, (int)os_errno, errbuf[0] ? errbuf : curl_easy_strerror(rc),
 				  err);
+	} else if (c->ep.kind != DOCKER_TRANSPORT_UNIX && rc != CURLE_OPERATION_TIMEDOUT &&
+		   set_remote_error(c, rc, (int)os_errno,
+				    errbuf[0] ? errbuf : curl_easy_strerror(rc), err) < 0) {
+		/* said: a TLS or ssh failure, with its fix */
 	} else if (rc == CURLE_OPERATION_TIMEDOUT && req->timeout_ms > 0) {
 		error_set(err, ERR_ENGINE, "%s %s: the Docker engine did not answer within %ld ms",
 			  method, req->path, req->timeout_ms);
@@ -637,6 +959,7 @@ static int request_once(struct docker_client *c, const struct docker_request *re
 out:
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(h);
+	ssh_purge(c);
 	return ret;
 }
 
@@ -676,7 +999,52 @@ struct hijack {
 	int (*on_tick)(void *payload);
 	void *tick_payload;
 	struct timespec last_tick;
+	int answered;		      /* the engine's answer headers are in */
+	char errbuf[CURL_ERROR_SIZE]; /* curl's, for the handle's whole life */
 };
+
+/* The Host header: what the URL names. */
+static const char *http_host(const struct docker_client *c)
+{
+	const char *p = strstr(c->base_url, "://");
+
+	return p ? p + 3 : "localhost";
+}
+
+/*
+ * The end of stdin.  Over TLS a TCP half-close alone is no clean end of the
+ * stream: send TLS's own (close_notify; the read side stays open), then the
+ * half-close, which is all a unix socket or ssh's socketpair needs.
+ */
+static void hijack_close_write(struct hijack *hj)
+{
+	if (hj->c->ep.kind == DOCKER_TRANSPORT_TLS) {
+		struct curl_tlssessioninfo *info = NULL;
+
+		if (curl_easy_getinfo(hj->h, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
+		    info->backend == CURLSSLBACKEND_OPENSSL && info->internals) {
+			SSL *ssl = info->internals;
+
+			if (SSL_shutdown(ssl) < 0)
+				log_debug("engine: TLS close_notify not sent");
+		}
+	}
+	shutdown(hj->fd, SHUT_WR);
+}
+
+/* A failed send or recv: before the answer, over TLS or ssh, most likely the
+ * other side refusing us (a client certificate refused after a TLS 1.3
+ * handshake, ssh ending), said with its fix. */
+static int hijack_io_error(struct hijack *hj, CURLcode rc, const char *what, struct error *err)
+{
+	const char *detail = hj->errbuf[0] ? hj->errbuf : curl_easy_strerror(rc);
+
+	if (!hj->answered && hj->c->ep.kind != DOCKER_TRANSPORT_UNIX &&
+	    set_remote_error(hj->c, rc, 0, detail, err) < 0)
+		return -1;
+	return error_set(err, ERR_ENGINE, "%s the Docker engine at %s: %s", what, hj->c->host,
+			 detail);
+}
 
 /* Poll the cancel flag and on_tick when 100 ms have passed. */
 static int hijack_tick(struct hijack *hj, struct error *err)
@@ -712,8 +1080,7 @@ static int hijack_send_all(struct hijack *hj, const char *data, size_t len, stru
 			continue;
 		}
 		if (rc != CURLE_OK)
-			return error_set(err, ERR_ENGINE, "send to the Docker engine at %s: %s",
-					 hj->c->host, curl_easy_strerror(rc));
+			return hijack_io_error(hj, rc, "send to", err);
 		data += n;
 		len -= n;
 	}
@@ -730,8 +1097,7 @@ static int hijack_recv(struct hijack *hj, char *dst, size_t cap, size_t *n, stru
 	if (rc == CURLE_AGAIN)
 		return 0;
 	if (rc != CURLE_OK)
-		return error_set(err, ERR_ENGINE, "read from the Docker engine at %s: %s",
-				 hj->c->host, curl_easy_strerror(rc));
+		return hijack_io_error(hj, rc, "read from", err);
 	return 1;
 }
 
@@ -845,46 +1211,51 @@ static int hijack_open(struct hijack *hj, const char *method, const char *path,
 {
 	_cleanup_buf_ struct buf request = BUF_INIT;
 	_cleanup_buf_ struct buf raw = BUF_INIT;
-	char errbuf[CURL_ERROR_SIZE] = "";
 	size_t body_len = json_body ? strlen(json_body) : 0;
 	const char *end;
 	long os_errno = 0, status;
 	CURLcode rc;
 	char chunk[4096];
 
-	if (buf_printf(&request, "http://localhost/v%s%s", hj->c->version, path) < 0)
+	if (buf_printf(&request, "%s/v%s%s", hj->c->base_url, hj->c->version, path) < 0)
 		return error_set(err, ERR_SYSTEM, "out of memory");
+	/* a connection of its own, never kept: it ends with the exec */
 	if (curl_easy_setopt(hj->h, CURLOPT_URL, buf_str(&request)) != CURLE_OK ||
-	    curl_easy_setopt(hj->h, CURLOPT_UNIX_SOCKET_PATH, hj->c->socket_path) != CURLE_OK ||
-	    curl_easy_setopt(hj->h, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK ||
-	    curl_easy_setopt(hj->h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(hj->h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-	    curl_easy_setopt(hj->h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS) != CURLE_OK)
+	    setup_connection(hj->c, hj->h, hj->errbuf, 0) < 0 ||
+	    curl_easy_setopt(hj->h, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK)
 		return error_set(err, ERR_SYSTEM, "configure the engine connection");
 
-	/* CONNECT_ONLY: this opens the socket and sends nothing */
+	/* CONNECT_ONLY: this opens the socket (and does the TLS handshake), and
+	 * sends nothing */
 	hj->c->requests++;
+	hj->c->ssh_new = NULL;
 	rc = curl_easy_perform(hj->h);
 	if (rc != CURLE_OK) {
 		curl_easy_getinfo(hj->h, CURLINFO_OS_ERRNO, &os_errno);
-		return set_connect_error(hj->c, (int)os_errno,
-					 errbuf[0] ? errbuf : curl_easy_strerror(rc), err);
+		return set_connect_error(hj->c, rc, (int)os_errno,
+					 hj->errbuf[0] ? hj->errbuf : curl_easy_strerror(rc), err);
 	}
 	if (curl_easy_getinfo(hj->h, CURLINFO_ACTIVESOCKET, &hj->fd) != CURLE_OK ||
 	    hj->fd == CURL_SOCKET_BAD)
 		return error_set(err, ERR_ENGINE, "no socket for the engine connection");
+	if (hj->c->ep.kind == DOCKER_TRANSPORT_SSH) {
+		long port = 0;
+
+		curl_easy_getinfo(hj->h, CURLINFO_LOCAL_PORT, &port);
+		hj->c->ssh_new = docker_ssh_accept(&hj->c->ssh, &hj->c->ep, (int)port);
+	}
 
 	buf_reset(&request);
 	if (buf_printf(&request,
 		       "%s /v%s%s HTTP/1.1\r\n"
-		       "Host: localhost\r\n"
+		       "Host: %s\r\n"
 		       "User-Agent: " USER_AGENT "\r\n"
 		       "Content-Type: application/json\r\n"
 		       "Content-Length: %zu\r\n"
 		       "Connection: Upgrade\r\n"
 		       "Upgrade: tcp\r\n"
 		       "\r\n",
-		       method, hj->c->version, path, body_len) < 0 ||
+		       method, hj->c->version, path, http_host(hj->c), body_len) < 0 ||
 	    (json_body && buf_append(&request, json_body, body_len) < 0))
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	if (hijack_send_all(hj, request.data, request.len, err) < 0)
@@ -903,11 +1274,15 @@ static int hijack_open(struct hijack *hj, const char *method, const char *path,
 				return -1;
 			continue;
 		}
-		if (n == 0)
+		if (n == 0) {
+			if (hj->c->ep.kind != DOCKER_TRANSPORT_UNIX &&
+			    set_remote_error(hj->c, CURLE_GOT_NOTHING, 0, "no answer", err) < 0)
+				return -1;
 			return error_set(err, ERR_ENGINE,
 					 "%s %s: the Docker engine closed the connection before "
 					 "answering",
 					 method, path);
+		}
 		if (buf_append(&raw, chunk, n) < 0)
 			return error_set(err, ERR_ENGINE, "%s %s: answer headers too long", method,
 					 path);
@@ -922,6 +1297,7 @@ static int hijack_open(struct hijack *hj, const char *method, const char *path,
 		return error_set(err, ERR_ENGINE, "%s %s: malformed answer from the Docker engine",
 				 method, path);
 	status = strtol(raw.data + 9, NULL, 10);
+	hj->answered = 1;
 	if (status == 101 || status == 200) {
 		size_t body_at = (size_t)(end - raw.data) + 4;
 
@@ -980,7 +1356,7 @@ int docker_hijack(struct docker_client *c, const char *method, const char *path,
 
 		if (write_open && !in_left) {
 			/* stdin is done: the process sees EOF */
-			shutdown(hj.fd, SHUT_WR);
+			hijack_close_write(&hj);
 			write_open = 0;
 		}
 		if (write_open)
@@ -1031,5 +1407,6 @@ out:
 	free(chunk);
 	if (hj.h)
 		curl_easy_cleanup(hj.h);
+	ssh_purge(c);
 	return ret;
 }

@@ -24,6 +24,7 @@
 #include "durable/tls.h"
 #include "executor/commands.h"
 #include "stages/helper.h"
+#include "stages/stages.h"
 
 enum check_status { CHECK_OK, CHECK_WARN, CHECK_ERROR };
 
@@ -198,7 +199,6 @@ static void check_runner_toml(struct report *r)
 	buf_release(&text);
 }
 
-/* The helper container's image and the runner binary it gets (stages/helper.c). */
 static void check_helper(struct report *r, const struct config *cfg, struct docker_client *c)
 {
 	struct error err = ERROR_INIT;
@@ -246,25 +246,154 @@ static void check_helper(struct report *r, const struct config *cfg, struct dock
 		check(r, "helper", CHECK_OK, NULL, "runner binary %s for the helper", bin);
 }
 
-static void check_engine(struct report *r, const struct config *cfg)
+/* One certificate's dates: an error once expired, a warning within 30 days. */
+static void check_cert(struct report *r, const char *what, const char *path, const char *fix)
+{
+	struct docker_cert_info ci;
+	struct error err = ERROR_INIT;
+	long days;
+
+	if (docker_cert_info(path, &ci, &err) < 0) {
+		check(r, "certs", CHECK_ERROR, fix, "%s: %s", what, err.msg);
+		return;
+	}
+	days = (long)((ci.not_after - (long long)time(NULL)) / 86400);
+	if (ci.not_after < (long long)time(NULL))
+		check(r, "certs", CHECK_ERROR, fix, "%s %s (%s) has expired", what, path,
+		      ci.subject);
+	else if (ci.not_before > (long long)time(NULL))
+		check(r, "certs", CHECK_ERROR, "check this host's clock",
+		      "%s %s (%s) is not valid yet", what, path, ci.subject);
+	else if (days < 30)
+		check(r, "certs", CHECK_WARN, fix, "%s %s (%s) expires in %ld days", what, path,
+		      ci.subject, days);
+	else
+		check(r, "certs", CHECK_OK, NULL, "%s %s (%s) valid for %ld more days", what, path,
+		      ci.subject, days);
+}
+
+/* The TLS material of a tcp:// engine, read before connecting. */
+static void check_engine_certs(struct report *r, const struct docker_endpoint *ep)
+{
+	struct stat st;
+	int have_cert, have_key;
+
+	if (ep->kind == DOCKER_TRANSPORT_TCP) {
+		check(r, "certs", CHECK_WARN,
+		      "use TLS (docker_tls_verify = true, docker_cert_path) or ssh://",
+		      "%s is plain TCP (docker_tls = false): anyone who reaches the port is root "
+		      "on "
+		      "the engine's host",
+		      ep->host);
+		return;
+	}
+	if (ep->kind != DOCKER_TRANSPORT_TLS)
+		return;
+	if (ep->verify)
+		check_cert(
+			r, "CA", ep->ca,
+			"put the CA that signed the engine's certificate there (renew it first)");
+	else
+		check(r, "certs", CHECK_WARN, "set docker_tls_verify = true with the engine's CA",
+		      "the engine's certificate is not verified (docker_tls_verify = false): "
+		      "anyone on the way can pose as the engine");
+	have_cert = access(ep->cert, F_OK) == 0;
+	have_key = access(ep->key, F_OK) == 0;
+	if (!have_cert && !have_key) {
+		check(r, "certs", CHECK_WARN,
+		      "put a client certificate signed by the engine's CA, and its key, there",
+		      "no client certificate (%s, %s): an engine with --tlsverify refuses the "
+		      "connection",
+		      ep->cert, ep->key);
+		return;
+	}
+	if (have_cert)
+		check_cert(r, "client certificate", ep->cert,
+			   "issue a new client certificate from the engine's CA");
+	if (have_key && stat(ep->key, &st) == 0 && (st.st_mode & 0077))
+		check(r, "certs", CHECK_WARN, "chmod 600 it",
+		      "%s has mode %03o: the key that is root on the engine's host must be "
+		      "readable by the runner's user only",
+		      ep->key, st.st_mode & 0777);
+}
+
+/* How the driver reaches the engine, and whether it gets in. */
+static struct docker_client *check_connect(struct report *r, const struct config *cfg)
 {
 	struct error err = ERROR_INIT;
-	struct docker_client *c = docker_client_new(cfg->docker_host, &err);
-	json_object *version = NULL, *info = NULL, *v;
-	const char *engine_version = "?";
+	struct docker_settings s;
+	struct docker_endpoint ep;
+	struct docker_client *c;
+	const char *fix = "start dockerd (systemctl start docker), or set docker_host";
 
+	docker_settings_from_env(&s);
+	s.host = cfg->docker_host;
+	s.tls = cfg->docker_tls;
+	s.tls_verify = cfg->docker_tls_verify;
+	s.cert_path = cfg->docker_cert_path;
+	if (docker_endpoint_parse(&ep, &s, &err) < 0) {
+		check(r, "engine", CHECK_ERROR,
+		      "fix docker_host (or DOCKER_HOST and the TLS keys) as docs/configuration.md "
+		      "says",
+		      "%s", err.msg);
+		return NULL;
+	}
+	check_engine_certs(r, &ep);
+	if (ep.kind != DOCKER_TRANSPORT_UNIX)
+		fix = "do what the message says; docs/configuration.md, Remote engines, lists what "
+		      "the engine's host needs";
+	docker_endpoint_release(&ep);
+
+	c = engine_client(cfg, &err);
 	if (!c) {
-		check(r, "engine", CHECK_ERROR, "fix docker_host in the admin config", "%s",
-		      err.msg);
-		return;
+		check(r, "engine", CHECK_ERROR, fix, "%s", err.msg);
+		return NULL;
 	}
 	check_socket(r, docker_client_host(c));
 	if (docker_ping(c, &err) < 0) {
-		check(r, "engine", CHECK_ERROR,
-		      "start dockerd (systemctl start docker), or set docker_host", "%s", err.msg);
+		check(r, "engine", CHECK_ERROR, fix, "%s", err.msg);
 		docker_client_free(c);
-		return;
+		return NULL;
 	}
+	{
+		const struct docker_endpoint *e = docker_client_endpoint(c);
+
+		switch (e->kind) {
+		case DOCKER_TRANSPORT_TLS:
+			check(r, "connect", CHECK_OK, NULL,
+			      "TCP+TLS engine %s (%s): TLS handshake done%s%s, %s", e->host,
+			      e->origin, e->verify ? ", engine certificate verified against " : "",
+			      e->verify ? e->ca : "",
+			      e->cert ? "client certificate accepted" : "no client certificate");
+			break;
+		case DOCKER_TRANSPORT_SSH:
+			check(r, "connect", CHECK_OK, NULL,
+			      "SSH engine %s (%s): ssh logged in, `docker system dial-stdio` "
+			      "answered",
+			      e->host, e->origin);
+			break;
+		case DOCKER_TRANSPORT_TCP:
+			check(r, "connect", CHECK_OK, NULL, "plain TCP engine %s (%s)", e->host,
+			      e->origin);
+			break;
+		case DOCKER_TRANSPORT_UNIX:
+			check(r, "connect", CHECK_OK, NULL, "local socket %s (%s)", e->host,
+			      e->origin);
+			break;
+		}
+	}
+	return c;
+}
+
+static void check_engine(struct report *r, const struct config *cfg)
+{
+	struct error err = ERROR_INIT;
+	struct docker_client *c = check_connect(r, cfg);
+	json_object *version = NULL, *info = NULL, *v;
+	const char *engine_version = "?";
+
+	if (!c)
+		return;
 	if (docker_call_json(c, "GET", "/version", NULL, &version, 10000, &err) == 0 &&
 	    json_object_object_get_ex(version, "Version", &v))
 		engine_version = json_object_get_string(v);
@@ -273,8 +402,9 @@ static void check_engine(struct report *r, const struct config *cfg)
 		      "Docker %s at %s speaks API %s; executor needs 1.40 or newer", engine_version,
 		      docker_client_host(c), docker_api_version(c));
 	else
-		check(r, "engine", CHECK_OK, NULL, "Docker %s, API %s, at %s", engine_version,
-		      docker_api_version(c), docker_client_host(c));
+		check(r, "engine", CHECK_OK, NULL, "Docker %s, API %s, %s at %s", engine_version,
+		      docker_api_version(c), docker_transport_name(docker_client_endpoint(c)->kind),
+		      docker_client_host(c));
 
 	if (docker_call_json(c, "GET", "/info", NULL, &info, 10000, &err) == 0) {
 		if (json_object_object_get_ex(info, "DockerRootDir", &v) &&
@@ -385,12 +515,21 @@ static int published_by_us(json_object *ours, int port)
 static void check_ports(struct report *r, const struct config *cfg)
 {
 	struct error err = ERROR_INIT;
-	struct docker_client *c = docker_client_new(cfg->docker_host, &err);
+	struct docker_client *c = engine_client(cfg, &err);
 	const char *filters[] = {"io.executor.managed=true", NULL};
 	json_object *ours = NULL;
 	int conflicts = 0;
 	size_t i;
 
+	if (c && docker_client_endpoint(c)->kind != DOCKER_TRANSPORT_UNIX) {
+		/* the containers publish on the engine's host, not on this one */
+		check(r, "ports", CHECK_OK, NULL,
+		      "the engine %s is remote: its host publishes the seed's ports (check them "
+		      "there)",
+		      docker_client_host(c));
+		docker_client_free(c);
+		return;
+	}
 	if (c && docker_container_list(c, filters, 0, &ours, &err) < 0)
 		ours = NULL;
 	for (i = 0; i < ARRAY_SIZE(seed_ports); i++) {
@@ -415,7 +554,7 @@ static void check_ports(struct report *r, const struct config *cfg)
 static void check_envs(struct report *r, const struct config *cfg)
 {
 	struct error err = ERROR_INIT;
-	struct docker_client *c = docker_client_new(cfg->docker_host, &err);
+	struct docker_client *c = engine_client(cfg, &err);
 	char apps[4096];
 	DIR *dir;
 	struct dirent *de;

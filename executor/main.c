@@ -107,7 +107,10 @@ const struct command commands[] = {
 	 0},
 	{"doctor", cmd_doctor, "check this host and say how to fix what is wrong",
 	 "usage: executor doctor [--json]\n\n"
-	 "Checks the admin configuration, the Docker engine and its API version, the socket's\n"
+	 "Checks the admin configuration, the Docker engine and its API version, which kind of\n"
+	 "engine it is (local socket, TCP+TLS, SSH) and whether the connection works (TLS\n"
+	 "handshake verified, client certificate accepted; ssh logged in), the expiry of the\n"
+	 "engine's CA and client certificate, the socket's\n"
 	 "permissions, the state directory, the default image, free disk space, the runner's\n"
 	 "config.toml, the clock, conflicts with the seed's ports, and per env the durable\n"
 	 "layer's health and the TLS certificate's expiry. One line per check: ok, warning or\n"

@@ -3,14 +3,15 @@
 #   install-deps.sh build   compiler and libraries
 #   install-deps.sh test    + cmocka, Docker engine, fixture sources (busybox, nginx, MariaDB), python3, docker-compose,
 #                           valgrind (make valgrind-smoke, the fake-engine e2e tests), docker-registry and
-#                           apache2-utils (htpasswd) for the authenticated registry of tests/e2e/test_registry.py
+#                           apache2-utils (htpasswd) for the authenticated registry of tests/e2e/test_registry.py,
+#                           socat and openssh-server/-client for the TLS and SSH engines of tests/e2e/test_remote_engine.py
 #   install-deps.sh fuzz    build + clang and its libFuzzer runtime (make fuzz, make fuzz-smoke)
 #   install-deps.sh bench   + hyperfine
 set -eu
 what=${1:-build}
 
 build="build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libssl-dev libgit2-dev libfyaml-dev"
-test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates docker-compose valgrind docker-registry apache2-utils"
+test="$build libcmocka-dev python3 docker.io busybox-static nginx-light mariadb-server mariadb-client git iproute2 curl openssl ca-certificates docker-compose valgrind docker-registry apache2-utils socat openssh-server openssh-client"
 fuzz="$build clang libclang-rt-dev"
 bench="$test hyperfine time"
 

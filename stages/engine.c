@@ -5,7 +5,9 @@
  * state directory (<state>/engine-api, "<host> <version>"), and a process
  * that finds it there sends no ping.  A stale entry costs one refused
  * request: the client then negotiates again (docker_request()) and the entry
- * is rewritten.
+ * is rewritten.  The entry is keyed by the engine's canonical address
+ * (unix://, tcp://HOST:PORT or ssh://USER@HOST[:PORT]), so switching engines
+ * never reuses another engine's version.
  */
 #include <stdio.h>
 #include <string.h>
@@ -58,9 +60,22 @@ void engine_cache_update(const struct config *cfg, struct docker_client *c)
 		log_debug("engine: cannot keep the API version in %s: %s", path, err.msg);
 }
 
+struct docker_client *engine_client(const struct config *cfg, struct error *err)
+{
+	struct docker_settings s;
+
+	/* the admin's keys, each over its DOCKER_* variable */
+	docker_settings_from_env(&s);
+	s.host = cfg->docker_host;
+	s.tls = cfg->docker_tls;
+	s.tls_verify = cfg->docker_tls_verify;
+	s.cert_path = cfg->docker_cert_path;
+	return docker_client_open(&s, err);
+}
+
 struct docker_client *engine_connect(const struct config *cfg, struct error *err)
 {
-	struct docker_client *c = docker_client_new(cfg->docker_host, err);
+	struct docker_client *c = engine_client(cfg, err);
 	char version[32];
 
 	if (!c)

@@ -113,6 +113,9 @@ int job_join_color(struct job_ctx *ctx, struct error *err);
 /* A client for the admin's engine (stages/engine.c): the API version from
  * <state>/engine-api when an earlier process negotiated it, else a ping. */
 struct docker_client *engine_connect(const struct config *cfg, struct error *err);
+/* A client for the admin's engine (docker_host, docker_tls, docker_tls_verify,
+ * docker_cert_path over their DOCKER_* variables), not connected yet. */
+struct docker_client *engine_client(const struct config *cfg, struct error *err);
 /* Keep the client's version when it negotiated one since (call before freeing). */
 void engine_cache_update(const struct config *cfg, struct docker_client *c);
 

@@ -281,6 +281,39 @@ static void test_config__trust_keys(void **state)
 	config_release(&cfg);
 }
 
+static void test_config__remote_engine_keys(void **state)
+{
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	config_defaults(&cfg);
+	/* unset: the DOCKER_* variables decide */
+	assert_int_equal(cfg.docker_tls, -1);
+	assert_int_equal(cfg.docker_tls_verify, -1);
+	assert_null(cfg.docker_cert_path);
+	assert_int_equal(config_parse(&cfg, "t",
+				      "docker_host = tcp://engine.example.com:2376\n"
+				      "docker_tls_verify = true\n"
+				      "docker_cert_path = /etc/executor/engine\n",
+				      &err),
+			 0);
+	assert_string_equal(cfg.docker_host, "tcp://engine.example.com:2376");
+	assert_int_equal(cfg.docker_tls_verify, 1);
+	assert_int_equal(cfg.docker_tls, -1);
+	assert_string_equal(cfg.docker_cert_path, "/etc/executor/engine");
+	assert_int_equal(config_parse(&cfg, "t", "docker_tls = false\n", &err), 0);
+	assert_int_equal(cfg.docker_tls, 0);
+	config_release(&cfg);
+
+	config_defaults(&cfg);
+	assert_int_equal(config_parse(&cfg, "t", "docker_cert_path = certs\n", &err), -1);
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "t:1: docker_cert_path must be an absolute path"));
+	assert_int_equal(config_parse(&cfg, "t", "docker_tls_verify = maybe\n", &err), -1);
+	assert_non_null(strstr(err.msg, "docker_tls_verify must be true or false"));
+	config_release(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_config__helper_keys),
 		cmocka_unit_test(test_image_allowed__untagged_means_latest),
 		cmocka_unit_test(test_config__load_named_missing_file_fails),
+		cmocka_unit_test(test_config__remote_engine_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

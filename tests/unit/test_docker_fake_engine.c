@@ -498,22 +498,28 @@ static void test_docker_transport__version_capped_at_1_43(void **state)
 	fake_stop(&f);
 }
 
-static void test_docker_transport__tcp_host_refused_clearly(void **state)
+static void test_docker_transport__plain_tcp_host_refused_clearly(void **state)
 {
 	struct error err = ERROR_INIT;
 	char *saved = getenv("DOCKER_HOST") ? strdup(getenv("DOCKER_HOST")) : NULL;
+	char *tls = getenv("DOCKER_TLS_VERIFY") ? strdup(getenv("DOCKER_TLS_VERIFY")) : NULL;
 
+	/* without TLS, and without the admin's docker_tls = false: refused */
+	unsetenv("DOCKER_TLS_VERIFY");
 	setenv("DOCKER_HOST", "tcp://127.0.0.1:2376", 1);
 	assert_null(docker_client_new(NULL, &err));
 	assert_int_equal(err.cls, ERR_CONFIG);
 	assert_non_null(strstr(err.msg, "tcp://127.0.0.1:2376"));
-	assert_non_null(strstr(err.msg, "not supported yet"));
+	assert_non_null(strstr(err.msg, "docker_tls = false"));
 	assert_null(strchr(err.msg, '\n'));
 
 	assert_null(docker_client_new("tcp://host:notaport", &err));
 	assert_non_null(strstr(err.msg, "malformed port"));
-	assert_null(docker_client_new("ssh://me@host", &err));
 	assert_null(docker_client_new("unix://relative.sock", &err));
+	if (tls) {
+		setenv("DOCKER_TLS_VERIFY", tls, 1);
+		free(tls);
+	}
 
 	if (saved) {
 		setenv("DOCKER_HOST", saved, 1);
@@ -932,7 +938,7 @@ int main(void)
 		cmocka_unit_test(test_docker_transport__other_400_is_not_retried),
 		cmocka_unit_test(
 			test_docker_events__stream_decoded_until_the_reader_has_what_it_waits_for),
-		cmocka_unit_test(test_docker_transport__tcp_host_refused_clearly),
+		cmocka_unit_test(test_docker_transport__plain_tcp_host_refused_clearly),
 		cmocka_unit_test(test_docker_transport__docker_host_unix_honoured),
 		cmocka_unit_test(test_docker_transport__timeout_per_call),
 		cmocka_unit_test(test_docker_transport__cancel_flag_aborts_request),
