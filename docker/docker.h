@@ -300,6 +300,14 @@ int docker_network_connect(struct docker_client *c, const char *network, const c
 			   const char *const *aliases, struct error *err);
 int docker_network_disconnect(struct docker_client *c, const char *network, const char *container,
 			      int force, struct error *err);
+/* Networks of one name, left by a create of a killed run beside another (the
+ * engine's CheckDuplicate is not atomic): the copies with no containers and
+ * the same labels as the one kept (the one in use, else the oldest) are
+ * removed, *removed says how many; copies with other labels or two in use
+ * are an error naming the fix. Inspect, connect and remove by name do this
+ * when the engine calls the name ambiguous, create right after creating. */
+int docker_network_reconcile(struct docker_client *c, const char *name, int *removed,
+			     struct error *err);
 /* A network that is already gone is success. */
 int docker_network_remove(struct docker_client *c, const char *name, struct error *err);
 int docker_network_list(struct docker_client *c, const char *const *label_filters,

@@ -61,11 +61,16 @@ struct docker_client {
  * EXECUTOR_FAULT_KILL_AFTER=N (a positive integer) makes the process SIGKILL itself
  * just before it sends its Nth Engine API request (counted over every client and
  * thread of the process, docker_request and docker_hijack alike).
+ * With EXECUTOR_FAULT_KILL_DELAY_US=D as well, the Nth request is sent and the
+ * process is killed D microseconds later from a thread of its own: while the
+ * request is still in flight at the engine (a create the engine completes
+ * after the driver is gone), or just after its answer.
  * EXECUTOR_FAULT_REPORT=1 prints "executor: N engine requests" to stderr at exit.
- * Both are read once; unset (the normal case) they cost one atomic increment. */
+ * All are read once; unset (the normal case) they cost one atomic increment. */
 
 static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
 static unsigned long fault_kill_at; /* 0: never */
+static unsigned long fault_delay_us; /* 0: before the request is sent */
 static atomic_ulong fault_requests;
 
 static void fault_report(void)
@@ -85,19 +90,44 @@ static void fault_init(void)
 		if (!*end && !errno)
 			fault_kill_at = n;
 	}
+	s = getenv("EXECUTOR_FAULT_KILL_DELAY_US");
+	if (s && *s >= '1' && *s <= '9') {
+		errno = 0;
+		n = strtoul(s, &end, 10);
+		if (!*end && !errno && n <= 10000000)
+			fault_delay_us = n;
+	}
 	s = getenv("EXECUTOR_FAULT_REPORT");
 	if (s && !strcmp(s, "1"))
 		atexit(fault_report);
 }
 
+static void *fault_kill_later(void *arg)
+{
+	struct timespec ts = {.tv_sec = (time_t)(fault_delay_us / 1000000),
+			      .tv_nsec = (long)(fault_delay_us % 1000000) * 1000};
+
+	(void)arg;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	raise(SIGKILL);
+	return NULL;
+}
+
 static void fault_point(void)
 {
 	unsigned long n;
+	pthread_t t;
 
 	pthread_once(&fault_once, fault_init);
 	n = atomic_fetch_add(&fault_requests, 1) + 1;
-	if (fault_kill_at && n == fault_kill_at)
+	if (!fault_kill_at || n != fault_kill_at)
+		return;
+	if (!fault_delay_us || pthread_create(&t, NULL, fault_kill_later, NULL) != 0) {
 		raise(SIGKILL);
+		return;
+	}
+	pthread_detach(t);
 }
 
 /* ---- client ---- */

@@ -286,7 +286,12 @@ def remove_app_objects(app: str) -> list[str]:
         docker("rm", "-f", "-v", *objs["containers"], check=False, timeout=120)
         removed += [f"container {n}" for n in objs["containers"]]
     for n in objs["networks"]:
-        docker("network", "rm", n, check=False)
+        # by id: a name the engine holds twice (a killed create) is ambiguous to `rm <name>`
+        ids = [ln.split()[0] for ln in docker("network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}}",
+                                              "--filter", f"name={n}").stdout.splitlines()
+               if ln.split()[1:] == [n]]
+        for i in ids or [n]:
+            docker("network", "rm", i, check=False)
         removed.append(f"network {n}")
     for n in objs["volumes"]:
         docker("volume", "rm", "-f", n, check=False)

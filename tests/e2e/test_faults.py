@@ -2,7 +2,9 @@
 
 Kill injection uses the driver's test hook EXECUTOR_FAULT_KILL_AFTER=N (docker/transport.c:
 the process SIGKILLs itself just before its Nth Engine API request) and
-EXECUTOR_FAULT_REPORT=1 (prints "executor: N engine requests" at exit). For each action
+EXECUTOR_FAULT_REPORT=1 (prints "executor: N engine requests" at exit); a point in three is
+killed before its request is sent, the others 2 ms and 30 ms after it is sent
+(EXECUTOR_FAULT_KILL_DELAY_US: while the engine still works on it, or just after it answered). For each action
 of the pipeline (durable setup, deploy green, promote green, deploy blue, promote blue,
 rollback green, cleanup blue) the test counts the action's requests in an un-killed run,
 then kills it at seeded points N in 1..count and re-runs the same action without the
@@ -117,17 +119,19 @@ class World:
     def env_dir(self, env: str = ENV) -> str:
         return os.path.join(self.state, "apps", APP, "envs", env)
 
-    def environ(self, env: str = ENV, kill_after: int | None = None) -> dict[str, str]:
+    def environ(self, env: str = ENV, kill_after: int | None = None, delay_us: int = 0) -> dict[str, str]:
         e = {k: v for k, v in os.environ.items() if not k.startswith("EXECUTOR_FAULT_")}
         e.update(EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=APP, EXECUTOR_ENV=env,
                  EXECUTOR_FAULT_REPORT="1", **self.ports[env])
         if kill_after:
             e["EXECUTOR_FAULT_KILL_AFTER"] = str(kill_after)
+        if kill_after and delay_us:
+            e["EXECUTOR_FAULT_KILL_DELAY_US"] = str(delay_us)
         return e
 
-    def local(self, *args: str, env: str = ENV, kill_after: int | None = None, ok: bool = True,
+    def local(self, *args: str, env: str = ENV, kill_after: int | None = None, delay_us: int = 0, ok: bool = True,
               timeout: float = 300) -> subprocess.CompletedProcess:
-        p = subprocess.run([executor_bin(), *args], cwd=self.checkout, env=self.environ(env, kill_after),
+        p = subprocess.run([executor_bin(), *args], cwd=self.checkout, env=self.environ(env, kill_after, delay_us),
                            capture_output=True, text=True, timeout=timeout)
         if ok:
             check(p.returncode == 0, f"executor {' '.join(args)} exited {p.returncode}: {p.stderr.strip()[-3000:]}")
@@ -210,6 +214,11 @@ HISTORY_ACTION = {"durable setup": ("durable-setup", None), "deploy green": ("de
                   "promote green": ("promote", "green"), "deploy blue": ("deploy", "blue"),
                   "promote blue": ("promote", "blue"), "rollback green": ("rollback", "green"),
                   "cleanup blue": ("cleanup", "blue")}
+
+
+# each action's points alternate: killed before the request is sent, and 2 ms and 30 ms after
+# it is sent (in flight at the engine, or just answered): EXECUTOR_FAULT_KILL_DELAY_US
+IN_FLIGHT_US = (0, 2000, 30000)
 
 
 def points_for(count: int, rng: random.Random) -> list[int]:
@@ -301,7 +310,9 @@ def test_kill_injection():
             if k:
                 for cmd in RESTORE[label]:
                     w.local(*cmd)
-            killed = w.local(*argv, kill_after=n, ok=False)
+            # before the request is sent, or while it is in flight at the engine
+            delay = IN_FLIGHT_US[k % len(IN_FLIGHT_US)]
+            killed = w.local(*argv, kill_after=n, delay_us=delay, ok=False)
             a_killed += killed.returncode == -9
             rerun = w.local(*argv, ok=False)
             tried += 1
@@ -310,7 +321,8 @@ def test_kill_injection():
             if not bad:
                 bad = converged(w, label, live, preview, rows)
             if bad:
-                failures.append(f"{label}, killed before request {n} of {count} (exit {killed.returncode}; "
+                when = f"{delay} us after sending request" if delay else "before request"
+                failures.append(f"{label}, killed {when} {n} of {count} (exit {killed.returncode}; "
                                 f"its stderr ends {killed.stderr.strip()[-300:]!r}): " + "; ".join(bad))
                 # back to the action's post-state before the next point
                 w.local(*argv, ok=False)
