@@ -197,6 +197,14 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	}
 	if (deploy_load_stack(d, &file, 1, d->durable_project, &p, err) < 0)
 		goto out;
+	if (p->nservices == 0) { /* an empty file is not a layer that is already up */
+		error_set(err, ERR_JOB,
+			  "%s defines no services: the durable layer needs at least its "
+			  "database (or router); add them, or leave durable:setup-%s out of the "
+			  "pipeline",
+			  file, d->action.env);
+		goto out;
+	}
 	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;
 

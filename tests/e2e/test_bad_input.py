@@ -313,6 +313,10 @@ DURABLE_CASES = [
     ("volume-name-dotdot", HDR + "    volumes:\n      - v:/data\nvolumes:\n  v:\n    name: ../containers/x\n",
      "bad/volume-name-dotdot.yml:8: volumes.v.name: invalid volume name \"../containers/x\": Docker names are "
      "[a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 255 characters); use such a name", BUILD),
+    ("empty-file", "", "bad/empty-file.yml defines no services: the durable layer needs at least its database "
+     "(or router); add them, or leave durable:setup-", BUILD),
+    ("no-services", "networks:\n  x: {}\n", "bad/no-services.yml defines no services: the durable layer needs",
+     BUILD),
 ]
 
 DEPLOY_CASES = [
@@ -389,7 +393,7 @@ def test_setup_the_one_durable_layer():
 
 
 def test_bad_durable_stack_files():
-    """40 malformed and hostile durable files: each refused with its message, nothing created."""
+    """42 malformed and hostile durable files: each refused with its message, nothing created."""
     _run_file_cases(DURABLE_CASES, "durable")
 
 
