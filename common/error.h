@@ -53,6 +53,14 @@ int error_set_errno(struct error *err, enum error_class cls, int errnum, const c
 	__attribute__((format(printf, 4, 5)));
 /* Prepend "context: " to the message, keep class; returns -1. */
 int error_wrap(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#if defined(__clang_analyzer__) && !defined(ERROR_DEFINE)
+/* The analyzer does not look into other files, so it cannot know that these
+ * always return -1 and follows "success" paths that do not exist (an out
+ * parameter NULL after `return error_set(...)`). Tell it. */
+#define error_set(...)	     (error_set(__VA_ARGS__), -1)
+#define error_set_errno(...) (error_set_errno(__VA_ARGS__), -1)
+#define error_wrap(...)	     (error_wrap(__VA_ARGS__), -1)
+#endif
 void error_clear(struct error *err);
 const char *error_class_name(enum error_class cls);
 /* True for classes that are the job author's fault (build failure). */

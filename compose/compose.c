@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* compose_load(): read each file, check, normalize, merge, build the model. */
+#define COMPOSE_ERROR_DEFINE /* node_error and at_error themselves */
 #include "compose/internal.h"
 
 #include <errno.h>

@@ -85,7 +85,9 @@ static int cmp_kv(const void *a, const void *b)
 /* [[key, value], ...] sorted by key (then value, for repeated hosts). */
 static json_object *kv_json(const struct compose_kv *kv, size_t n)
 {
-	_cleanup_free_ const struct compose_kv **sorted = calloc(n + 1, sizeof(*sorted));
+	/* an array of pointers, sorted in place of the entries */
+	_cleanup_free_ const struct compose_kv **sorted =
+		calloc(n + 1, sizeof(*sorted)); // NOLINT(bugprone-sizeof-expression)
 	json_object *arr = json_object_new_array();
 	size_t i;
 
@@ -93,7 +95,7 @@ static json_object *kv_json(const struct compose_kv *kv, size_t n)
 		goto fail;
 	for (i = 0; i < n; i++)
 		sorted[i] = &kv[i];
-	qsort(sorted, n, sizeof(*sorted), cmp_kv);
+	qsort(sorted, n, sizeof(*sorted), cmp_kv); // NOLINT(bugprone-sizeof-expression)
 	for (i = 0; i < n; i++) {
 		json_object *pair = json_object_new_array();
 
@@ -137,7 +139,7 @@ static int cmp_network(const void *a, const void *b)
 static json_object *networks_json(const struct compose_service *s)
 {
 	_cleanup_free_ const struct compose_service_network **sorted =
-		calloc(s->nnetworks + 1, sizeof(*sorted));
+		calloc(s->nnetworks + 1, sizeof(*sorted)); // NOLINT(bugprone-sizeof-expression)
 	json_object *arr = json_object_new_array();
 	size_t i, j;
 
@@ -145,7 +147,8 @@ static json_object *networks_json(const struct compose_service *s)
 		goto fail;
 	for (i = 0; i < s->nnetworks; i++)
 		sorted[i] = &s->networks[i];
-	qsort(sorted, s->nnetworks, sizeof(*sorted), cmp_network);
+	qsort(sorted, s->nnetworks, sizeof(*sorted), // NOLINT(bugprone-sizeof-expression)
+	      cmp_network);
 	for (i = 0; i < s->nnetworks; i++) {
 		json_object *o = json_object_new_object(), *al;
 

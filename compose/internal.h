@@ -118,6 +118,11 @@ int node_error(struct error *err, const struct cnode *n, const char *path, const
 	__attribute__((format(printf, 4, 5)));
 int at_error(struct error *err, const char *file, int line, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+#if defined(__clang_analyzer__) && !defined(COMPOSE_ERROR_DEFINE)
+/* always -1: the analyzer does not look into compose.c (common/error.h) */
+#define node_error(...) (node_error(__VA_ARGS__), -1)
+#define at_error(...)	(at_error(__VA_ARGS__), -1)
+#endif
 
 /* The load context shared by the passes. */
 struct compose_ctx {

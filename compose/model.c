@@ -1249,7 +1249,7 @@ static int service_healthcheck(struct mb *m, struct compose_service *s, const st
 
 		if (want_argv(m, test, sub, &hc->test) < 0)
 			return -1;
-		first = hc->test.argc ? hc->test.argv[0] : "";
+		first = hc->test.argc && hc->test.argv[0] ? hc->test.argv[0] : "";
 		if (strcmp(first, "NONE") && strcmp(first, "CMD") && strcmp(first, "CMD-SHELL"))
 			return node_error(
 				m->err, test, sub,

@@ -44,6 +44,7 @@ int want_strv(struct mb *m, const struct cnode *n, const char *path, bool one_ok
 	*out = calloc(n->n + 1, sizeof(char *));
 	if (!*out)
 		return mb_oom(m);
+	*nout = 0;
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
 

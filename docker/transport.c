@@ -69,7 +69,7 @@ struct docker_client {
  * All are read once; unset (the normal case) they cost one atomic increment. */
 
 static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
-static unsigned long fault_kill_at; /* 0: never */
+static unsigned long fault_kill_at;  /* 0: never */
 static unsigned long fault_delay_us; /* 0: before the request is sent */
 static atomic_ulong fault_requests;
 

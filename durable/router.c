@@ -271,7 +271,8 @@ static int router_exec(struct docker_client *c, const char *container, const cha
 
 static int nginx_test(struct docker_client *c, const char *container, struct error *err)
 {
-	const char *argv[] = {"nginx", "-t", "-q", "-c", ROUTER_MOUNT "/" ROUTER_TEST, NULL};
+	static const char conf[] = ROUTER_MOUNT "/" ROUTER_TEST;
+	const char *argv[] = {"nginx", "-t", "-q", "-c", conf, NULL};
 	struct buf out = BUF_INIT;
 	int code = router_exec(c, container, argv, "run nginx -t", &out, err);
 

@@ -138,6 +138,7 @@ int cmd_compose(int argc, char **argv, struct config *cfg, struct error *err)
 	struct compose_project *p = NULL;
 	_cleanup_buf_ struct buf out = BUF_INIT;
 	_cleanup_free_ char *profiles = NULL;
+	const char *env_profiles;
 	size_t i;
 	int rc;
 
@@ -149,8 +150,8 @@ int cmd_compose(int argc, char **argv, struct config *cfg, struct error *err)
 	if (!a.nfiles)
 		return error_set(err, ERR_JOB,
 				 "no compose.yaml or docker-compose.yml here; name one with -f");
-	if (!a.nprofiles && getenv("COMPOSE_PROFILES")) {
-		profiles = strdup(getenv("COMPOSE_PROFILES"));
+	if (!a.nprofiles && (env_profiles = getenv("COMPOSE_PROFILES")) != NULL) {
+		profiles = strdup(env_profiles);
 		if (!profiles)
 			return error_set(err, ERR_SYSTEM, "out of memory");
 		split_profiles(profiles, &a);
