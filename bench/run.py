@@ -255,7 +255,7 @@ def kept_analysis(path: str) -> str:
 
 
 def write_results(path: str, m: dict[str, str], rows: list[Row], findings: str, runs: int,
-                  svg: str = "results.svg") -> str:
+                  svg: str = "results.svg", partial: str = "") -> str:
     analysis = kept_analysis(path)
     text = (
         "# Benchmark results\n\n"
@@ -266,7 +266,9 @@ def write_results(path: str, m: dict[str, str], rows: list[Row], findings: str, 
         f"- driver: built from {m['driver']}\n"
         f"- load: `{m['uptime_start']}` at the start, `{m.get('uptime_end', '?')}` at the end "
         "(other engineers' tests share this machine)\n"
-        f"- method: whole processes, wall time around each, max RSS and CPU time from GNU time; one warm-up of "
+        + (f"- **partial**: {partial}\n" if partial else "")
+        + f"- method: whole processes, wall time around each, max RSS from GNU time, CPU time from wait4; one "
+        "warm-up of "
         "each, then ours and "
         f"the competitor alternating A B A B, {runs} runs each ({max(runs, CHEAP_RUNS)} for the trivial-job and "
         "100 MiB streaming rows, about a second a sample); medians. Engine API calls counted by a "
@@ -323,6 +325,21 @@ def main() -> int:
     rows: list[Row] = []
     findings = ""
     failed = False
+    svg = os.path.join(os.path.dirname(os.path.abspath(args.results)),
+                       "results.svg" if os.path.basename(args.results) == "results.md" else "results-partial.svg")
+
+    def checkpoint() -> None:
+        """The rows so far, written as the run goes (marked partial): a run stopped early (a
+        deadline, a machine too loaded to finish) still leaves the output of its finished rows."""
+        if not rows:
+            return
+        with open(svg, "w") as f:
+            f.write(plot.svg(rows))
+        done = ", ".join(r.key for r in rows)
+        write_results(args.results, m, rows, "", args.runs, os.path.basename(svg),
+                      partial=f"written while the run was in progress, after the rows {done}; the rows not listed "
+                              "were not measured (the run ended before them)")
+
     import runner_rows
     import stack_rows
 
@@ -335,18 +352,22 @@ def main() -> int:
             ctx.log("trivial job with a helper container:")
             rows += stack_rows._guarded(ctx, ["trivial-helper"],
                                         lambda: rerun_if_noisy(ctx, lambda: runner_rows.helper_rows(ctx, args.runs)))
+        checkpoint()
         if "stream" in wanted:
             ctx.log("streaming:")
             rows += stack_rows._guarded(ctx, ["stream", "stream-large"],
                                         lambda: rerun_if_noisy(ctx, lambda: runner_rows.stream_rows(ctx, args.runs)))
+        checkpoint()
         stack_keys = [k for k in wanted if k in ("durable", "deploy", "cleanup", "promote")]
         if stack_keys:
             rows += stack_rows.rows(ctx, args.runs, stack_keys, rerun_if_noisy)
+            checkpoint()
         if "scaling" in wanted:
             import scaling_rows
 
             ctx.log("scaling:")
             rows += stack_rows._guarded(ctx, ["concurrent-2"], lambda: scaling_rows.concurrent_rows(ctx, args.runs))
+            checkpoint()
             rows += stack_rows._guarded(ctx, [f"scale-{n}" for n in scaling_rows.SIZES],
                                         lambda: scaling_rows.scale_rows(ctx, min(args.runs, scaling_rows.RUNS)))
         findings = stack_rows.findings(rows)
@@ -378,8 +399,6 @@ def main() -> int:
                     "skipped": r.skipped, "floor": r.floor, "floor_note": r.floor_note} for r in rows], f, indent=1,
                   default=str)
     if rows:
-        svg = os.path.join(os.path.dirname(os.path.abspath(args.results)),
-                           "results.svg" if os.path.basename(args.results) == "results.md" else "results-partial.svg")
         with open(svg, "w") as f:
             f.write(plot.svg(rows))
         text = write_results(args.results, m, rows, findings, args.runs, os.path.basename(svg))
@@ -396,6 +415,11 @@ def rerun_if_noisy(ctx: Ctx, fn) -> list[Row]:
     would pick by luck)."""
     first = fn()
     if not any(not r.skipped and r.noisy() for r in first):
+        return first
+    if os.environ.get("BENCH_RERUN", "1") == "0":
+        for r in first:
+            if not r.skipped and r.noisy():
+                r.notes.append(f"noisy (spread {r.spread():.0%}); not run again: BENCH_RERUN=0")
         return first
     noisy = ", ".join(f"{r.key} {r.spread():.0%}" for r in first if not r.skipped and r.noisy())
     ctx.log(f"  noisy ({noisy}; load {loadavg()}): running once more")
