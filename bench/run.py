@@ -325,8 +325,7 @@ def main() -> int:
     rows: list[Row] = []
     findings = ""
     failed = False
-    svg = os.path.join(os.path.dirname(os.path.abspath(args.results)),
-                       "results.svg" if os.path.basename(args.results) == "results.md" else "results-partial.svg")
+    svg = os.path.splitext(os.path.abspath(args.results))[0] + ".svg"  # results.md: results.svg
 
     def checkpoint() -> None:
         """The rows so far, written as the run goes (marked partial): a run stopped early (a

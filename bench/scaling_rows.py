@@ -57,9 +57,9 @@ class Scale:
         e.update(EXECUTOR_CONFIG=self.ctx.conf, EXECUTOR_APP=APP, NO_COLOR="1")
         return e
 
-    def ours(self, *args: str, check: bool = True) -> Sample:
-        return run_timed([self.ctx.executor, "durable", args[0], self.env_name, *args[1:]], env=self.env(), cwd=self.dir,
-                         log=self.log, check=check, what=f"executor durable {args[0]} {self.env_name}")
+    def ours(self, action: str = "setup", *extra: str, check: bool = True) -> Sample:
+        return run_timed([self.ctx.executor, "durable", action, self.env_name, *extra], env=self.env(), cwd=self.dir,
+                         log=self.log, check=check, what=f"executor durable {action} {self.env_name}")
 
     def compose(self, *args: str, check: bool = True) -> Sample:
         return run_timed(["docker-compose", "-f", self.file, "-p", self.theirs_project, *args], env=self.env(),
