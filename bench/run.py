@@ -365,10 +365,10 @@ def main() -> int:
             import scaling_rows
 
             ctx.log("scaling:")
-            rows += stack_rows._guarded(ctx, ["concurrent-2"], lambda: scaling_rows.concurrent_rows(ctx, args.runs))
-            checkpoint()
             rows += stack_rows._guarded(ctx, [f"scale-{n}" for n in scaling_rows.SIZES],
                                         lambda: scaling_rows.scale_rows(ctx, min(args.runs, scaling_rows.RUNS)))
+            checkpoint()
+            rows += stack_rows._guarded(ctx, ["concurrent-2"], lambda: scaling_rows.concurrent_rows(ctx, args.runs))
         findings = stack_rows.findings(rows)
     except BenchError as e:
         failed = True

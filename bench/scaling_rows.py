@@ -1,7 +1,8 @@
 """Scaling rows: how the time grows with the size of a stack and with concurrent jobs.
 
 - `scale-N` (N = 1, 5, 20): a generated stack of N busybox services
-  (executor-test/busybox:latest, healthchecks every 1 s), deployed until every service is
+  (executor-test/busybox:latest, healthchecks every 1 s, timeout 5 s: under
+  load a `true` by exec took over 1 s and a 1 s timeout made the 20-service stack unhealthy), deployed until every service is
   healthy. Ours: `executor durable setup sN` (app benchscale; the durable layer of an env is
   the driver's deploy of an arbitrary stack file: it creates the network and the containers and
   waits for every healthcheck), torn down between samples with `executor durable teardown sN`.
@@ -35,7 +36,7 @@ def stack_file(n: int) -> str:
         out += [f"  svc{i:02d}:",
                 f"    image: {IMAGE}",
                 "    command: [sh, -c, \"trap 'exit 0' TERM; while true; do sleep 1; done\"]",
-                "    healthcheck: {test: [CMD, \"true\"], interval: 1s, timeout: 1s, retries: 3}"]
+                "    healthcheck: {test: [CMD, \"true\"], interval: 1s, timeout: 5s, retries: 3}"]
     return "\n".join(out) + "\n"
 
 
@@ -96,7 +97,18 @@ def scale_rows(ctx, runs: int) -> list[Row]:
                   f"`docker-compose -p {sc.theirs_project} -f durable/docker-compose.yml up -d`, then the health "
                   "poll of the deploy-healthy row; `down` between samples, untimed", "", None)
         ctx.log(f"  scale-{n}:")
-        alternate(row, sc.ours, sc.theirs_up, runs, between=sc.between, progress=ctx.log)
+        try:  # each size on its own: a failed size keeps the others
+            alternate(row, sc.ours, sc.theirs_up, runs, between=sc.between, progress=ctx.log)
+        except BenchError as e:
+            ctx.log(f"  scale-{n} FAILED: {e}")
+            row.skipped = "failed: " + next((ln for ln in str(e).splitlines() if "ERROR" in ln), str(e).splitlines()[0])
+            for side in ("ours", "theirs"):
+                try:
+                    sc.between(side)
+                except (BenchError, OSError):
+                    pass
+            out.append(row)
+            continue
         _scale_floor(sc, row, runs)
         out.append(row)
     return out

@@ -336,7 +336,7 @@ def _skipped(key: str, why: str) -> Row:
               "deploy-started": "deploy a color, until every container is started",
               "deploy-healthy": "deploy a color, until healthy",
               "cleanup": "remove a color", "promote": "promote (switch live to the other color)"}
-    r = Row(key, titles[key], "", "", "")
+    r = Row(key, titles.get(key, key), "", "", "")
     r.skipped = why
     return r
 
