@@ -91,7 +91,7 @@ def scale_rows(ctx, runs: int) -> list[Row]:
     for n in SIZES:
         sc = Scale(ctx, n)
         row = Row(f"scale-{n}", f"scaling: deploy a generated stack of {n} busybox service{'s' if n > 1 else ''} "
-                  "(1 s healthchecks) until healthy",
+                  "(1 s healthchecks, 5 s timeout) until healthy",
                   f"`executor durable setup {sc.env_name}` (app {APP}; creates the stack, waits for every "
                   f"healthcheck); `executor durable teardown {sc.env_name}` between samples, untimed",
                   f"`docker-compose -p {sc.theirs_project} -f durable/docker-compose.yml up -d`, then the health "
