@@ -2,7 +2,8 @@
 
 Every sample is a whole process (or a fixed sequence of whole processes): wall time
 from just before fork to the wait4() that reaps it, and the max RSS GNU time reports
-for it (ru_maxrss of the process and the descendants it waited for, in KiB). Ours and theirs alternate
+for it (ru_maxrss of the process and the descendants it waited for, in KiB), and the CPU
+time (user + system) of the process and those descendants, from wait4. Ours and theirs alternate
 A B A B after one warm-up of each; a row reports the medians.
 """
 
@@ -30,7 +31,7 @@ class BenchError(Exception):
 class Sample:
     wall: float  # seconds
     maxrss_kb: int
-    cpu: float = 0.0  # user + system seconds (GNU time), the process and its waited-for children
+    cpu: float = 0.0  # user + system seconds (wait4), the process and its waited-for children
     parts: list[tuple[str, float, int]] = field(default_factory=list)  # (label, wall, maxrss) per process
 
     @staticmethod
@@ -61,7 +62,7 @@ def run_timed(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | 
         timer = threading.Timer(timeout, lambda: _kill_group(p.pid))
         timer.start()
         try:
-            _, status, _ = os.wait4(p.pid, 0)
+            _, status, ru = os.wait4(p.pid, 0)
         finally:
             timer.cancel()
         wall = time.perf_counter() - t0
@@ -70,9 +71,13 @@ def run_timed(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | 
             words = f.read().split()
         # the last line is ours; a line before it may say the command exited non-zero
         try:
-            maxrss, cpu = int(words[-3]), float(words[-2]) + float(words[-1])
+            maxrss = int(words[-3])
         except (IndexError, ValueError):
-            maxrss, cpu = 0, 0.0
+            maxrss = 0
+        # CPU time from wait4 on `time` itself: the command and every descendant it reaped, in
+        # microseconds (GNU time prints %U %S in 10 ms steps: a 20 ms process read as 0), plus
+        # the small `time` process, the same on both sides. The engine's own CPU is in neither.
+        cpu = ru.ru_utime + ru.ru_stime
     finally:
         os.unlink(rssfile)
         if log:
@@ -119,6 +124,12 @@ class Row:
     rerun: bool = False
     extra: dict = field(default_factory=dict)
     skipped: str = ""  # why the row did not run
+    floor: list[float] = field(default_factory=list)  # seconds: the row's minimum engine calls, by bench itself
+    floor_note: str = ""  # what the floor is, or why the row has none
+
+    @property
+    def floor_median(self) -> float | None:
+        return statistics.median(self.floor) if self.floor else None
 
     @property
     def ours_median(self) -> float:
@@ -173,6 +184,27 @@ class Row:
                 if max(w) - min(w) > max(0.5 * statistics.median(w), 0.05):
                     return True
         return False
+
+
+def measure_floor(row: Row, fn: Callable[[], None], runs: int, note: str = "",
+                  between: Callable[[], None] | None = None, progress: Callable[[str], None] = print) -> None:
+    """The row's floor: fn() (bench/floor.py: the engine calls the step cannot avoid) timed
+    alone, one warm-up and `runs` samples (the row's count), after the row's own samples.
+    A failing floor leaves the row without one (and says why) rather than failing the row."""
+    try:
+        for i in range(runs + 1):
+            t0 = time.perf_counter()
+            fn()
+            if i:
+                row.floor.append(time.perf_counter() - t0)
+            if between:
+                between()
+        row.floor_note = note
+        progress(f"  {row.key} floor: median {fmt_s(statistics.median(row.floor))} of {runs}")
+    except Exception as e:  # noqa: BLE001 -- a floor is auxiliary: it never takes its row down
+        row.floor = []
+        row.floor_note = f"not measured: {(str(e).splitlines() or [type(e).__name__])[0]}"
+        progress(f"  {row.key} floor failed: {e}")
 
 
 def loadavg() -> str:

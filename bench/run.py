@@ -8,7 +8,7 @@ the date and the load), raw samples and engine-call logs to bench/out/. See benc
 for what each row means. Nothing here asserts on timings; a missed target is reported,
 and the exit code is 0 unless a step itself failed.
 
-Rows (--rows takes these keys): trivial, helper, stream, durable, deploy, cleanup, promote.
+Rows (--rows takes these keys): trivial, helper, stream, durable, deploy, cleanup, promote, scaling.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import plot  # noqa: E402
 from benchlib import BenchError, Row, fmt_kb, fmt_s, loadavg, sh  # noqa: E402
 from proxy import CountingProxy  # noqa: E402
 from runner_rows import CHEAP_RUNS  # noqa: E402
 
-ALL_ROWS = ["trivial", "helper", "stream", "durable", "deploy", "cleanup", "promote"]
+ALL_ROWS = ["trivial", "helper", "stream", "durable", "deploy", "cleanup", "promote", "scaling"]
 TEST_IMAGES = ["executor-test/bash:latest", "executor-test/busybox:latest", "executor-test/helper:latest"]
 
 
@@ -152,13 +153,14 @@ def preflight(executor: str) -> None:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("| benchmark | ours (median) | competitor (median) | ratio ours/theirs | target | met | "
-            "ours max RSS | competitor max RSS | engine API calls: ours / minimum / competitor |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| benchmark | ours (median) | competitor (median) | ratio ours/theirs | floor (median) | ours/floor | "
+            "target | met | CPU ours / competitor | max RSS ours / competitor | "
+            "engine API calls: ours / minimum / competitor |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n")
     out = []
     for r in rows:
         if r.skipped:
-            out.append(f"| {r.title} | — | — | — | {r.target or '—'} | not run | — | — | — |  \n")
+            out.append(f"| {r.title} | — | — | — | — | — | {r.target or '—'} | not run | — | — | — |\n")
             continue
         api = r.extra.get("api")
         amin = r.extra.get("api_min")
@@ -169,9 +171,14 @@ def table(rows: list[Row]) -> str:
         if "failed_requests" in r.extra:
             fr = r.extra["failed_requests"]
             note = f" — load loop: {fr['failed']} failed of {fr['total']} requests"
+        fl = r.floor_median
+        floor_s = fmt_s(fl) if fl else ("n/a" if r.floor_note.startswith("not meaningful") else "—")
+        ratio_floor = f"{r.ours_median / fl:.1f}" if fl else "—"
         out.append(f"| {r.title}{note} | {fmt_s(r.ours_median)} | {fmt_s(r.theirs_median)} | {r.ratio:.2f} | "
-                   f"{r.target or '—'} | {r.met()} | {fmt_kb(r.ours_rss)} | {fmt_kb(r.theirs_rss)} | {api_s} |\n")
-    return head + "".join(out).replace("|  \n", "|\n")
+                   f"{floor_s} | {ratio_floor} | {r.target or '—'} | {r.met()} | "
+                   f"{fmt_s(r.ours_cpu)} / {fmt_s(r.theirs_cpu)} | {fmt_kb(r.ours_rss)} / {fmt_kb(r.theirs_rss)} | "
+                   f"{api_s} |\n")
+    return head + "".join(out)
 
 
 def details(rows: list[Row]) -> str:
@@ -185,6 +192,12 @@ def details(rows: list[Row]) -> str:
         out.append(f"- samples ours (s): {', '.join(f'{s.wall:.3f}' for s in r.ours)}\n")
         out.append(f"- samples competitor (s): {', '.join(f'{s.wall:.3f}' for s in r.theirs)}\n")
         out.append(f"- CPU time (user+sys, median): ours {fmt_s(r.ours_cpu)}, competitor {fmt_s(r.theirs_cpu)}\n")
+        if r.floor:
+            out.append(f"- floor (the minimum engine calls below, issued by bench/floor.py, timed alone) samples (s): "
+                       f"{', '.join(f'{x:.3f}' for x in r.floor)}; median {fmt_s(r.floor_median)}, ours/floor "
+                       f"{r.ours_median / r.floor_median:.1f}{'; ' + r.floor_note if r.floor_note else ''}\n")
+        elif r.floor_note:
+            out.append(f"- floor: {r.floor_note}\n")
         out.append(f"- load average at the start / end (of each pass): {' / '.join(r.load)}; spread (max-min)/median "
                    f"{r.spread():.0%}{'; two passes pooled (the first was noisy)' if r.rerun else ''}\n")
         if r.extra.get("ours_parts"):
@@ -241,7 +254,8 @@ def kept_analysis(path: str) -> str:
     return text[i:] if i >= 0 else ""
 
 
-def write_results(path: str, m: dict[str, str], rows: list[Row], findings: str, runs: int) -> str:
+def write_results(path: str, m: dict[str, str], rows: list[Row], findings: str, runs: int,
+                  svg: str = "results.svg", partial: str = "") -> str:
     analysis = kept_analysis(path)
     text = (
         "# Benchmark results\n\n"
@@ -252,12 +266,18 @@ def write_results(path: str, m: dict[str, str], rows: list[Row], findings: str, 
         f"- driver: built from {m['driver']}\n"
         f"- load: `{m['uptime_start']}` at the start, `{m.get('uptime_end', '?')}` at the end "
         "(other engineers' tests share this machine)\n"
-        f"- method: whole processes, wall time around each, max RSS and CPU time from GNU time; one warm-up of "
+        + (f"- **partial**: {partial}\n" if partial else "")
+        + f"- method: whole processes, wall time around each, max RSS from GNU time, CPU time from wait4; one "
+        "warm-up of "
         "each, then ours and "
         f"the competitor alternating A B A B, {runs} runs each ({max(runs, CHEAP_RUNS)} for the trivial-job and "
         "100 MiB streaming rows, about a second a sample); medians. Engine API calls counted by a "
-        "counting proxy on a unix socket (bench/proxy.py) in separate, untimed runs.\n\n"
+        "counting proxy on a unix socket (bench/proxy.py) in separate, untimed runs. The floor: the row's minimum "
+        "engine calls issued by bench itself (bench/floor.py, raw HTTP on the engine's socket), the same number of "
+        "runs, after the row's samples. The scaling rows: "
+        f"{min(runs, 3)} runs each for the stacks (a sample of 20 services takes half a minute on this machine).\n\n"
         + table(rows) + "\n"
+        f"![ratio ours/competitor per row against its target]({svg})\n\n"
         "Ratio < 1 means ours is faster. \"met\" compares the ratio with the target of the issue; "
         "\"info\" rows have no target.\n\n"
         "## Details\n\n" + details(rows)
@@ -305,6 +325,20 @@ def main() -> int:
     rows: list[Row] = []
     findings = ""
     failed = False
+    svg = os.path.splitext(os.path.abspath(args.results))[0] + ".svg"  # results.md: results.svg
+
+    def checkpoint() -> None:
+        """The rows so far, written as the run goes (marked partial): a run stopped early (a
+        deadline, a machine too loaded to finish) still leaves the output of its finished rows."""
+        if not rows:
+            return
+        with open(svg, "w") as f:
+            f.write(plot.svg(rows))
+        done = ", ".join(r.key for r in rows)
+        write_results(args.results, m, rows, "", args.runs, os.path.basename(svg),
+                      partial=f"written while the run was in progress, after the rows {done}; the rows not listed "
+                              "were not measured (the run ended before them)")
+
     import runner_rows
     import stack_rows
 
@@ -317,13 +351,24 @@ def main() -> int:
             ctx.log("trivial job with a helper container:")
             rows += stack_rows._guarded(ctx, ["trivial-helper"],
                                         lambda: rerun_if_noisy(ctx, lambda: runner_rows.helper_rows(ctx, args.runs)))
+        checkpoint()
         if "stream" in wanted:
             ctx.log("streaming:")
             rows += stack_rows._guarded(ctx, ["stream", "stream-large"],
                                         lambda: rerun_if_noisy(ctx, lambda: runner_rows.stream_rows(ctx, args.runs)))
+        checkpoint()
         stack_keys = [k for k in wanted if k in ("durable", "deploy", "cleanup", "promote")]
         if stack_keys:
             rows += stack_rows.rows(ctx, args.runs, stack_keys, rerun_if_noisy)
+            checkpoint()
+        if "scaling" in wanted:
+            import scaling_rows
+
+            ctx.log("scaling:")
+            rows += stack_rows._guarded(ctx, [f"scale-{n}" for n in scaling_rows.SIZES],
+                                        lambda: scaling_rows.scale_rows(ctx, min(args.runs, scaling_rows.RUNS)))
+            checkpoint()
+            rows += stack_rows._guarded(ctx, ["concurrent-2"], lambda: scaling_rows.concurrent_rows(ctx, args.runs))
         findings = stack_rows.findings(rows)
     except BenchError as e:
         failed = True
@@ -334,6 +379,12 @@ def main() -> int:
     finally:
         try:
             stack_rows.cleanup(ctx)
+            import scaling_rows
+
+            scaling_rows.cleanup(ctx)
+            import floor
+
+            floor.remove_all()
         finally:
             from runner_rows import RUNNER_SHORT
 
@@ -344,9 +395,12 @@ def main() -> int:
     with open(os.path.join(ctx.out, "samples.json"), "w") as f:
         json.dump([{"key": r.key, "title": r.title, "ours": [vars(s) for s in r.ours],
                     "theirs": [vars(s) for s in r.theirs], "load": r.load, "extra": r.extra,
-                    "skipped": r.skipped} for r in rows], f, indent=1, default=str)
+                    "skipped": r.skipped, "floor": r.floor, "floor_note": r.floor_note} for r in rows], f, indent=1,
+                  default=str)
     if rows:
-        text = write_results(args.results, m, rows, findings, args.runs)
+        with open(svg, "w") as f:
+            f.write(plot.svg(rows))
+        text = write_results(args.results, m, rows, findings, args.runs, os.path.basename(svg))
         print()
         print(table(rows))
         print(f"written to {os.path.relpath(args.results)} (details, samples: bench/out/)")
@@ -361,6 +415,11 @@ def rerun_if_noisy(ctx: Ctx, fn) -> list[Row]:
     first = fn()
     if not any(not r.skipped and r.noisy() for r in first):
         return first
+    if os.environ.get("BENCH_RERUN", "1") == "0":
+        for r in first:
+            if not r.skipped and r.noisy():
+                r.notes.append(f"noisy (spread {r.spread():.0%}); not run again: BENCH_RERUN=0")
+        return first
     noisy = ", ".join(f"{r.key} {r.spread():.0%}" for r in first if not r.skipped and r.noisy())
     ctx.log(f"  noisy ({noisy}; load {loadavg()}): running once more")
     second = fn()
@@ -373,6 +432,8 @@ def rerun_if_noisy(ctx: Ctx, fn) -> list[Row]:
                        f"{fmt_s(a.theirs_median)}), so the group ran again (spread {b.spread():.0%}; ours "
                        f"{fmt_s(b.ours_median)}, competitor {fmt_s(b.theirs_median)}); the row pools both passes")
         b.ours, b.theirs, b.load = a.ours + b.ours, a.theirs + b.theirs, a.load + b.load
+        if a.floor and b.floor:
+            b.floor = a.floor + b.floor
         if "failed_requests" in a.extra and "failed_requests" in b.extra:
             fa, fb = a.extra["failed_requests"], b.extra["failed_requests"]
             fb["total"] += fa["total"]

@@ -15,7 +15,8 @@ import shutil
 import sys
 import tempfile
 
-from benchlib import DEVNULL, BenchError, Row, Sample, alternate, run_timed
+import floor
+from benchlib import DEVNULL, BenchError, Row, Sample, alternate, measure_floor, run_timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -137,6 +138,8 @@ def trivial_rows(ctx, runs: int) -> list[Row]:
     alternate(row2, lambda: job.replay(full, "true", ctx.conf, log),
               lambda: run_timed(theirs_argv, log=log, what="docker run --rm"), runs, progress=ctx.log)
     row2.extra["ours_parts"] = _parts_median(row2.ours)
+    _job_floor(ctx, row, runs, 1)
+    _job_floor(ctx, row2, runs, 4)
 
     # Engine API calls, through the counting proxy
     rec = ctx.proxy.record(lambda: job.replay(minimal, "true", ctx.proxy_conf, log))
@@ -173,6 +176,7 @@ def helper_rows(ctx, runs: int) -> list[Row]:
     alternate(row, lambda: job.replay(full, "true", ctx.helper_conf, log),
               lambda: run_timed(theirs_argv, log=log, what="docker run --rm"), runs, progress=ctx.log)
     row.extra["ours_parts"] = _parts_median(row.ours)
+    _job_floor(ctx, row, runs, 0, HELPER_IMAGE)
     rec = ctx.proxy.record(lambda: job.replay(full, "true", ctx.helper_proxy_conf, log))
     theirs = ctx.proxy.record(lambda: run_timed(theirs_argv, env=ctx.proxy_env, log=log, what="docker run --rm"))
     row.extra["api"] = {"ours": rec.names(), "theirs": theirs.names(),
@@ -183,6 +187,21 @@ def helper_rows(ctx, runs: int) -> list[Row]:
                                 "inspect), build_script 3, cleanup_file_variables 3 (in the helper), cleanup 2 "
                                 "(the helper and the container, by name)")
     return [row]
+
+
+def _job_floor(ctx, row: Row, runs: int, stages: int, helper_image: str | None = None) -> None:
+    """The job's floor (bench/floor.py): its container on a slot network kept between jobs,
+    `stages` stage scripts by exec (or the helper row's sequence), the force-remove."""
+    eng = floor.Engine()
+    try:
+        floor.ensure_network(eng)  # kept between jobs, like the driver's slot network: untimed
+    finally:
+        eng.close()
+    what = (f"the helper row's 20 calls" if helper_image else
+            f"{3 + 3 * stages + 1} calls: slot network inspect, create, start, {stages} × exec (create, start, "
+            "inspect), force-remove")
+    measure_floor(row, lambda: floor.job(JOB_IMAGE, f"bench-floor-{row.key}", stages, helper_image), runs,
+                  f"{what}, on one keep-alive connection (the exec stream on its own)", progress=ctx.log)
 
 
 def _startup(ctx, n: int = 21) -> str:
@@ -262,6 +281,13 @@ def _stream_row(ctx, job: RecordedJob, container: str, log: str, key: str, mib: 
               f"`executor run <script> build_script` (the runner's script for `{cmd}`)",
               f"`docker exec -i {container} bash < <the same script>`", "≤ 1.0", 1.0)
     alternate(row, lambda: job.replay(["build_script"], cmd, ctx.conf, log), theirs, runs, progress=ctx.log)
+    if key == "stream":
+        measure_floor(row, lambda: floor.exec_stream(container, size), runs,
+                      f"exec create, start (hijacked; the {mib} MiB read to its end with recv_into and dropped), "
+                      "inspect", progress=ctx.log)
+    else:
+        row.floor_note = (f"not measured: the same three calls as the stream row, whose floor shows their cost; "
+                          f"{runs + 1} more reads of {mib} MiB would add minutes to the run")
     if mib:
         row.extra["throughput_mib_s"] = (mib / row.ours_median, mib / row.theirs_median)
     if key == "stream":

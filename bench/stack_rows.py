@@ -18,11 +18,13 @@ import json
 import os
 import shutil
 import ssl
+import statistics
 import subprocess
 import threading
 import time
 
-from benchlib import BenchError, Row, Sample, alternate, loadavg, run_timed, sh, strace_profile
+import floor
+from benchlib import BenchError, Row, Sample, alternate, loadavg, measure_floor, run_timed, sh, strace_profile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -334,7 +336,7 @@ def _skipped(key: str, why: str) -> Row:
               "deploy-started": "deploy a color, until every container is started",
               "deploy-healthy": "deploy a color, until healthy",
               "cleanup": "remove a color", "promote": "promote (switch live to the other color)"}
-    r = Row(key, titles[key], "", "", "")
+    r = Row(key, titles.get(key, key), "", "", "")
     r.skipped = why
     return r
 
@@ -355,6 +357,8 @@ def durable_rows(st: Stack, runs: int) -> list[Row]:
     alternate(row, lambda: st.ours("durable", "setup", ENV),
               lambda: run_timed(st.cdurable_argv(), env=st.cdurable_env(), cwd=st.app, log=st.log,
                                 what="docker-compose durable up"), runs, progress=ctx.log)
+    measure_floor(row, lambda: floor.durable_noop(f"{APP}-{ENV}-durable"), runs,
+                  "one GET /containers/json filtered by the project label", progress=ctx.log)
     # engine API calls
     ours = ctx.proxy.record(lambda: st.ours("durable", "setup", ENV, proxy=True))
     theirs = ctx.proxy.record(lambda: run_timed(st.cdurable_argv(), env=st.cdurable_env(proxy=True), cwd=st.app,
@@ -434,6 +438,8 @@ def deploy_rows(st: Stack, runs: int) -> list[Row]:
                          f"{statistics.median(s.parts[1][1] for s in started.theirs):.2f} s; its process "
                          "ends shortly after")
 
+    _deploy_floor(st, runs, started, healthy, clean)
+
     # engine API calls and a timeline of one run of each of ours
     d_calls = ctx.proxy.record(lambda: st.ours("deploy", color, proxy=True))
     c_calls = ctx.proxy.record(lambda: st.ours("cleanup", color, proxy=True))
@@ -461,6 +467,47 @@ def deploy_rows(st: Stack, runs: int) -> list[Row]:
     clean.extra["timeline"] = c_calls.timeline()
     clean.extra["timeline_theirs"] = down_calls.timeline()
     return [started, healthy, clean]
+
+
+def _deploy_floor(st: Stack, runs: int, started: Row, healthy: Row, clean: Row) -> None:
+    """The deploy and cleanup floors: the green containers as the driver made them (one
+    untimed deploy, inspected, cleaned up), recreated and removed by bare engine calls under
+    project benchapp-floor (bench/floor.py StackCopy), up then down, `runs` times after a
+    warm-up. Green is not running meanwhile (the copies publish its ports)."""
+    ctx = st.ctx
+    router = f"{APP}-{ENV}-durable-router"
+    try:
+        st.ours("deploy", "green")
+        copy = floor.StackCopy(f"{APP}-green", f"{APP}-floor", router)
+        try:
+            copy.capture()
+        finally:
+            st.ours("cleanup", "green")
+        ups, downs = [], []
+        for i in range(runs + 1):
+            u = floor.timed(copy.up)
+            d = floor.timed(copy.down)
+            if i:
+                ups.append(u)
+                downs.append(d)
+        n = len(copy.specs)
+        started.floor, healthy.floor, clean.floor = ups, list(ups), downs
+        started.floor_note = (f"network create; per container ({n}) create (first network at create), connect to "
+                              "the durable network, start — the containers at once, one connection each; then the "
+                              "preview switch (nginx -t by exec, HUP)")
+        healthy.floor_note = (started.floor_note + ". Engine calls only: the time until the healthchecks first pass "
+                              "(the services' own start-up and the engine's health interval) is not engine work and "
+                              "is not in it")
+        clean.floor_note = (f"the preview switch (nginx -t by exec, HUP); list by project label; per container ({n}) "
+                            "stop + remove, at once; network remove")
+        ctx.log(f"  deploy floor: median {statistics.median(ups):.2f} s; cleanup floor {statistics.median(downs):.2f} s")
+    except Exception as e:  # noqa: BLE001 -- a floor is auxiliary: it never takes its rows down
+        for r in (started, healthy, clean):
+            r.floor = []
+            r.floor_note = f"not measured: {(str(e).splitlines() or [type(e).__name__])[0]}"
+        ctx.log(f"  deploy floor failed: {e}")
+    finally:
+        floor.remove_all()
 
 
 def promote_rows(st: Stack, runs: int) -> list[Row]:
@@ -517,6 +564,10 @@ def promote_rows(st: Stack, runs: int) -> list[Row]:
     fr["in_theirs"] = sum(1 for t in fr["failed_at"] if any(s == "theirs" and a <= t <= b + 1 for s, a, b in windows))
     row.extra["failed_requests"] = fr
     ctx.log(f"  load loop: {fr['total']} requests, {fr['failed']} failed; colors seen {fr['colors']}")
+    measure_floor(row, lambda: floor.promote(f"{APP}-{state['live']}", router), runs,
+                  "list the candidate's containers by project label; nginx -t by exec (create, start, inspect); "
+                  "the HUP — the switch's calls without the rewrite of the router's file and without the probes "
+                  "(HTTPS, not engine calls)", progress=ctx.log)
     # engine API calls
     target = "green" if state["live"] == "blue" else "blue"
     p_calls = ctx.proxy.record(lambda: st.ours("promote", target, proxy=True))
