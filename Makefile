@@ -33,8 +33,9 @@ ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) $(CFL
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lpthread
 
-# Layers, lowest first: executor -> stages -> (durable, compose, gitlab) -> docker -> common
-LIB_DIRS ?= common docker compose gitlab durable stages
+# Layers, each calling only those to its right:
+# executor -> jobs -> stages -> (durable, compose, gitlab) -> docker -> common
+LIB_DIRS ?= common docker compose gitlab durable stages jobs
 LIB_SRCS := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 EXE_SRCS := $(sort $(wildcard executor/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

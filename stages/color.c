@@ -20,7 +20,6 @@
 #include "stages/probe.h"
 #include "stages/route.h"
 #include "stages/stack.h"
-#include "stages/stages.h"
 #include "stages/watch.h"
 
 /* Answers in a row that verify a switch through the live entry: after the

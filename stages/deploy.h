@@ -87,7 +87,7 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		    const char *project_dir, struct error *err);
 void deploy_ctx_release(struct deploy_ctx *d);
 /* The registry credentials for the stack's pulls, read on first use
- * (image_auth_load: the job's, or the environment's for a local command). */
+ * (gitlab_registry_auth: the job's, or the environment's for a local command). */
 const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d);
 
 /* The application name: explicit (EXECUTOR_APP), else the last component of

@@ -17,7 +17,6 @@
 #include "stages/deploy.h"
 #include "stages/route.h"
 #include "stages/stack.h"
-#include "stages/stages.h"
 
 static const char *durable_file(const struct deploy_ctx *d)
 {

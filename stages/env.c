@@ -16,9 +16,9 @@
 #include "durable/history.h"
 #include "durable/owner.h"
 #include "gitlab/git.h"
+#include "gitlab/registry.h"
 #include "stages/deploy.h"
 #include "stages/stack.h"
-#include "stages/stages.h"
 #include "stages/watch.h"
 
 extern char **environ;
@@ -499,7 +499,7 @@ void deploy_ctx_release(struct deploy_ctx *d)
 const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d)
 {
 	if (!d->auth_loaded) {
-		image_auth_load(&d->auth, d->cfg, d->job);
+		gitlab_registry_auth(&d->auth, d->cfg, d->job);
 		d->auth_loaded = 1;
 	}
 	return &d->auth;

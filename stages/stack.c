@@ -16,8 +16,8 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "docker/imagepull.h"
 #include "stages/stackspec.h"
-#include "stages/stages.h"
 
 #define COMPOSE_VERSION_LABEL "2.20.0"
 

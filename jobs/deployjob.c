@@ -4,7 +4,7 @@
  * fetches the repository with libgit2 into a checkout of the driver's own on
  * the host, build_script carries out the action from it, the runner's cache
  * and artifact stages (the dotenv report's upload) run in the job's helper
- * container (stages/helper.c), and the job's other stages run in a job
+ * container (jobs/helper.c), and the job's other stages run in a job
  * container only when the job names an image.
  *
  * The checkout is not the job's builds slot: every job of the project in
@@ -28,12 +28,14 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "docker/imagepull.h"
 #include "durable/state.h"
 #include "gitlab/git.h"
+#include "jobs/deployjob.h"
+#include "jobs/helper.h"
+#include "jobs/job.h"
+#include "jobs/joblimits.h"
 #include "stages/deploy.h"
-#include "stages/helper.h"
-#include "stages/joblimits.h"
-#include "stages/stages.h"
 
 int deployjob_prepare(struct job_ctx *ctx, struct error *err)
 {
@@ -314,7 +316,7 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 	return 0;
 }
 
-int job_join_color(struct job_ctx *ctx, struct error *err)
+int deployjob_join_color(struct job_ctx *ctx, struct error *err)
 {
 	json_object *state = NULL, *rec, *nets = NULL;
 	char app[64], root[4096];

@@ -18,7 +18,7 @@
  *     processes), never privileged, no Docker socket, no environment: the
  *     runner's script carries what a stage needs, on the exec's stdin.
  */
-#include "stages/helper.h"
+#include "jobs/helper.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -34,8 +34,9 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "stages/joblimits.h"
-#include "stages/stages.h"
+#include "docker/imagepull.h"
+#include "jobs/job.h"
+#include "jobs/joblimits.h"
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
 

@@ -2,7 +2,7 @@
 /*
  * Container jobs: the runner's prepare / run / cleanup, natively against the
  * Engine API.  One long-lived job container per job (plus one container per
- * service, and the helper that runs the runner's own stages, stages/helper.c),
+ * service, and the helper that runs the runner's own stages, jobs/helper.c),
  * labelled with the runner and job id so cleanup finds them whatever happened
  * before, on the network of the job's runner slot (or on a network of the
  * job's own when the slot is taken).
@@ -22,9 +22,13 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "stages/helper.h"
-#include "stages/joblimits.h"
-#include "stages/stages.h"
+#include "docker/engine.h"
+#include "docker/imagepull.h"
+#include "gitlab/registry.h"
+#include "jobs/deployjob.h"
+#include "jobs/helper.h"
+#include "jobs/job.h"
+#include "jobs/joblimits.h"
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
 
@@ -122,7 +126,7 @@ json_object *job_labels(const struct job_ctx *ctx, const char *role)
 
 /* ---- what a job's containers may do ---- */
 
-/* The job's limits (stages/joblimits.h) into a container's HostConfig.  They
+/* The job's limits (jobs/joblimits.h) into a container's HostConfig.  They
  * were checked before anything was created (job_limits_check), so a refusal
  * here cannot happen halfway through a prepare. */
 int job_host_limits(const struct job_ctx *ctx, json_object *host, struct job_limits *l,
@@ -768,7 +772,7 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 	int rc = -1, lock = -1;
 
 	/* the credentials of every pull of this job (job image, services) */
-	image_auth_load(&ctx->auth, ctx->cfg, &ctx->job);
+	gitlab_registry_auth(&ctx->auth, ctx->cfg, &ctx->job);
 	if (ctx->action.kind != ACTION_NONE)
 		return deployjob_prepare(ctx, err);
 	if (!image)
@@ -809,7 +813,7 @@ int stage_prepare(struct job_ctx *ctx, struct error *err)
 
 	if (job_create_container(ctx, image, err) < 0)
 		goto out;
-	if (ctx->action.color[0] && job_join_color(ctx, err) < 0)
+	if (ctx->action.color[0] && deployjob_join_color(ctx, err) < 0)
 		goto out;
 	log_notice("Job container %s ready (image %s)", ctx->name, image);
 	rc = 0;

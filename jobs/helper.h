@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef STAGES_HELPER_H
-#define STAGES_HELPER_H
+#ifndef JOBS_HELPER_H
+#define JOBS_HELPER_H
 
 /*
  * The runner's own stages (sources, cache, artifacts, file variables) run in
