@@ -11,7 +11,5 @@ struct job_ctx;
 int deployjob_prepare(struct job_ctx *ctx, struct error *err);
 int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
 		  struct error *err);
-/* A test job that names EXECUTOR_ENV and EXECUTOR_COLOR joins that color's networks. */
-int deployjob_join_color(struct job_ctx *ctx, struct error *err);
 
 #endif

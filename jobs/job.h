@@ -42,17 +42,19 @@ struct job_ctx {
 int job_ctx_init(struct job_ctx *ctx, struct config *cfg, int need_engine, struct error *err);
 void job_ctx_release(struct job_ctx *ctx);
 
-int stage_prepare(struct job_ctx *ctx, struct error *err);
-/* *script_exit: the script's exit code when it ran (0 = success). */
-int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
-	      struct error *err);
-int stage_cleanup(struct job_ctx *ctx, struct error *err);
+/* An ordinary container job's prepare: the job's network, its services and
+ * the job container (jobs/stage.c dispatches). */
+int job_prepare(struct job_ctx *ctx, struct error *err);
+/* Remove what the job created, found by name or by its labels. */
+int job_cleanup(struct job_ctx *ctx, struct error *err);
 
 /* The job's builds slot, "slots/<runner>/project-<id>/concurrent-<n>" below
  * the state directory (what the job container mounts at the parent of
  * CI_PROJECT_DIR), and the base name of CI_PROJECT_DIR in it. */
 int job_builds_slot(const struct job_ctx *ctx, char *slot_rel, size_t rsize, char *base,
 		    size_t bsize, struct error *err);
+/* A test job that names EXECUTOR_ENV and EXECUTOR_COLOR joins that color's networks. */
+int job_join_color(struct job_ctx *ctx, struct error *err);
 /* The job container exists (a deployment job that named an image has one). */
 int job_container_exists(struct job_ctx *ctx);
 /* The job's network (ctx->network): the network of its runner slot when the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "jobs/helper.h"
+#include "jobs/shell.h"
 
 static void test_stage_place__the_runners_stages_run_in_the_helper(void **state)
 {
