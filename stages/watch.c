@@ -465,3 +465,29 @@ bad:
 			 "traffic from 1 to 100, comma-separated (at most %d), e.g. 10,50,100",
 			 text, max);
 }
+
+/* ---- what promote and its canary steps share ---- */
+
+int watch_outcome_error(enum watch_outcome o, struct buf *reason, const char *then,
+			struct error *err)
+{
+	switch (o) {
+	case WATCH_ABORT:
+		return error_set(err, ERR_JOB, "%s; %s", buf_str(reason), then);
+	case WATCH_CANCELED:
+		return error_set(err, ERR_CANCELED, "%s; %s", buf_str(reason), then);
+	default:
+		return error_set(err, ERR_HEALTH, "%s; %s", buf_str(reason), then);
+	}
+}
+
+/* Drop the watch's log lines from the router file; a failure only warns
+ * (the routing itself is what it should be). */
+void watch_log_off(struct deploy_ctx *d, json_object *state, const char *live, const char *preview)
+{
+	struct error e2 = ERROR_INIT;
+
+	d->router_watch = 0;
+	if (route_apply(d, state, live, preview, &e2) < 0)
+		log_warn("could not turn the router's watch log off: %s", e2.msg);
+}

@@ -105,4 +105,19 @@ int watch_control_send(const char *env_dir, const char *state_root, const char *
 /* "10,50,100" -> ascending weights 1..100; ERR_JOB naming the variable. */
 int watch_parse_steps(const char *text, int *steps, int max, int *n, struct error *err);
 
+/* How a promote goes, from the job's variables and the admin's defaults. */
+struct promote_plan {
+	int steps[8];
+	int nsteps; /* 0: straight to 100% */
+	int pause;  /* seconds of watch at each canary step */
+	struct watch_opts watch;
+	char steps_text[64];
+};
+
+/* The watch's outcome as the action's error: "<reason>; <then>". */
+int watch_outcome_error(enum watch_outcome o, struct buf *reason, const char *then,
+			struct error *err);
+/* Drop the watch's log lines from the router file (a failure only warns). */
+void watch_log_off(struct deploy_ctx *d, json_object *state, const char *live, const char *preview);
+
 #endif
