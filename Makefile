@@ -36,7 +36,7 @@ LIBS = $(PKG_LIBS) -lpthread
 # Layers, each calling only those to its right:
 # executor -> jobs -> stages -> (durable, compose, gitlab) -> docker -> common
 LIB_DIRS ?= common docker compose gitlab durable stages jobs
-LIB_SRCS := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_SRCS := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS)) $(addsuffix /*/*.c,$(LIB_DIRS))))
 EXE_SRCS := $(sort $(wildcard executor/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
