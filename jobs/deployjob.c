@@ -35,7 +35,8 @@
 #include "jobs/helper.h"
 #include "jobs/job.h"
 #include "jobs/joblimits.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
+#include "stages/perform.h"
 
 int deployjob_prepare(struct job_ctx *ctx, struct error *err)
 {

@@ -28,7 +28,7 @@
 #include "jobs/job.h"
 #include "jobs/joblimits.h"
 #include "jobs/shell.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
 

@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
 #include "stages/watch.h"
 
 /* Back to 0%: the live color serves every client again (state saved). */

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "durable/history.h"
 #include "durable/state.h"
+#include "stages/cleanup.h"
 #include "stages/route.h"
 #include "stages/stack.h"
 

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "durable/state.h"
 #include "stages/color.h"
+#include "stages/layer.h"
 #include "stages/route.h"
 #include "stages/stack.h"
 

@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
 
 /* The env's state, refused (ERR_JOB) when its durable layer is not set up;
  * the env's CA loaded for the probes. */

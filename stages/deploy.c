@@ -10,7 +10,9 @@
 #include "durable/history.h"
 #include "durable/state.h"
 #include "stages/color.h"
+#include "stages/context.h"
 #include "stages/deploy.h"
+#include "stages/layer.h"
 #include "stages/route.h"
 #include "stages/stack.h"
 

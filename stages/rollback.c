@@ -9,6 +9,7 @@
 #include "stages/canary.h"
 #include "stages/color.h"
 #include "stages/promote.h"
+#include "stages/rollback.h"
 
 int action_rollback(struct deploy_ctx *d, struct error *err)
 {

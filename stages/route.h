@@ -5,7 +5,7 @@
 #include <json-c/json.h>
 
 #include "common/buf.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
 
 /* Render the router file for live/preview colors (NULL = none) from the
  * routes recorded in the state. */

@@ -28,11 +28,10 @@
 #include <signal.h>
 
 #include "common/buf.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
+#include "stages/control.h"
 
 #define WATCH_FIRST_MAX 5
-/* name of the control file in the env directory */
-#define WATCH_CONTROL_FILE "canary.control"
 
 struct watch_opts {
 	int seconds;
@@ -91,16 +90,6 @@ enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, json_object 
 /* The window's figures, one line: "green: 240 requests, 0 5xx ...". */
 void watch_figures(struct watch *w, struct buf *out);
 void watch_end(struct watch *w);
-
-/*
- * Ask the promote that holds the env's lock to abort / finish its canary
- * (`executor promote --abort|--full` while a canary job runs): write the
- * control file, wait until that promote takes it.  Returns 1 when it did, 0
- * when nothing holding the lock took it (the caller then acts itself), -1
- * on error.
- */
-int watch_control_send(const char *env_dir, const char *state_root, const char *env,
-		       const char *command, int timeout_s, struct error *err);
 
 /* "10,50,100" -> ascending weights 1..100; ERR_JOB naming the variable. */
 int watch_parse_steps(const char *text, int *steps, int max, int *n, struct error *err);

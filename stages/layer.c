@@ -14,7 +14,8 @@
 #include "durable/router.h"
 #include "durable/state.h"
 #include "gitlab/gitlab.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
+#include "stages/layer.h"
 #include "stages/route.h"
 #include "stages/stack.h"
 
