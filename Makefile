@@ -143,6 +143,7 @@ fmt-check:
 	clang-format --dry-run --Werror $(FMT_FILES)
 
 lint: $(BUILD)/.deps-ok
+	scripts/include-graph.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -I. $(LIB_DIRS) executor
 	clang-tidy --quiet $(LIB_SRCS) $(EXE_SRCS) -- $(ALL_CPPFLAGS) $(PKG_CFLAGS) -std=gnu11
