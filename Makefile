@@ -33,9 +33,10 @@ ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) $(CFL
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lpthread
 
-# Layers, lowest first: executor -> stages -> (durable, compose, gitlab) -> docker -> common
-LIB_DIRS ?= common docker compose gitlab durable stages
-LIB_SRCS := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+# Layers, each calling only those to its right:
+# executor -> jobs -> stages -> (durable, compose, gitlab) -> docker -> common
+LIB_DIRS ?= common docker compose gitlab durable stages jobs
+LIB_SRCS := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS)) $(addsuffix /*/*.c,$(LIB_DIRS))))
 EXE_SRCS := $(sort $(wildcard executor/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -142,6 +143,7 @@ fmt-check:
 	clang-format --dry-run --Werror $(FMT_FILES)
 
 lint: $(BUILD)/.deps-ok
+	scripts/include-graph.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -I. $(LIB_DIRS) executor
 	clang-tidy --quiet $(LIB_SRCS) $(EXE_SRCS) -- $(ALL_CPPFLAGS) $(PKG_CFLAGS) -std=gnu11

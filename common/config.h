@@ -78,7 +78,7 @@ struct config {
 	struct pull_policies allowed_pull_policies; /* unset: pull_policy */
 	char *docker_auth_config;		    /* a docker config.json, inline */
 	char *docker_auth_file;			    /* path of a docker config.json */
-	/* the runner's own stages (stages/helper.c): NULL helper_image runs them
+	/* the runner's own stages (jobs/helper.c): NULL helper_image runs them
 	 * in the job container; NULL runner_binary is gitlab-runner on PATH */
 	char *helper_image;
 	char *runner_binary;

@@ -10,7 +10,7 @@
  * success or a negative value on failure and fills the trailing
  * `struct error *err`.  Context is prepended on the way up with error_wrap();
  * the class decides the GitLab exit code in exactly one place
- * (gitlab/exitcode.c).
+ * (gitlab_exit_code_for(), gitlab/runner.c).
  */
 enum error_class {
 	ERR_NONE = 0,

@@ -2,7 +2,8 @@
 /*
  * The Engine API transport.  docker_request() performs every HTTP request;
  * docker_hijack() opens the one kind of connection that is not plain HTTP
- * (exec start with stdin).  Nothing else in the tree touches libcurl.
+ * (exec start with stdin).  Nothing else of the client touches libcurl (the
+ * router probes of stages/probe.c are the tree's only other transfers).
  */
 #include <curl/curl.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
  *
  * Everything the driver keeps about an env lives under one directory:
  *
- *   <state_dir>/envs/<env>/         0700  (created by durable_env_ensure)
+ *   <state_dir>/apps/<app>/envs/<env>/  0700  (created by durable_env_ensure)
  *       lock                        0600  flock(2) target; never unlinked
  *       lock.holder                 0600  JSON: who holds the lock (durable/lock.h)
  *       state.json                  0600  live/preview colors, deployments (durable/state.h)
@@ -19,6 +19,9 @@
  *       ca/                         0700  the CA's private key; never mounted
  *       router/                     0755  nginx conf dir mounted by the router (not secret)
  *       router.conf.template        0600  the router template a protected ref last set
+ *       files/<project>/            0700  a stack's secrets and configs (stages/context.h)
+ *       canary.control              0600  an operator's command to a running canary
+ *                                         (stages/control.h)
  *
  * Every write in the env directory is atomic (temp file, fsync, rename) or a
  * single O_APPEND write, and happens under the env lock; a SIGKILL at any
@@ -47,7 +50,7 @@
 #define DURABLE_TLS_DIR	     "tls"
 #define DURABLE_CA_DIR	     "ca"
 #define DURABLE_ROUTER_DIR   "router"
-/* the router template a protected ref last set (stages/env.c) */
+/* the router template a protected ref last set (stages/context.c) */
 #define DURABLE_ROUTER_TEMPLATE_FILE "router.conf.template"
 
 /*

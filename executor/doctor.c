@@ -20,11 +20,11 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "docker/docker.h"
+#include "docker/engine.h"
 #include "durable/env.h"
 #include "durable/tls.h"
 #include "executor/commands.h"
-#include "stages/helper.h"
-#include "stages/stages.h"
+#include "jobs/helper.h"
 
 enum check_status { CHECK_OK, CHECK_WARN, CHECK_ERROR };
 

@@ -12,9 +12,11 @@
 
 #include "common/log.h"
 #include "docker/docker.h"
+#include "docker/engine.h"
 #include "executor/commands.h"
-#include "stages/deploy.h"
-#include "stages/stages.h"
+#include "stages/context.h"
+#include "stages/perform.h"
+#include "stages/status.h"
 
 struct local_args {
 	const char *positional[4];

@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "executor/commands.h"
 #include "gitlab/gitlab.h"
-#include "stages/stages.h"
+#include "jobs/stage.h"
 
 int cmd_config(int argc, char **argv, struct config *cfg, struct error *err)
 {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The router's configuration, derived from the env's state. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,5 +239,143 @@ int route_apply(const struct deploy_ctx *d, json_object *state, const char *live
 	if (rc == 0 && strstr(buf_str(&text), gen))
 		rc = wait_generation(d, state, gen);
 	buf_release(&text);
+	return rc;
+}
+
+/* ---- the routes of a color probed through an entry ---- */
+
+/* One route probed until it answers `need` times in a row (see route_probe_all). */
+struct route_probe {
+	const char *ca, *entry, *color;
+	char url[512];
+	int port, need;
+	long long deadline;
+	int rc;
+	char msg[900];
+};
+
+/* Through the live entry, an answer from the wanted color that is an error
+ * is final after this many in a row: users get the same answers, so switch
+ * back now rather than at the deadline.  Anything else (the old color, no
+ * answer) is a reload still in progress and retried until the deadline, and
+ * so is everything through the preview entry (a color just started). */
+#define PROBE_DEFINITE_FAILURES 3
+
+static void *probe_route(void *arg)
+{
+	struct route_probe *p = arg;
+	int streak = 0, bad = 0;
+
+	p->rc = 0;
+	while (streak < p->need) {
+		struct probe_result r;
+		int right_color;
+
+		probe_get(p->ca, p->port, p->url, 5000, &r);
+		right_color = !r.error[0] && !strcmp(r.color, p->color);
+		if (right_color && r.status >= 200 && r.status < 400) {
+			streak++;
+			bad = 0;
+			probe_result_release(&r);
+			continue;
+		}
+		streak = 0;
+		bad = right_color && !strcmp(p->entry, "live") ? bad + 1 : 0;
+		if (bad >= PROBE_DEFINITE_FAILURES || clock_ms() > p->deadline) {
+			char body[200];
+			size_t n;
+
+			snprintf(body, sizeof(body), "%s", buf_str(&r.body));
+			n = strlen(body);
+			while (n &&
+			       (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' '))
+				body[--n] = '\0';
+			if (r.error[0])
+				snprintf(p->msg, sizeof(p->msg),
+					 "%.300s through the %s entry: %.500s", p->url, p->entry,
+					 r.error);
+			else
+				snprintf(p->msg, sizeof(p->msg),
+					 "%.300s through the %s entry answered %ld from color "
+					 "\"%.40s\" "
+					 "(wanted %s)%s%s",
+					 p->url, p->entry, r.status, r.color, p->color,
+					 body[0] ? ": " : "", body);
+			probe_result_release(&r);
+			p->rc = -1;
+			return NULL;
+		}
+		probe_result_release(&r);
+		/* a reload takes effect within tens of ms: retry soon */
+		usleep(25 * 1000);
+	}
+	return NULL;
+}
+
+/*
+ * Probe every route of `color` through an entry of the router until each
+ * answers below 400 with the color's header `need` times in a row; the
+ * routes in parallel.
+ */
+int route_probe_all(struct deploy_ctx *d, json_object *state, const char *color, const char *entry,
+		    int need, int timeout_s, struct error *err)
+{
+	json_object *rec = durable_state_color(state, color), *routes = NULL;
+	int port = route_router_port(state, !strcmp(entry, "live") ? "live_port" : "preview_port");
+	long long deadline = clock_ms() + (long long)timeout_s * 1000;
+	struct route_probe *p;
+	pthread_t *th;
+	int *started;
+	size_t i, n;
+	int rc = 0;
+
+	if (rec)
+		json_object_object_get_ex(rec, "routes", &routes);
+	n = routes ? json_object_array_length(routes) : 0;
+	if (!n) {
+		log_info("Color %s declares no routes (io.executor.route.path labels): nothing "
+			 "to probe through the %s entry",
+			 color, entry);
+		return 0;
+	}
+	if (port <= 0)
+		return error_set(err, ERR_JOB,
+				 "the router of env %s publishes no %s port (443 / 1443 in the "
+				 "container)",
+				 d->action.env, entry);
+	p = calloc(n, sizeof(*p));
+	th = calloc(n, sizeof(*th));
+	started = calloc(n, sizeof(*started));
+	if (!p || !th || !started) {
+		free(p);
+		free(th);
+		free(started);
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		p[i].ca = d->tls.ca_cert;
+		p[i].entry = entry;
+		p[i].color = color;
+		p[i].port = port;
+		p[i].need = need;
+		p[i].deadline = deadline;
+		route_health_url(p[i].url, sizeof(p[i].url), json_object_array_get_idx(routes, i));
+		started[i] = n > 1 && pthread_create(&th[i], NULL, probe_route, &p[i]) == 0;
+		if (!started[i])
+			probe_route(&p[i]);
+	}
+	for (i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		if (p[i].rc < 0 && rc == 0) {
+			error_set(err, ERR_HEALTH, "%s", p[i].msg);
+			rc = -1;
+		} else if (p[i].rc == 0) {
+			log_info("  https://localhost:%d%s answers from %s", port, p[i].url, color);
+		}
+	}
+	free(p);
+	free(th);
+	free(started);
 	return rc;
 }

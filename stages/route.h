@@ -5,7 +5,7 @@
 #include <json-c/json.h>
 
 #include "common/buf.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
 
 /* Render the router file for live/preview colors (NULL = none) from the
  * routes recorded in the state. */
@@ -36,5 +36,10 @@ void route_health_url(char *out, size_t size, json_object *route);
 json_object *route_router_info(json_object *state);
 const char *route_router_container(json_object *state);
 int route_router_port(json_object *state, const char *which);
+
+/* Every route of color probed through the router's entry ("live",
+ * "preview") until each answers from the color `need` times in a row. */
+int route_probe_all(struct deploy_ctx *d, json_object *state, const char *color, const char *entry,
+		    int need, int timeout_s, struct error *err);
 
 #endif

@@ -12,9 +12,10 @@
 #include "durable/history.h"
 #include "durable/lock.h"
 #include "durable/state.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
 #include "stages/route.h"
 #include "stages/stack.h"
+#include "stages/status.h"
 
 static json_object *containers_of(struct docker_client *c, const char *app, const char *env,
 				  const char *layer, struct error *err)

@@ -287,46 +287,6 @@ static enum watch_outcome control_take(const char *path)
 	return WATCH_QUIET;
 }
 
-int watch_control_send(const char *env_dir, const char *state_root, const char *env,
-		       const char *command, int timeout_s, struct error *err)
-{
-	_cleanup_free_ char *path = NULL;
-	struct durable_lock_info info;
-	long long deadline = clock_ms() + (long long)timeout_s * 1000;
-	char who[512];
-
-	if (durable_lock_query(state_root, env, &info, err) < 0)
-		return -1;
-	if (!info.held || !info.known || strncmp(info.action, "promote", 7))
-		return 0;
-	durable_lock_describe(&info, who, sizeof(who));
-	if (asprintf(&path, "%s/%s", env_dir, WATCH_CONTROL_FILE) < 0)
-		return error_set(err, ERR_SYSTEM, "out of memory");
-	if (fs_write_atomic(path, command, strlen(command), 0600, err) < 0)
-		return -1;
-	log_info("Asked the running promote (%s) to %s its canary", who,
-		 !strcmp(command, "abort") ? "abort" : "finish");
-	while (clock_ms() < deadline) {
-		if (access(path, F_OK) < 0)
-			return 1;
-		if (durable_lock_query(state_root, env, &info, err) < 0)
-			break;
-		if (!info.held) {
-			/* it ended without taking it: the caller acts itself */
-			unlink(path);
-			return 0;
-		}
-		usleep(100 * 1000);
-	}
-	unlink(path);
-	if (err->cls != ERR_NONE)
-		return -1;
-	return error_set(err, ERR_LOCK,
-			 "the running promote (%s) did not take the %s within %d s; retry, or "
-			 "wait for it to end",
-			 who, command, timeout_s);
-}
-
 /* ---- the window ---- */
 
 void watch_figures(struct watch *w, struct buf *out)
@@ -464,4 +424,30 @@ bad:
 			 "EXECUTOR_CANARY_STEPS \"%.80s\" must be rising percentages of live "
 			 "traffic from 1 to 100, comma-separated (at most %d), e.g. 10,50,100",
 			 text, max);
+}
+
+/* ---- what promote and its canary steps share ---- */
+
+int watch_outcome_error(enum watch_outcome o, struct buf *reason, const char *then,
+			struct error *err)
+{
+	switch (o) {
+	case WATCH_ABORT:
+		return error_set(err, ERR_JOB, "%s; %s", buf_str(reason), then);
+	case WATCH_CANCELED:
+		return error_set(err, ERR_CANCELED, "%s; %s", buf_str(reason), then);
+	default:
+		return error_set(err, ERR_HEALTH, "%s; %s", buf_str(reason), then);
+	}
+}
+
+/* Drop the watch's log lines from the router file; a failure only warns
+ * (the routing itself is what it should be). */
+void watch_log_off(struct deploy_ctx *d, json_object *state, const char *live, const char *preview)
+{
+	struct error e2 = ERROR_INIT;
+
+	d->router_watch = 0;
+	if (route_apply(d, state, live, preview, &e2) < 0)
+		log_warn("could not turn the router's watch log off: %s", e2.msg);
 }

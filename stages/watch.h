@@ -28,11 +28,10 @@
 #include <signal.h>
 
 #include "common/buf.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
+#include "stages/control.h"
 
 #define WATCH_FIRST_MAX 5
-/* name of the control file in the env directory */
-#define WATCH_CONTROL_FILE "canary.control"
 
 struct watch_opts {
 	int seconds;
@@ -92,17 +91,22 @@ enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, json_object 
 void watch_figures(struct watch *w, struct buf *out);
 void watch_end(struct watch *w);
 
-/*
- * Ask the promote that holds the env's lock to abort / finish its canary
- * (`executor promote --abort|--full` while a canary job runs): write the
- * control file, wait until that promote takes it.  Returns 1 when it did, 0
- * when nothing holding the lock took it (the caller then acts itself), -1
- * on error.
- */
-int watch_control_send(const char *env_dir, const char *state_root, const char *env,
-		       const char *command, int timeout_s, struct error *err);
-
 /* "10,50,100" -> ascending weights 1..100; ERR_JOB naming the variable. */
 int watch_parse_steps(const char *text, int *steps, int max, int *n, struct error *err);
+
+/* How a promote goes, from the job's variables and the admin's defaults. */
+struct promote_plan {
+	int steps[8];
+	int nsteps; /* 0: straight to 100% */
+	int pause;  /* seconds of watch at each canary step */
+	struct watch_opts watch;
+	char steps_text[64];
+};
+
+/* The watch's outcome as the action's error: "<reason>; <then>". */
+int watch_outcome_error(enum watch_outcome o, struct buf *reason, const char *then,
+			struct error *err);
+/* Drop the watch's log lines from the router file (a failure only warns). */
+void watch_log_off(struct deploy_ctx *d, json_object *state, const char *live, const char *preview);
 
 #endif

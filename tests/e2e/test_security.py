@@ -301,7 +301,7 @@ def test_a_limit_above_the_ceiling_is_refused_before_anything_is_created():
 
 def test_a_deployment_jobs_container_gets_the_same_bounds():
     """A deployment job that names an image gets a job container for its other stages
-    (stages/deployjob.c): the same no-new-privileges and limits, the job's override
+    (jobs/deployjob.c): the same no-new-privileges and limits, the job's override
     included; one above the ceiling is refused before it is created. The action itself
     (cleanup of a color of an app that has none) is not what is looked at here."""
     e2elib.remove_app_objects("e2eseclim")

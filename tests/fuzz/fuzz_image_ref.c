@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "docker/docker.h"
 #include "docker/internal.h"
-#include "stages/stages.h"
+#include "docker/imagepull.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/joblimits.h"
+#include "jobs/joblimits.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "stages/stages.h"
+#include "docker/imagepull.h"
 
 static void test_config__defaults(void **state)
 {

@@ -2,7 +2,7 @@
 /*
  * Container jobs: the runner's prepare / run / cleanup, natively against the
  * Engine API.  One long-lived job container per job (plus one container per
- * service, and the helper that runs the runner's own stages, stages/helper.c),
+ * service, and the helper that runs the runner's own stages, jobs/helper.c),
  * labelled with the runner and job id so cleanup finds them whatever happened
  * before, on the network of the job's runner slot (or on a network of the
  * job's own when the slot is taken).
@@ -22,9 +22,13 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "stages/helper.h"
-#include "stages/joblimits.h"
-#include "stages/stages.h"
+#include "docker/engine.h"
+#include "docker/imagepull.h"
+#include "durable/state.h"
+#include "jobs/job.h"
+#include "jobs/joblimits.h"
+#include "jobs/shell.h"
+#include "stages/context.h"
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
 
@@ -122,7 +126,7 @@ json_object *job_labels(const struct job_ctx *ctx, const char *role)
 
 /* ---- what a job's containers may do ---- */
 
-/* The job's limits (stages/joblimits.h) into a container's HostConfig.  They
+/* The job's limits (jobs/joblimits.h) into a container's HostConfig.  They
  * were checked before anything was created (job_limits_check), so a refusal
  * here cannot happen halfway through a prepare. */
 int job_host_limits(const struct job_ctx *ctx, json_object *host, struct job_limits *l,
@@ -760,17 +764,13 @@ static int check_pull_policies(struct job_ctx *ctx, const char *image, json_obje
 	return 0;
 }
 
-int stage_prepare(struct job_ctx *ctx, struct error *err)
+int job_prepare(struct job_ctx *ctx, struct error *err)
 {
 	const char *image = job_image(ctx);
 	json_object *services;
 	size_t i, n;
 	int rc = -1, lock = -1;
 
-	/* the credentials of every pull of this job (job image, services) */
-	image_auth_load(&ctx->auth, ctx->cfg, &ctx->job);
-	if (ctx->action.kind != ACTION_NONE)
-		return deployjob_prepare(ctx, err);
 	if (!image)
 		return error_set(err, ERR_JOB,
 				 "the job names no image and the runner has no default_image; add "
@@ -818,6 +818,78 @@ out:
 		close(lock);
 	json_object_put(services);
 	return rc;
+}
+
+/* ---- a test job joins a color ---- */
+
+int job_join_color(struct job_ctx *ctx, struct error *err)
+{
+	json_object *state = NULL, *rec, *nets = NULL;
+	char app[64], root[4096];
+	size_t i, n;
+
+	if (!ctx->action.env[0])
+		snprintf(ctx->action.env, sizeof(ctx->action.env), "ci");
+	if (deploy_app_name(gitlab_var("EXECUTOR_APP"), ctx->job.project_path,
+			    gitlab_var("CI_PROJECT_DIR"), app, sizeof(app), err) < 0)
+		return -1;
+	deploy_state_root(ctx->cfg, app, root, sizeof(root));
+	/* a color's network reaches its services: only the app's owner, and on
+	 * a protected env only a protected ref */
+	if (deploy_check_env_protection(ctx->cfg, ctx->have_payload ? &ctx->job : NULL,
+					ctx->action.env, "joining a color's network", err) < 0 ||
+	    deploy_check_owner(ctx->cfg, app, root, ctx->have_payload ? &ctx->job : NULL,
+			       gitlab_var("EXECUTOR_APP") && *gitlab_var("EXECUTOR_APP"), 0,
+			       err) < 0)
+		return -1;
+	if (durable_state_load(root, ctx->action.env, &state, err) < 0)
+		return error_wrap(err, "read env %s", ctx->action.env);
+	rec = durable_state_color(state, ctx->action.color);
+	if (!rec || !json_object_object_get_ex(rec, "networks", &nets) ||
+	    !json_object_array_length(nets)) {
+		json_object_put(state);
+		return error_set(
+			err, ERR_JOB,
+			"EXECUTOR_COLOR=%s: color %s is not deployed in env %s, so the job "
+			"cannot join its network; deploy it first",
+			ctx->action.color, ctx->action.color, ctx->action.env);
+	}
+	/* the env's CA (never a key), so tests verify the color's certificates */
+	{
+		char ca[4200];
+		struct buf pem = BUF_INIT, tar = BUF_INIT;
+
+		snprintf(ca, sizeof(ca), "%s/envs/%s/tls/ca.pem", root, ctx->action.env);
+		if (fs_read_file(ca, &pem, 1 << 20, err) == 0 &&
+		    docker_tar_add_dir(&tar, "etc/executor", 0755, 0, 0) == 0 &&
+		    docker_tar_add_dir(&tar, "etc/executor/tls", 0755, 0, 0) == 0 &&
+		    docker_tar_add_file(&tar, "etc/executor/tls/ca.pem", pem.data, pem.len, 0644, 0,
+					0) == 0 &&
+		    docker_tar_finish(&tar) == 0 &&
+		    docker_archive_put(ctx->docker, ctx->name, "/", tar.data, tar.len, err) == 0)
+			log_info(
+				"The env's CA is at /etc/executor/tls/ca.pem in the job container");
+		else
+			log_warn("could not give the job the env's CA: %s", err->msg);
+		error_clear(err);
+		buf_release(&pem);
+		buf_release(&tar);
+	}
+	n = json_object_array_length(nets);
+	for (i = 0; i < n; i++) {
+		const char *net = json_object_get_string(json_object_array_get_idx(nets, i));
+
+		if (docker_network_connect(ctx->docker, net, ctx->name, NULL, err) < 0) {
+			/* net lives in state: the message first, then the put */
+			error_wrap(err, "join network %s of color %s", net, ctx->action.color);
+			json_object_put(state);
+			return -1;
+		}
+		log_info("Job container joined network %s (color %s of env %s)", net,
+			 ctx->action.color, ctx->action.env);
+	}
+	json_object_put(state);
+	return 0;
 }
 
 /* ---- run ---- */
@@ -928,24 +1000,6 @@ static int on_tick(void *payload)
 			return 1;
 	}
 	return 0;
-}
-
-int stage_run(struct job_ctx *ctx, const char *script_path, const char *stage, int *script_exit,
-	      struct error *err)
-{
-	int rc;
-
-	if (ctx->action.kind != ACTION_NONE)
-		return deployjob_run(ctx, script_path, stage, script_exit, err);
-	if (stage_place_of(stage) == STAGE_IN_HELPER && ctx->cfg->helper_image) {
-		/* cleanup_file_variables only where a helper ran something: a job
-		 * whose helper never came up cleans up in its job container */
-		rc = helper_run(ctx, script_path, stage,
-				strcmp(stage, "cleanup_file_variables") != 0, script_exit, err);
-		if (rc <= 0)
-			return rc;
-	}
-	return job_run_in_container(ctx, script_path, stage, script_exit, err);
 }
 
 /* Exec create answers 404 (no such container) or 409 (not running) when the
@@ -1112,7 +1166,7 @@ static int remove_labelled(struct job_ctx *ctx, const char *const *filters, stru
  * had one (gone already is success); the slot network stays for the slot's
  * next job.
  */
-int stage_cleanup(struct job_ctx *ctx, struct error *err)
+int job_cleanup(struct job_ctx *ctx, struct error *err)
 {
 	char runner_l[128], job_l[128];
 	const char *filters[] = {runner_l, job_l, JOB_LABEL_MANAGED "=true", NULL};

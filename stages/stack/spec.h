@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef STAGES_STACKSPEC_H
-#define STAGES_STACKSPEC_H
+#ifndef STAGES_STACK_SPEC_H
+#define STAGES_STACK_SPEC_H
 
 /*
  * The keys of a Compose service beyond image, command, environment, ports,

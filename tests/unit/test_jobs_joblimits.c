@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "stages/joblimits.h"
+#include "jobs/joblimits.h"
 
 #define GIB (1LL << 30)
 #define MIB (1LL << 20)

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The bounds of a job's containers (stages/joblimits.h): the admin's
+ * The bounds of a job's containers (jobs/joblimits.h): the admin's
  * defaults and ceilings, the job's EXECUTOR_MEMORY / EXECUTOR_CPUS /
  * EXECUTOR_PIDS_LIMIT within them, and the HostConfig fields they become.
  */
-#include "stages/joblimits.h"
+#include "jobs/joblimits.h"
 
 #include <errno.h>
 #include <stdio.h>

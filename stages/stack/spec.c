@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "stages/stackspec.h"
+#include "stages/stack/spec.h"
 
 #include <errno.h>
 #include <fnmatch.h>

@@ -9,7 +9,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "stages/stages.h"
+#include "docker/imagepull.h"
 
 /*
  * The image allow-list (allowed_images, allowed_services; docs/configuration.md,
@@ -243,8 +243,8 @@ static void progress_line(const char *line, void *payload)
 
 /* ---- credentials ---- */
 
-static void add_config_source(struct registry_auth *a, const char *json, const char *source,
-			      enum registry_auth_origin origin)
+void image_auth_add_config(struct registry_auth *a, const char *json, const char *source,
+			   enum registry_auth_origin origin)
 {
 	struct error err = ERROR_INIT;
 
@@ -253,8 +253,7 @@ static void add_config_source(struct registry_auth *a, const char *json, const c
 		log_warn("%s; its credentials are not used", err.msg);
 }
 
-/* The admin's docker_auth_file, read when a job or an action starts. */
-static void add_auth_file(struct registry_auth *a, const struct config *cfg)
+void image_auth_add_file(struct registry_auth *a, const struct config *cfg)
 {
 	_cleanup_buf_ struct buf text = BUF_INIT;
 	struct error err = ERROR_INIT;
@@ -266,39 +265,16 @@ static void add_auth_file(struct registry_auth *a, const struct config *cfg)
 	if (fs_read_file(cfg->docker_auth_file, &text, 1 << 20, &err) < 0)
 		log_warn("%s: %s; its credentials are not used", source, err.msg);
 	else
-		add_config_source(a, buf_str(&text), source, REGISTRY_AUTH_ADMIN);
+		image_auth_add_config(a, buf_str(&text), source, REGISTRY_AUTH_ADMIN);
 	if (text.data)
 		explicit_bzero(text.data, text.len);
 }
 
-void image_auth_load(struct registry_auth *a, const struct config *cfg,
-		     const struct gitlab_job *job)
-{
-	struct error err = ERROR_INIT;
-	size_t i;
-
-	add_config_source(a, job ? gitlab_var("DOCKER_AUTH_CONFIG") : getenv("DOCKER_AUTH_CONFIG"),
-			  "DOCKER_AUTH_CONFIG", REGISTRY_AUTH_JOB);
-	add_config_source(a, cfg->docker_auth_config, "the admin's docker_auth_config",
-			  REGISTRY_AUTH_ADMIN);
-	for (i = 0; job && i < job->ncredentials; i++) {
-		const struct gitlab_credential *c = &job->credentials[i];
-
-		if (registry_auth_add(a, c->url, c->username, c->password,
-				      "GitLab's registry credentials for this job",
-				      REGISTRY_AUTH_GITLAB, &err) < 0) {
-			log_warn("%s; they are not used", err.msg);
-			error_clear(&err);
-		}
-	}
-	add_auth_file(a, cfg);
-}
-
 void image_auth_load_admin(struct registry_auth *a, const struct config *cfg)
 {
-	add_config_source(a, cfg->docker_auth_config, "the admin's docker_auth_config",
-			  REGISTRY_AUTH_ADMIN);
-	add_auth_file(a, cfg);
+	image_auth_add_config(a, cfg->docker_auth_config, "the admin's docker_auth_config",
+			      REGISTRY_AUTH_ADMIN);
+	image_auth_add_file(a, cfg);
 }
 
 /* ---- pull policies ---- */

@@ -14,10 +14,10 @@
 #include "durable/router.h"
 #include "durable/state.h"
 #include "gitlab/gitlab.h"
-#include "stages/deploy.h"
+#include "stages/context.h"
+#include "stages/layer.h"
 #include "stages/route.h"
 #include "stages/stack.h"
-#include "stages/stages.h"
 
 static const char *durable_file(const struct deploy_ctx *d)
 {

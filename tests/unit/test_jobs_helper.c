@@ -13,7 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "stages/helper.h"
+#include "jobs/helper.h"
+#include "jobs/shell.h"
 
 static void test_stage_place__the_runners_stages_run_in_the_helper(void **state)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef STAGES_HELPER_H
-#define STAGES_HELPER_H
+#ifndef JOBS_HELPER_H
+#define JOBS_HELPER_H
 
 /*
  * The runner's own stages (sources, cache, artifacts, file variables) run in
@@ -8,7 +8,7 @@
  * helper_image, with the host's gitlab-runner binary mounted read-only at
  * HELPER_RUNNER_PATH, sharing the job container's builds directory and its
  * network.  The job's own stages stay in the job container.  Both start the
- * stage's shell through shell_detect_script(): bash when the image has it,
+ * stage's shell through shell_detect_script() (jobs/shell.h): bash when the image has it,
  * else sh.  See docs/architecture.md, "The runner's stages".
  */
 
@@ -21,10 +21,6 @@ struct job_ctx;
 
 /* Where the runner's gitlab-runner binary appears in the helper (on PATH). */
 #define HELPER_RUNNER_PATH "/usr/bin/gitlab-runner"
-/* What the shell detection prints (on stderr, exit 127) when an image has no
- * shell it knows. */
-#define SHELL_NOT_FOUND "executor: no shell in the image"
-
 enum stage_place {
 	STAGE_IN_JOB,	 /* the job's own: prepare_script, build_script, step_*, after_script,
 			    and any name the driver does not know */
@@ -35,18 +31,6 @@ enum stage_place {
 
 /* Where a stage runs: a table of the runner's stage names (pure). */
 enum stage_place stage_place_of(const char *stage);
-
-/*
- * The text `sh -c` runs in a container to start the shell a stage's script is
- * piped to: the first executable of /usr/local/bin/bash, /usr/bin/bash,
- * /bin/bash, /usr/local/bin/sh, /usr/bin/sh, /bin/sh, /busybox/sh (shell
- * "bash"; "sh" skips the bash ones), exec'd without arguments so it reads
- * the script from stdin, as GitLab's Docker executor detects the shell of
- * sh-only images.  None: SHELL_NOT_FOUND on stderr, exit 127.  in_helper
- * prepends `umask 0000;` (what the helper creates is writable by the job
- * container's user, as the Docker executor's helper does).  Pure.
- */
-const char *shell_detect_script(const char *shell, int in_helper);
 
 /*
  * The gitlab-runner binary the helper gets: runner_binary, else

@@ -4,7 +4,7 @@
  * fetches the repository with libgit2 into a checkout of the driver's own on
  * the host, build_script carries out the action from it, the runner's cache
  * and artifact stages (the dotenv report's upload) run in the job's helper
- * container (stages/helper.c), and the job's other stages run in a job
+ * container (jobs/helper.c), and the job's other stages run in a job
  * container only when the job names an image.
  *
  * The checkout is not the job's builds slot: every job of the project in
@@ -28,12 +28,15 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "docker/imagepull.h"
 #include "durable/state.h"
 #include "gitlab/git.h"
-#include "stages/deploy.h"
-#include "stages/helper.h"
-#include "stages/joblimits.h"
-#include "stages/stages.h"
+#include "jobs/deployjob.h"
+#include "jobs/helper.h"
+#include "jobs/job.h"
+#include "jobs/joblimits.h"
+#include "stages/context.h"
+#include "stages/perform.h"
 
 int deployjob_prepare(struct job_ctx *ctx, struct error *err)
 {
@@ -311,75 +314,5 @@ int deployjob_run(struct job_ctx *ctx, const char *script_path, const char *stag
 			 stage);
 	else if (strcmp(stage, "cleanup_file_variables"))
 		log_info("Skipping %s: a deployment job without image: runs no scripts", stage);
-	return 0;
-}
-
-int job_join_color(struct job_ctx *ctx, struct error *err)
-{
-	json_object *state = NULL, *rec, *nets = NULL;
-	char app[64], root[4096];
-	size_t i, n;
-
-	if (!ctx->action.env[0])
-		snprintf(ctx->action.env, sizeof(ctx->action.env), "ci");
-	if (deploy_app_name(gitlab_var("EXECUTOR_APP"), ctx->job.project_path,
-			    gitlab_var("CI_PROJECT_DIR"), app, sizeof(app), err) < 0)
-		return -1;
-	deploy_state_root(ctx->cfg, app, root, sizeof(root));
-	/* a color's network reaches its services: only the app's owner, and on
-	 * a protected env only a protected ref */
-	if (deploy_check_env_protection(ctx->cfg, ctx->have_payload ? &ctx->job : NULL,
-					ctx->action.env, "joining a color's network", err) < 0 ||
-	    deploy_check_owner(ctx->cfg, app, root, ctx->have_payload ? &ctx->job : NULL,
-			       gitlab_var("EXECUTOR_APP") && *gitlab_var("EXECUTOR_APP"), 0,
-			       err) < 0)
-		return -1;
-	if (durable_state_load(root, ctx->action.env, &state, err) < 0)
-		return error_wrap(err, "read env %s", ctx->action.env);
-	rec = durable_state_color(state, ctx->action.color);
-	if (!rec || !json_object_object_get_ex(rec, "networks", &nets) ||
-	    !json_object_array_length(nets)) {
-		json_object_put(state);
-		return error_set(
-			err, ERR_JOB,
-			"EXECUTOR_COLOR=%s: color %s is not deployed in env %s, so the job "
-			"cannot join its network; deploy it first",
-			ctx->action.color, ctx->action.color, ctx->action.env);
-	}
-	/* the env's CA (never a key), so tests verify the color's certificates */
-	{
-		char ca[4200];
-		struct buf pem = BUF_INIT, tar = BUF_INIT;
-
-		snprintf(ca, sizeof(ca), "%s/envs/%s/tls/ca.pem", root, ctx->action.env);
-		if (fs_read_file(ca, &pem, 1 << 20, err) == 0 &&
-		    docker_tar_add_dir(&tar, "etc/executor", 0755, 0, 0) == 0 &&
-		    docker_tar_add_dir(&tar, "etc/executor/tls", 0755, 0, 0) == 0 &&
-		    docker_tar_add_file(&tar, "etc/executor/tls/ca.pem", pem.data, pem.len, 0644, 0,
-					0) == 0 &&
-		    docker_tar_finish(&tar) == 0 &&
-		    docker_archive_put(ctx->docker, ctx->name, "/", tar.data, tar.len, err) == 0)
-			log_info(
-				"The env's CA is at /etc/executor/tls/ca.pem in the job container");
-		else
-			log_warn("could not give the job the env's CA: %s", err->msg);
-		error_clear(err);
-		buf_release(&pem);
-		buf_release(&tar);
-	}
-	n = json_object_array_length(nets);
-	for (i = 0; i < n; i++) {
-		const char *net = json_object_get_string(json_object_array_get_idx(nets, i));
-
-		if (docker_network_connect(ctx->docker, net, ctx->name, NULL, err) < 0) {
-			/* net lives in state: the message first, then the put */
-			error_wrap(err, "join network %s of color %s", net, ctx->action.color);
-			json_object_put(state);
-			return -1;
-		}
-		log_info("Job container joined network %s (color %s of env %s)", net,
-			 ctx->action.color, ctx->action.env);
-	}
-	json_object_put(state);
 	return 0;
 }

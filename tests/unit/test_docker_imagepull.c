@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * How an image is had (stages/image.c): the pull policies of a job bounded by
+ * How an image is had (docker/imagepull.c): the pull policies of a job bounded by
  * the admin's, the credentials in GitLab's order, and the pulls themselves
  * against a fake engine (a thread answering one canned reply per connection
  * on a unix socket, recording each request).
@@ -21,7 +21,8 @@
 
 #include "common/fs.h"
 #include "common/log.h"
-#include "stages/stages.h"
+#include "docker/imagepull.h"
+#include "gitlab/registry.h"
 
 /* ---- a fake engine ---- */
 
@@ -250,7 +251,7 @@ static void test_image_auth__sources_in_gitlab_order(void **state)
 
 	setenv("CUSTOM_ENV_DOCKER_AUTH_CONFIG",
 	       "{\"auths\":{\"https://reg:5000/v2/\":{\"auth\":\"am9iOnB3LWpvYi0x\"}}}", 1);
-	image_auth_load(&a, &cfg, &job);
+	gitlab_registry_auth(&a, &cfg, &job);
 	c = registry_auth_find(&a, "reg:5000/g/app:1");
 	assert_string_equal(c->username, "job");
 	assert_string_equal(c->source, "DOCKER_AUTH_CONFIG");
@@ -268,7 +269,7 @@ static void test_image_auth__sources_in_gitlab_order(void **state)
 	/* a DOCKER_AUTH_CONFIG that is no config.json is skipped; the rest stays */
 	setenv("CUSTOM_ENV_DOCKER_AUTH_CONFIG", "{\"auths\": oops", 1);
 	job.ncredentials = 0;
-	image_auth_load(&a, &cfg, &job);
+	gitlab_registry_auth(&a, &cfg, &job);
 	assert_string_equal(registry_auth_find(&a, "reg:5000/app")->username, "inline");
 	assert_string_equal(registry_auth_find(&a, "file.example/x")->username, "file");
 	assert_non_null(
@@ -281,7 +282,7 @@ static void test_image_auth__sources_in_gitlab_order(void **state)
 	setenv("DOCKER_AUTH_CONFIG",
 	       "{\"auths\":{\"local.example\":{\"auth\":\"bDpwdy1sb2NhbA==\"}}}", 1);
 	unlink(file); /* a missing docker_auth_file is a warning, not an error */
-	image_auth_load(&a, &cfg, NULL);
+	gitlab_registry_auth(&a, &cfg, NULL);
 	assert_string_equal(registry_auth_find(&a, "local.example/x")->username, "l");
 	assert_null(registry_auth_find(&a, "file.example/x"));
 	registry_auth_release(&a);

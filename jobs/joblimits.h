@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef STAGES_JOBLIMITS_H
-#define STAGES_JOBLIMITS_H
+#ifndef JOBS_JOBLIMITS_H
+#define JOBS_JOBLIMITS_H
 
 #include <json-c/json.h>
 

@@ -15,7 +15,7 @@
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "stages/stages.h"
+#include "docker/engine.h"
 
 static void cache_path(const struct config *cfg, char *out, size_t size)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "stages/stages.h"
+#include "docker/imagepull.h"
 
 #define D1 "sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 #define D2 "sha256:aaaa2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -18,7 +18,7 @@
  *     processes), never privileged, no Docker socket, no environment: the
  *     runner's script carries what a stage needs, on the exec's stdin.
  */
-#include "stages/helper.h"
+#include "jobs/helper.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -34,8 +34,10 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "stages/joblimits.h"
-#include "stages/stages.h"
+#include "docker/imagepull.h"
+#include "jobs/job.h"
+#include "jobs/joblimits.h"
+#include "jobs/shell.h"
 
 #define SCRIPT_MAX (64u * 1024u * 1024u)
 
@@ -68,24 +70,6 @@ enum stage_place stage_place_of(const char *stage)
 		if (!strcmp(stage, stage_places[i].stage))
 			return stage_places[i].place;
 	return STAGE_IN_JOB; /* step_<name> and names a later runner may send */
-}
-
-/* ---- shell detection ---- */
-
-#define BASH_PATHS "/usr/local/bin/bash /usr/bin/bash /bin/bash "
-#define SH_PATHS   "/usr/local/bin/sh /usr/bin/sh /bin/sh /busybox/sh"
-#define DETECT(paths)                                                                              \
-	"for s in " paths "; do if [ -x \"$s\" ]; then exec \"$s\"; fi; done; "                    \
-	"echo '" SHELL_NOT_FOUND ": none of " paths " is executable' >&2; exit 127"
-
-const char *shell_detect_script(const char *shell, int in_helper)
-{
-	int sh = shell && !strcmp(shell, "sh");
-
-	if (in_helper)
-		return sh ? "umask 0000; " DETECT(SH_PATHS)
-			  : "umask 0000; " DETECT(BASH_PATHS SH_PATHS);
-	return sh ? DETECT(SH_PATHS) : DETECT(BASH_PATHS SH_PATHS);
 }
 
 /* ---- the runner binary ---- */

@@ -3,11 +3,7 @@
  * secrets and TLS material of one env. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -16,10 +12,10 @@
 #include "durable/history.h"
 #include "durable/owner.h"
 #include "gitlab/git.h"
-#include "stages/deploy.h"
+#include "gitlab/registry.h"
+#include "stages/context.h"
 #include "stages/stack.h"
-#include "stages/stages.h"
-#include "stages/watch.h"
+#include "stages/control.h"
 
 extern char **environ;
 
@@ -434,10 +430,10 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		 * command (which only a promote may give) */
 		int rc = deploy_check_guard(d, err) < 0
 				 ? -1
-				 : watch_control_send(d->env_dir, d->state_root, action->env,
-						      d->action.control == PROMOTE_ABORT ? "abort"
-											 : "full",
-						      60, err);
+				 : control_send(d->env_dir, d->state_root, action->env,
+						d->action.control == PROMOTE_ABORT ? "abort"
+										   : "full",
+						60, err);
 
 		if (rc < 0)
 			return -1;
@@ -499,7 +495,7 @@ void deploy_ctx_release(struct deploy_ctx *d)
 const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d)
 {
 	if (!d->auth_loaded) {
-		image_auth_load(&d->auth, d->cfg, d->job);
+		gitlab_registry_auth(&d->auth, d->cfg, d->job);
 		d->auth_loaded = 1;
 	}
 	return &d->auth;
@@ -651,47 +647,6 @@ int deploy_check_guard(const struct deploy_ctx *d, struct error *err)
 				 "ask the runner admin",
 				 d->job->project_path ? d->job->project_path : "?",
 				 action_name(d->action.kind), pattern_list_str(projects));
-	return 0;
-}
-
-static int perform(struct deploy_ctx *d, const struct deploy_opts *o, struct error *err)
-{
-	switch (d->action.kind) {
-	case ACTION_DURABLE_SETUP:
-		return action_durable_setup(d, err);
-	case ACTION_DURABLE_CLEANUP:
-		if (d->job)
-			return action_durable_cleanup(d, o->confirm, err);
-		return action_durable_teardown(d, o->volumes, err);
-	case ACTION_DEPLOY:
-		return action_deploy(d, o->dotenv, err);
-	case ACTION_PROMOTE:
-		return action_promote(d, err);
-	case ACTION_ROLLBACK:
-		return action_rollback(d, err);
-	case ACTION_CLEANUP:
-		return action_color_cleanup(d, err);
-	default:
-		return error_set(err, ERR_SYSTEM, "%s is not a deployment action",
-				 action_name(d->action.kind));
-	}
-}
-
-int deploy_perform(struct deploy_ctx *d, const struct deploy_opts *o, struct error *err)
-{
-	struct error e = ERROR_INIT;
-
-	if (perform(d, o, err) < 0) {
-		/* messages name the repository's files as the job's author wrote them */
-		size_t n = strlen(d->project_dir);
-		char *hit;
-
-		while (n && (hit = strstr(err->msg, d->project_dir)) && hit[n] == '/')
-			memmove(hit, hit + n + 1, strlen(hit + n + 1) + 1);
-		return -1;
-	}
-	if (!d->handed_over && deploy_store_router_template(d, &e) < 0)
-		log_warn("could not keep the router template of env %s: %s", d->action.env, e.msg);
 	return 0;
 }
 

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef STAGES_CONTEXT_H
+#define STAGES_CONTEXT_H
+
+/*
+ * The context of a deployment action (stages/context.c), the same for
+ * runner jobs and local commands: names, variables, the lock, the env's
+ * secrets and TLS, the trust checks.  The actions: stages/layer.c (durable
+ * setup / teardown / cleanup), stages/deploy.c, promote.c, rollback.c,
+ * cleanup.c (the colors), dispatched by stages/perform.c.
+ */
+
+#include <json-c/json.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "compose/compose.h"
+#include "docker/auth.h"
+#include "docker/docker.h"
+#include "durable/lock.h"
+#include "durable/secrets.h"
+#include "durable/tls.h"
+#include "gitlab/gitlab.h"
+#include "stages/action.h"
+
+/* Ordered variables offered to stack files; later sets overwrite. */
+struct vars {
+	struct compose_kv *items;
+	size_t n, cap;
+};
+
+void vars_set(struct vars *v, const char *key, const char *value);
+const char *vars_get(const struct vars *v, const char *key);
+void vars_release(struct vars *v);
+/* compose_lookup_fn over a struct vars */
+const char *vars_lookup(const char *name, void *payload);
+
+struct deploy_ctx {
+	struct config *cfg;
+	struct docker_client *docker;
+	const struct gitlab_job *job; /* trusted payload, or NULL for local commands */
+	int runner_mode;
+	struct action action;
+
+	char app[64];		   /* EXECUTOR_APP, default: the project's name */
+	char state_root[4096];	   /* <state_dir>/apps/<app>: envs of this app live here */
+	char project_dir[4096];	   /* the checkout holding the stack files */
+	char durable_project[160]; /* <app>-<env>-durable */
+	char durable_network[192]; /* <app>-<env>-durable-network */
+	char *env_dir;		   /* <state>/envs/<env> */
+	char *router_dir;	   /* <state>/envs/<env>/router */
+	char files_dir[4400];	   /* <env>/files/<project>: its secrets and configs */
+	char commit[41];	   /* the checkout's HEAD, when it is a git tree */
+
+	struct durable_secrets secrets;
+	struct durable_tls tls;
+	struct durable_lock lock;
+	struct vars vars;
+
+	/* who, for the lock and the history (the trusted payload's, under the runner) */
+	struct durable_holder who;
+	char job_id[32], pipeline_id[32], job_name[256], project_path[256];
+	char project_id[32], ref[256], user[128], user_claimed[128];
+	/* the router's template: from the checkout of a protected ref (or an
+	 * operator's), else the one a protected ref last set, else built in */
+	struct buf router_template;
+	int have_router_template;
+	int router_template_store; /* a trusted checkout: keep its template on success */
+	char action_text[128];
+	volatile sig_atomic_t *cancel;
+	int force; /* local `cleanup <color> --force`: even the live color */
+	/* the router file logs the live entry's requests for a watch (stages/watch.c) */
+	int router_watch;
+	/* promote --abort / --full handed to the promote that holds the lock:
+	 * nothing else to do (deploy_ctx_init returned without the lock) */
+	int handed_over;
+	/* pull credentials of the stack images: deploy_registry_auth() */
+	struct registry_auth auth;
+	int auth_loaded;
+};
+
+/*
+ * Set up the context for an action: names, the variables (job variables or
+ * the process environment; the driver's own names; secrets), the lock, the
+ * secrets and TLS material.  project_dir: where the stack files are.
+ */
+int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_client *docker,
+		    const struct gitlab_job *job, const struct action *action,
+		    const char *project_dir, struct error *err);
+void deploy_ctx_release(struct deploy_ctx *d);
+/* The registry credentials for the stack's pulls, read on first use
+ * (gitlab_registry_auth: the job's, or the environment's for a local command). */
+const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d);
+
+/* The application name: explicit (EXECUTOR_APP), else the last component of
+ * the project path, else of dir; normalized to [a-z0-9-]. */
+int deploy_app_name(const char *explicit_name, const char *project_path, const char *dir, char *out,
+		    size_t size, struct error *err);
+/* <state_dir>/apps/<app> */
+void deploy_state_root(const struct config *cfg, const char *app, char *out, size_t size);
+
+/* A stack file named by a job variable must be a relative path inside the
+ * checkout: no leading /, no .. component.  ERR_JOB naming the variable. */
+int deploy_check_relpath(const char *var, const char *path, struct error *err);
+
+struct stack;
+/* The stack of the action: the durable layer (kept, drift reported) or the
+ * color (replaced, attached to the durable network), with the context's
+ * engine, policy, registry credentials, labels and the host directories
+ * its bind mounts may use (roots, NULL-terminated). */
+void deploy_stack_init(struct deploy_ctx *d, struct stack *s, const struct compose_project *p,
+		       const char *files, const char *const *roots);
+
+/* Remove the secrets and configs a project's containers mounted (the env's
+ * <env>/files/<project>), once its containers are gone. */
+int deploy_remove_files(struct deploy_ctx *d, const char *project, struct error *err);
+
+/* Load stack files (relative to project_dir) with the context's variables. */
+int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
+		      const char *project_name, struct compose_project **out, struct error *err);
+
+/* Record an entry in the env's history. */
+void deploy_history(struct deploy_ctx *d, const char *result, long long duration_ms,
+		    json_object *images, const char *message);
+
+/* Check that a guarded action runs from a protected ref of an allowed
+ * project, as the trusted payload says. */
+int deploy_check_guard(const struct deploy_ctx *d, struct error *err);
+
+/*
+ * Trust boundaries (docs/security.md), for runner jobs (job NULL: an
+ * operator on the host, allowed).  The app belongs to the project that first
+ * acted on it (durable/owner.h), or to the projects the admin's
+ * app_projects shares it with: another project is refused (ERR_POLICY) with
+ * the owner's name; a first use claims the app when `claim` is set.
+ * `explicit_app`: the name came from EXECUTOR_APP (said in the message).
+ */
+int deploy_check_owner(const struct config *cfg, const char *app, const char *state_root,
+		       const struct gitlab_job *job, int explicit_app, int claim,
+		       struct error *err);
+/* A protected env (protected_envs) is acted on only from a protected ref;
+ * `what` names the action in the message. */
+int deploy_check_env_protection(const struct config *cfg, const struct gitlab_job *job,
+				const char *env, const char *what, struct error *err);
+/* Keep the checkout's router template for the env after a successful action
+ * of a trusted ref (or forget the kept one when the checkout has none). */
+int deploy_store_router_template(struct deploy_ctx *d, struct error *err);
+
+#endif

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/* deploy:<color>: the color's stack started beside the live one, reached
+ * through the preview entry. */
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "durable/history.h"
+#include "durable/state.h"
+#include "stages/color.h"
+#include "stages/context.h"
+#include "stages/deploy.h"
+#include "stages/layer.h"
+#include "stages/route.h"
+#include "stages/stack.h"
+
+/* Something is at rel in the checkout.  A link that leads out of it counts
+ * as there, so that loading it says so (fs_exists_beneath). */
+static int file_exists(const struct deploy_ctx *d, const char *rel)
+{
+	return fs_exists_beneath(d->project_dir, rel) != 0;
+}
+
+static const char *label_value(const struct compose_service *svc, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nlabels; i++)
+		if (!strcmp(svc->labels[i].key, key))
+			return svc->labels[i].value;
+	return NULL;
+}
+
+/* The stack files of a color: EXECUTOR_COMPOSE_FILES (comma-separated), else
+ * docker-compose.yml plus docker-compose.<color>.yml (blue may use the seed's
+ * docker-compose.override.yml). */
+static int color_files(const struct deploy_ctx *d, char files[][512], size_t *n, struct error *err)
+{
+	const char *list = vars_get(&d->vars, "EXECUTOR_COMPOSE_FILES");
+	char overlay[512];
+
+	*n = 0;
+	if (list && *list) {
+		_cleanup_free_ char *copy = strdup(list);
+		char *save = NULL, *tok;
+
+		for (tok = strtok_r(copy, ",:", &save); tok && *n < 8;
+		     tok = strtok_r(NULL, ",:", &save)) {
+			while (*tok == ' ')
+				tok++;
+			if (!*tok)
+				continue;
+			if (deploy_check_relpath("EXECUTOR_COMPOSE_FILES", tok, err) < 0)
+				return -1;
+			if (!file_exists(d, tok))
+				return error_set(err, ERR_JOB,
+						 "EXECUTOR_COMPOSE_FILES names %s, which is not in "
+						 "the repository",
+						 tok);
+			snprintf(files[(*n)++], 512, "%s", tok);
+		}
+		return 0;
+	}
+	if (!file_exists(d, "docker-compose.yml"))
+		return error_set(err, ERR_JOB,
+				 "docker-compose.yml is missing in %s: the app stack (or set "
+				 "EXECUTOR_COMPOSE_FILES)",
+				 d->project_dir);
+	snprintf(files[(*n)++], 512, "docker-compose.yml");
+	snprintf(overlay, sizeof(overlay), "docker-compose.%s.yml", d->action.color);
+	if (file_exists(d, overlay)) {
+		snprintf(files[(*n)++], 512, "%s", overlay);
+	} else if (!strcmp(d->action.color, "blue") &&
+		   file_exists(d, "docker-compose.override.yml")) {
+		snprintf(files[(*n)++], 512, "docker-compose.override.yml");
+	} else {
+		log_warn("no %s: color %s uses docker-compose.yml alone (its ports may clash "
+			 "with another color)",
+			 overlay, d->action.color);
+	}
+	return 0;
+}
+
+/* Routes the stack declares with io.executor.route.* labels. */
+static json_object *stack_routes(const struct compose_project *p, struct error *err)
+{
+	json_object *routes = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < p->nservices; i++) {
+		const struct compose_service *svc = &p->services[i];
+		const char *path = label_value(svc, "io.executor.route.path");
+		const char *port = label_value(svc, "io.executor.route.port");
+		const char *scheme = label_value(svc, "io.executor.route.scheme");
+		const char *health = label_value(svc, "io.executor.health.path");
+		json_object *r;
+		int portn;
+
+		if (!path)
+			continue;
+		portn = port ? (int)strtol(port, NULL, 10) : 0;
+		if (path[0] != '/' || portn <= 0 || portn > 65535 || strpbrk(path, " ;{}'\"\\$")) {
+			json_object_put(routes);
+			error_set(
+				err, ERR_COMPOSE,
+				"%s:%d: service %s: io.executor.route.path must start with / (no "
+				"spaces, quotes, braces or ;) and io.executor.route.port must be a "
+				"port",
+				svc->file, svc->line, svc->name);
+			return NULL;
+		}
+		if (scheme && strcmp(scheme, "http") && strcmp(scheme, "https")) {
+			json_object_put(routes);
+			error_set(
+				err, ERR_COMPOSE,
+				"%s:%d: service %s: io.executor.route.scheme must be http or https",
+				svc->file, svc->line, svc->name);
+			return NULL;
+		}
+		r = json_object_new_object();
+		json_object_object_add(r, "service", json_object_new_string(svc->name));
+		json_object_object_add(r, "path", json_object_new_string(path));
+		json_object_object_add(r, "port", json_object_new_int(portn));
+		json_object_object_add(r, "scheme",
+				       json_object_new_string(scheme ? scheme : "http"));
+		json_object_object_add(
+			r, "health",
+			json_object_new_string(health && health[0] == '/' ? health : "/"));
+		json_object_array_add(routes, r);
+	}
+	return routes;
+}
+
+static json_object *stack_images(struct deploy_ctx *d, const struct compose_project *p)
+{
+	json_object *images = json_object_new_object();
+	size_t i;
+
+	for (i = 0; i < p->nservices; i++) {
+		json_object *info = NULL, *v;
+		struct error err = ERROR_INIT;
+		const char *digest = NULL;
+
+		if (docker_image_inspect(d->docker, p->services[i].image, &info, &err) == 0) {
+			if (json_object_object_get_ex(info, "RepoDigests", &v) &&
+			    json_object_array_length(v) > 0)
+				digest = json_object_get_string(json_object_array_get_idx(v, 0));
+			else if (json_object_object_get_ex(info, "Id", &v))
+				digest = json_object_get_string(v);
+		}
+		durable_state_image_set(images, p->services[i].name, p->services[i].image, digest);
+		json_object_put(info);
+	}
+	return images;
+}
+
+static json_object *stack_networks(const struct compose_project *p)
+{
+	json_object *nets = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < p->nnetworks; i++)
+		if (!p->networks[i].external)
+			json_object_array_add(nets, json_object_new_string(p->networks[i].name));
+	return nets;
+}
+
+int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *err)
+{
+	char files[8][512];
+	const char *fptr[8];
+	char joined[4096] = "", project[160], tlsdir[4096];
+	const char *roots[3];
+	size_t nfiles = 0, i;
+	struct compose_project *p = NULL;
+	struct stack_report rep = {0};
+	struct stack s = {0};
+	json_object *state = NULL, *routes = NULL, *images = NULL, *rec;
+	const char *old_preview;
+	char *prev_preview = NULL;
+	long long t0 = clock_ms();
+	int rc = -1, switched = 0, touched = 0;
+
+	if (color_state_load(d, &state, err) < 0)
+		goto out;
+	if (durable_state_live(state) && !strcmp(durable_state_live(state), d->action.color)) {
+		error_set(err, ERR_JOB,
+			  "%s is the live color of env %s: deploying over it would drop live "
+			  "traffic. Deploy the other color, or promote another color first",
+			  d->action.color, d->action.env);
+		goto out;
+	}
+	{
+		int weight = 0;
+		const char *canary = durable_state_canary(state, &weight);
+
+		if (canary && !strcmp(canary, d->action.color)) {
+			error_set(err, ERR_JOB,
+				  "%s takes %d%% of the live clients of env %s in a canary: "
+				  "finish it (promote with EXECUTOR_PROMOTE=full) or abort it "
+				  "(EXECUTOR_PROMOTE=abort) before deploying %s again",
+				  d->action.color, weight, d->action.env, d->action.color);
+			goto out;
+		}
+	}
+	if (color_files(d, files, &nfiles, err) < 0)
+		goto out;
+	for (i = 0; i < nfiles; i++) {
+		fptr[i] = files[i];
+		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
+			 i ? "," : "", files[i]);
+	}
+	snprintf(project, sizeof(project), "%s-%s", d->app, d->action.color);
+	if (deploy_load_stack(d, fptr, nfiles, project, &p, err) < 0)
+		goto out;
+	routes = stack_routes(p, err);
+	if (!routes)
+		goto out;
+
+	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", d->env_dir);
+	roots[0] = tlsdir;
+	roots[1] = NULL;
+	deploy_stack_init(d, &s, p, joined, roots);
+	/* a stack the policy refuses changes nothing, not even the certificate */
+	if (stack_check(&s, err) < 0 || deploy_ensure_tls(d, state, p, err) < 0)
+		goto out;
+
+	gitlab_section_start(stderr, "deploy", "Deploying the color", 0);
+	log_info("Deploying %s to env %s: project %s from %s%s%.12s", d->action.color,
+		 d->action.env, project, joined, d->commit[0] ? " at " : "", d->commit);
+	touched = 1; /* from here on a failure leaves the color's containers changed */
+	if (stack_up(&s, &rep, err) < 0 || stack_wait_healthy(&s, err) < 0) {
+		gitlab_section_end(stderr, "deploy");
+		goto out;
+	}
+	gitlab_section_end(stderr, "deploy");
+	log_info("Every container of %s is running and healthy (%d created, %d replaced, %d "
+		 "unchanged)",
+		 project, rep.created, rep.replaced, rep.unchanged);
+
+	images = stack_images(d, p);
+	{
+		struct durable_color_record r = {0};
+
+		r.commit = d->commit[0] ? d->commit : NULL;
+		r.ref = d->job && d->job->ref ? d->job->ref
+					      : vars_get(&d->vars, "CI_COMMIT_REF_NAME");
+		r.images = images;
+		r.status = "healthy";
+		if (durable_state_set_color(state, d->action.color, &r, err) < 0)
+			goto out;
+	}
+	rec = durable_state_color(state, d->action.color);
+	json_object_object_add(rec, "routes", json_object_get(routes));
+	json_object_object_add(rec, "networks", stack_networks(p));
+	json_object_object_add(rec, "project", json_object_new_string(project));
+
+	/* point the preview entry at the candidate and probe through it */
+	old_preview = durable_state_preview(state);
+	prev_preview = old_preview ? strdup(old_preview) : NULL;
+	gitlab_section_start(stderr, "preview", "Pointing the preview entry at the candidate", 0);
+	if (route_apply(d, state, durable_state_live(state), d->action.color, err) < 0) {
+		gitlab_section_end(stderr, "preview");
+		goto out;
+	}
+	switched = 1;
+	if (route_probe_all(d, state, d->action.color, "preview", 3, 60, err) < 0) {
+		gitlab_section_end(stderr, "preview");
+		goto out;
+	}
+	gitlab_section_end(stderr, "preview");
+	durable_state_set_preview(state, d->action.color);
+	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
+		goto out;
+
+	if (dotenv_path) {
+		char url[128], live[128];
+		const char *kv[16];
+		int n = 0;
+
+		/* not EXECUTOR_*: jobs that need this one inherit the report, and
+		 * must not have their own action variables overridden */
+		snprintf(url, sizeof(url), "https://localhost:%d/",
+			 route_router_port(state, "preview_port"));
+		snprintf(live, sizeof(live), "https://localhost:%d/",
+			 route_router_port(state, "live_port"));
+		kv[n++] = "ENVIRONMENT_URL";
+		kv[n++] = url;
+		kv[n++] = "PREVIEW_URL";
+		kv[n++] = url;
+		kv[n++] = "LIVE_URL";
+		kv[n++] = live;
+		kv[n++] = "DEPLOYED_ENV";
+		kv[n++] = d->action.env;
+		kv[n++] = "DEPLOYED_COLOR";
+		kv[n++] = d->action.color;
+		kv[n++] = "DEPLOYED_COMMIT";
+		kv[n++] = d->commit;
+		kv[n++] = NULL;
+		kv[n] = NULL;
+		if (gitlab_dotenv_write(dotenv_path, kv, err) < 0)
+			goto out;
+	}
+	log_notice("Color %s of env %s is deployed and healthy; the preview entry "
+		   "https://localhost:%d/ serves it. Promote it with promote:%s",
+		   d->action.color, d->action.env, route_router_port(state, "preview_port"),
+		   d->action.color);
+	rc = 0;
+out:
+	/* a deploy refused or failed before it touched the color (the live color,
+	 * bad stack files) leaves the color's record as it was */
+	if (rc < 0 && touched && state && durable_state_color(state, d->action.color)) {
+		struct error e2 = ERROR_INIT;
+
+		durable_state_set_color_status(state, d->action.color, "unhealthy", &e2);
+		if (switched) {
+			/* the preview entry goes back to what it served */
+			if (route_apply(d, state, durable_state_live(state), prev_preview, &e2) < 0)
+				log_warn("could not restore the preview entry: %s", e2.msg);
+		}
+		durable_state_save(d->state_root, d->action.env, state, &e2);
+	}
+	if (rc < 0 && err->cls == ERR_HEALTH)
+		log_error("The deployment of %s is unhealthy; the live color is untouched",
+			  d->action.color);
+	deploy_history(d, rc == 0 ? DURABLE_RESULT_OK : DURABLE_RESULT_FAILED, clock_ms() - t0,
+		       images, rc == 0 ? "deployed" : err->msg);
+	free(prev_preview);
+	json_object_put(images);
+	json_object_put(routes);
+	json_object_put(state);
+	compose_project_free(p);
+	stack_report_release(&rep);
+	return rc;
+}

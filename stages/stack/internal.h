@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef STAGES_STACK_INTERNAL_H
+#define STAGES_STACK_INTERNAL_H
+
+/* Shared by the files of the stack engine (stages/stack/); its interface is
+ * stages/stack.h. */
+
+#include <json-c/json.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "stages/stack.h"
+
+/* config.c: a label (NULL value: "") into a labels object. */
+void stack_label_add(json_object *labels, const char *k, const char *v);
+/* config.c: the labels every object of the stack carries. */
+json_object *stack_project_labels(const struct stack *s);
+/* config.c: what changed between a kept container's body and the new one. */
+void stack_spec_diff(struct buf *out, const char *cname, const char *old_text,
+		     json_object *new_spec);
+/* resources.c: the networks and volumes the stack names, usable (missing[]
+ * marks those to create), then created. */
+int stack_resources_check(const struct stack *s, int *missing, struct error *err);
+int stack_resources_create(const struct stack *s, const int *missing, struct error *err);
+/* health.c: State.<key> of an inspect, and State.Health.Status (or NULL). */
+int stack_state_bool(json_object *info, const char *key);
+const char *stack_health_status(json_object *info);
+
+#endif
