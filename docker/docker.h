@@ -8,11 +8,11 @@
  * Transport: one request function, docker_request() in docker/transport.c,
  * is the only code of the client that touches libcurl (plus the
  * hijacked-connection helper beside it, for exec with stdin); the router
- * probes of stages/probe.c are the tree's only other libcurl transfers.  The engine is a unix socket
- * (unix://PATH, default /var/run/docker.sock), TCP with TLS (tcp://HOST:PORT
- * with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI reads them)
- * or SSH (ssh://USER@HOST, through `docker system dial-stdio` on the remote
- * side: docker/ssh.c).  See docker/endpoint.c for the rules.
+ * probes of stages/probe.c are the tree's only other libcurl transfers.  The engine is a unix
+ * socket (unix://PATH, default /var/run/docker.sock), TCP with TLS (tcp://HOST:PORT with
+ * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI reads them) or SSH (ssh://USER@HOST,
+ * through `docker system dial-stdio` on the remote side: docker/ssh.c).  See docker/endpoint.c for
+ * the rules.
  *
  * All functions return 0 or -1 with `err` filled.  Engine HTTP errors keep
  * the status in err->code (404 = not found, 409 = conflict, 304 = not
