@@ -61,7 +61,7 @@ static void print_failure(const struct stack *s, const char *cname, json_object 
 
 /*
  * The health gate.  The engine says when a container's health changes (a
- * stack_health_status event) and when it exits (die): the gate reads the state of
+ * health_status event) and when it exits (die): the gate reads the state of
  * every container once (one list call: State and Status carry running,
  * restarting and the health), then waits on one GET /events stream for the
  * changes it still needs, and reads the state once more to confirm what the
@@ -178,9 +178,9 @@ static int gate_on_event(json_object *ev, void *payload)
 	k = service_index(g->s->project, name);
 	if (k < 0 || !action)
 		return 0;
-	if (!strcmp(action, "stack_health_status: healthy"))
+	if (!strcmp(action, "health_status: healthy"))
 		g->st[k] = ST_OK;
-	else if (!strcmp(action, "stack_health_status: unhealthy") || !strcmp(action, "die")) {
+	else if (!strcmp(action, "health_status: unhealthy") || !strcmp(action, "die")) {
 		g->st[k] = ST_FAILED;
 		g->cue[k] = 1;
 	}
@@ -200,7 +200,7 @@ static json_object *gate_filters(const struct stack *s)
 	json_object_array_add(a, json_object_new_string(pl));
 	json_object_object_add(f, "label", a);
 	a = json_object_new_array();
-	json_object_array_add(a, json_object_new_string("stack_health_status"));
+	json_object_array_add(a, json_object_new_string("health_status"));
 	json_object_array_add(a, json_object_new_string("die"));
 	json_object_object_add(f, "event", a);
 	return f;
