@@ -365,16 +365,8 @@ int stack_container_config(const struct stack *s, const struct compose_service *
 	ports_json(svc, exposed, bindings);
 	json_object_object_add(cfg, "ExposedPorts", exposed);
 	json_object_object_add(host, "PortBindings", bindings);
-	if (mounts_json(s, svc, mounts, err) < 0) {
-		json_object_put(cfg);
-		json_object_put(host);
-		json_object_put(labels);
-		json_object_put(mounts);
-		json_object_put(nets);
-		buf_release(&tmp);
-		return -1;
-	}
-	if (stackspec_files(s, svc, mounts, files_digest, 0, err) < 0) {
+	if (mounts_json(s, svc, mounts, err) < 0 ||
+	    stackspec_files(s, svc, mounts, files_digest, 0, err) < 0) {
 		json_object_put(cfg);
 		json_object_put(host);
 		json_object_put(labels);
