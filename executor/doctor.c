@@ -385,6 +385,45 @@ static struct docker_client *check_connect(struct report *r, const struct config
 	return c;
 }
 
+/*
+ * The admin's job limits against what the engine has: the engine refuses a container whose
+ * NanoCpus exceed its CPUs ("Range of CPUs is from 0.01 to N") or whose memory is under 6 MB,
+ * so a default past either fails every job, and a ceiling past it fails the jobs that raise
+ * their limits that far.
+ */
+static void check_limits(struct report *r, const struct config *cfg, json_object *info)
+{
+	json_object *v;
+	long long ncpu = 0, mem = 0;
+	const long long min_mem = 6LL * 1024 * 1024;
+
+	if (json_object_object_get_ex(info, "NCPU", &v))
+		ncpu = json_object_get_int64(v);
+	if (json_object_object_get_ex(info, "MemTotal", &v))
+		mem = json_object_get_int64(v);
+	if (ncpu <= 0 || mem <= 0)
+		return;
+	if (cfg->cpus > (double)ncpu)
+		check(r, "limits", CHECK_ERROR, "lower cpus in the admin config",
+		      "cpus = %g but the engine has %lld CPUs: it refuses every job container", cfg->cpus,
+		      ncpu);
+	else if (cfg->cpus_max > (double)ncpu)
+		check(r, "limits", CHECK_WARN, "lower cpus_max in the admin config",
+		      "cpus_max = %g but the engine has %lld CPUs: a job asking for more than %lld fails",
+		      cfg->cpus_max, ncpu, ncpu);
+	else if (cfg->memory && cfg->memory < min_mem)
+		check(r, "limits", CHECK_ERROR, "raise memory in the admin config to 6m or more",
+		      "memory = %lld bytes: the engine refuses limits under 6 MB", cfg->memory);
+	else if (cfg->memory > mem)
+		check(r, "limits", CHECK_WARN, "lower memory in the admin config",
+		      "memory = %lld MB but the engine has %lld MB: the limit bounds nothing",
+		      cfg->memory >> 20, mem >> 20);
+	else
+		check(r, "limits", CHECK_OK, NULL,
+		      "job limits fit the engine (%lld CPUs, %lld MB): cpus %g (max %g), memory %lld MB",
+		      ncpu, mem >> 20, cfg->cpus, cfg->cpus_max, cfg->memory >> 20);
+}
+
 static void check_engine(struct report *r, const struct config *cfg)
 {
 	struct error err = ERROR_INIT;
@@ -407,6 +446,7 @@ static void check_engine(struct report *r, const struct config *cfg)
 		      docker_client_host(c));
 
 	if (docker_call_json(c, "GET", "/info", NULL, &info, 10000, &err) == 0) {
+		check_limits(r, cfg, info);
 		if (json_object_object_get_ex(info, "DockerRootDir", &v) &&
 		    !strncmp(docker_client_host(c), "unix://", 7))
 			check_disk(r, "engine data", json_object_get_string(v));

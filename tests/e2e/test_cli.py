@@ -91,3 +91,24 @@ def test_doctor_reports_and_fails_on_errors():
         line = [ln for ln in r.stdout.splitlines() if ln.startswith("error") and "engine" in ln]
         check(line and "fix:" in line[0] and "nothing.sock" in line[0],
               f"the engine error names the socket and the fix: {r.stdout}")
+
+
+def test_doctor_checks_job_limits_against_the_engine():
+    info = json.loads(subprocess.run(["curl", "-s", "--unix-socket", "/var/run/docker.sock",
+                                      "http://x/info"], capture_output=True, text=True).stdout)
+    ncpu = int(info["NCPU"])
+    cases = [(f"cpus = {ncpu + 1}\n", "error", f"engine has {ncpu} CPUs", 1),
+             (f"cpus_max = {ncpu * 4}\n", "warning", "cpus_max", 0),
+             ("memory = 1m\n", "error", "under 6 MB", 1),
+             ("cpus = 0.5\nmemory = 64m\n", "ok", "fit the engine", 0)]
+    for body, status, words, code in cases:
+        with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "executor.conf")
+            with open(conf, "w") as f:
+                f.write(f"state_dir = {d}/state\n" + body)
+            r = _run("doctor", "--json", env={"EXECUTOR_CONFIG": conf, "NO_COLOR": "1"})
+            lim = [c for c in json.loads(r.stdout) if c["check"] == "limits"]
+            check(len(lim) == 1 and lim[0]["status"] == status and words in lim[0]["message"],
+                  f"{body!r}: the limits check is {status} naming {words!r}: {lim}")
+            check(status == "ok" or lim[0].get("fix"), f"{body!r}: says how to fix it: {lim}")
+            check(r.returncode == code, f"{body!r}: doctor exits {code}: {r.returncode}")
