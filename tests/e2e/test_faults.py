@@ -46,7 +46,7 @@ sys.path.insert(0, HERE)
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
 from e2elib import REPO, check, docker, executor_bin, port_free, state_dir, write_admin_config  # noqa: E402
-from test_bluegreen import https  # noqa: E402
+from world import https  # noqa: E402
 
 NEEDS_DOCKER = True
 
