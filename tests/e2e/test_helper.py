@@ -86,7 +86,7 @@ WEB = """services:
 class World(AppWorld):
     """The module's git server, artifacts API, admin file and repositories."""
 
-    app, env = APP, ENV
+    app_name, env_name = APP, ENV
 
     def __init__(self) -> None:
         super().__init__("e2ehelp-", "helper.conf", allowed_images="executor-test/*, echobase/*",

@@ -103,7 +103,7 @@ def attack_files(host: str) -> dict[str, str]:
 
 
 class World(AppWorld):
-    app, env = APP, ENV
+    app_name, env_name = APP, ENV
 
     def __init__(self) -> None:
         p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],

@@ -141,8 +141,8 @@ class AppWorld:
     """A module's directory under the run's state directory, the driver's state and an
     admin file in it (write_admin_config's keys as given), and the app's ports."""
 
-    app = ""
-    env = ""
+    app_name = ""  # EXECUTOR_APP of local(), and the app teardown() removes
+    env_name = ""  # the env whose durable layer teardown() removes
 
     def __init__(self, prefix: str, conf_name: str, ports: dict[str, str] | None = None, **admin) -> None:
         from e2elib import state_dir, write_admin_config
@@ -153,20 +153,24 @@ class AppWorld:
         self.ports: dict[str, str] = dict(ports or {})
         self.layer_up = False
 
-    def local(self, *args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
-        """The driver as the admin runs it, with this world's admin file, app and ports."""
+    def local(self, *args: str, cwd: str | None = None, env: dict[str, str] | None = None, timeout: float = 300,
+              errors: str | None = None) -> subprocess.CompletedProcess:
+        """The driver as the admin runs it, with this world's admin file, app and ports
+        (and env's variables over them)."""
         from e2elib import executor_bin
 
-        e = dict(os.environ, EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=self.app, **self.ports)
-        return subprocess.run([executor_bin(), *args], cwd=cwd, env=e, capture_output=True, text=True, timeout=300)
+        e = dict(os.environ, EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=self.app_name, **self.ports)
+        e.update(env or {})
+        return subprocess.run([executor_bin(), *args], cwd=cwd, env=e, capture_output=True, text=True,
+                              errors=errors, timeout=timeout)
 
     def teardown(self) -> None:
         """The app's durable layer and every object of the app, then the directory."""
         import e2elib
 
-        if any(e2elib.app_objects(self.app).values()):
-            self.local("durable", "teardown", self.env, "--volumes")
-            e2elib.remove_app_objects(self.app)
+        if any(e2elib.app_objects(self.app_name).values()):
+            self.local("durable", "teardown", self.env_name, "--volumes")
+            e2elib.remove_app_objects(self.app_name)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
