@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from e2elib import app_objects, remove_app_objects  # noqa: E402
-from world import LOAD_PATH, LoadLoop, Reply, https  # noqa: E402,F401
+from world import build_example_images, example_repo, https, LOAD_PATH, LoadLoop, Reply  # noqa: E402,F401
 from e2elib import git as _git  # noqa: E402
 from e2elib import (REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
                     expect_failure, expect_success, port_free, run_job, runner_config, state_dir,
@@ -104,9 +104,7 @@ class World:
     def __init__(self, app: str = APP, env: str = ENV, port_base: int = PORT_BASE) -> None:
         self.app, self.env, self.port_base = app, env, port_base
         t0 = time.monotonic()
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+        build_example_images()
         self.images_s = time.monotonic() - t0
         d = state_dir()
         self.tmp = tempfile.mkdtemp(prefix=f"{app}-", dir=d)
@@ -117,11 +115,7 @@ class World:
         self.ports = self._pick_ports()
         self.repo = os.path.join(self.tmp, "repo")
         self.checkout = os.path.join(self.tmp, "checkout")
-        shutil.copytree(EXAMPLE, self.repo, symlinks=True)
-        _git(self.repo, "init", "-q")
-        _git(self.repo, "add", "-A")
-        _git(self.repo, "commit", "-q", "-m", "echobase example (copy of templates/example)")
-        self.sha = _git(self.repo, "rev-parse", "HEAD")
+        self.sha = example_repo(self.repo)
         _git(self.repo, "checkout", "-q", "-b", BROKEN_BRANCH)
         with open(os.path.join(REPO, "templates", "router", "executor.conf.template")) as f:
             tpl = f.read()

@@ -36,7 +36,7 @@ sys.path.insert(0, HERE)
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
 from e2elib import REPO, Job, JobResult, assert_no_leftovers, check, docker, expect_success, run_job, runner_config  # noqa: E402,E501
-from world import AppWorld, pick_ports, shared  # noqa: E402
+from world import AppWorld, build_example_images, pick_ports, shared  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -106,9 +106,7 @@ class World(AppWorld):
     app_name, env_name = APP, ENV
 
     def __init__(self) -> None:
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+        build_example_images()
         super().__init__("e2efs-", "fs.conf", pick_ports(PORT_BASE, 1000, PORT_VARS),
                          allowed_images="executor-test/*, echobase/*", pull_policy="never")
         # what the attacks aim at, on the host, outside the repository

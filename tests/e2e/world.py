@@ -8,6 +8,8 @@ HTTPS request through a router entry, and a load loop of such requests.
   * shared(module, app, make, at_exit): the module's world() — made on first use, after the
     app's leftovers of an earlier run are removed; at_exit(world) at the process's exit;
   * pick_ports(base, span, names): the first free ports above base;
+  * build_example_images(), example_repo(path): the example app's images, and a repository
+    holding a copy of it;
   * https(port, ctx, ...) -> Reply; LoadLoop: GETs through an entry, one TLS connection each.
 
 Only the standard library is imported at the top: bench/ imports https and LoadLoop.
@@ -121,6 +123,28 @@ class LoadLoop(threading.Thread):
 
 
 # ------------------------------------------------------------------ a module's world
+
+
+def build_example_images() -> None:
+    """The example app's images (templates/example/images/build.sh), built once per engine."""
+    from e2elib import REPO, check
+
+    p = subprocess.run(["bash", os.path.join(REPO, "templates", "example", "images", "build.sh"), "--quiet"],
+                       capture_output=True, text=True, timeout=900)
+    check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+
+
+def example_repo(path: str) -> str:
+    """A git repository at path holding a copy of templates/example, one commit on the
+    current branch; its sha."""
+    from e2elib import REPO
+    from e2elib import git as _git
+
+    shutil.copytree(os.path.join(REPO, "templates", "example"), path, symlinks=True)
+    _git(path, "init", "-q")
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", "echobase example (copy of templates/example)")
+    return _git(path, "rev-parse", "HEAD")
 
 
 def pick_ports(base: int, span: int, names: list[str] | tuple[str, ...]) -> dict[str, str]:
