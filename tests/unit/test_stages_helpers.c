@@ -66,13 +66,13 @@ static void test_helpers__canary_steps_refused(void **state)
 	steps_refused("", 8);
 	steps_refused("0,50", 8);
 	steps_refused("10,101", 8);
-	steps_refused("50,10", 8);   /* not rising */
-	steps_refused("10,10", 8);   /* not rising */
-	steps_refused("10;50", 8);   /* separator */
-	steps_refused("10,,50", 8);  /* empty step */
-	steps_refused("ten", 8);     /* not a number */
-	steps_refused("-10,50", 8);  /* negative */
-	steps_refused("1,2,3", 2);   /* more than max */
+	steps_refused("50,10", 8);  /* not rising */
+	steps_refused("10,10", 8);  /* not rising */
+	steps_refused("10;50", 8);  /* separator */
+	steps_refused("10,,50", 8); /* empty step */
+	steps_refused("ten", 8);    /* not a number */
+	steps_refused("-10,50", 8); /* negative */
+	steps_refused("1,2,3", 2);  /* more than max */
 	steps_refused("99999999999999999999", 8);
 }
 
@@ -81,10 +81,11 @@ static void test_helpers__canary_steps_refused(void **state)
 static void test_helpers__relpath_inside_the_checkout(void **state)
 {
 	struct error err = ERROR_INIT;
-	static const char *const ok[] = {"docker-compose.yml", "deploy/stack.yml", "a/./b.yml",
-					 "a//b.yml", "..hidden.yml", "a/..b/c.yml", "x.."};
-	static const char *const bad[] = {"/etc/passwd", "../x.yml", "a/../../x.yml", "a/..",
-					  "..", "a/../b.yml", "//x"};
+	static const char *const ok[] = {
+		"docker-compose.yml", "deploy/stack.yml", "a/./b.yml", "a//b.yml",
+		"..hidden.yml",	      "a/..b/c.yml",	  "x.."};
+	static const char *const bad[] = {"/etc/passwd", "../x.yml", "a/../../x.yml", "a/..", "..",
+					  "a/../b.yml",	 "//x"};
 	size_t i;
 	char longpath[1100];
 
@@ -123,8 +124,8 @@ static void app_refused(const char *explicit_name, const char *project_path, con
 	char out[64];
 	struct error err = ERROR_INIT;
 
-	assert_int_equal(deploy_app_name(explicit_name, project_path, "/b/x", out, sizeof(out), &err),
-			 -1);
+	assert_int_equal(
+		deploy_app_name(explicit_name, project_path, "/b/x", out, sizeof(out), &err), -1);
 	assert_int_equal(err.cls, ERR_JOB);
 	if (!strstr(err.msg, needle))
 		fail_msg("\"%s\" not in: %s", needle, err.msg);
@@ -168,9 +169,11 @@ static void test_helpers__color_may_not_name_a_durable_layer(void **state)
 
 /* ---- routes from labels ---- */
 
-#define SVC(n, kv, count)                                                                      \
-	{.name = (char *)(n), .file = (char *)"docker-compose.yml", .line = 3,                 \
-	 .labels = (struct compose_kv *)(kv), .nlabels = (count)}
+#define SVC(n, kv, count)                                                                          \
+	{                                                                                          \
+		.name = (char *)(n), .file = (char *)"docker-compose.yml", .line = 3,              \
+		.labels = (struct compose_kv *)(kv), .nlabels = (count)                            \
+	}
 
 static json_object *routes_of(struct compose_service *svc, size_t n, struct error *err)
 {
@@ -258,12 +261,11 @@ static void test_helpers__router_generation_found_in_text(void **state)
 {
 	char gen[64];
 
-	assert_int_equal(route_generation_of("# generation g1733616000123456-4242\n", gen,
-					     sizeof(gen)),
-			 0);
+	assert_int_equal(
+		route_generation_of("# generation g1733616000123456-4242\n", gen, sizeof(gen)), 0);
 	assert_string_equal(gen, "g1733616000123456-4242");
-	assert_int_equal(route_generation_of("nginx g12-3 going g1733616000123456-", gen, sizeof(gen)),
-			 -1);
+	assert_int_equal(
+		route_generation_of("nginx g12-3 going g1733616000123456-", gen, sizeof(gen)), -1);
 	assert_int_equal(route_generation_of(NULL, gen, sizeof(gen)), -1);
 	assert_int_equal(route_generation_of("g1733616000123456-4242", gen, 8), -1);
 }
@@ -317,8 +319,9 @@ static void event(struct gate *g, const char *action, const char *name)
 
 static void test_helpers__health_gate_reads_the_engine_events(void **state)
 {
-	struct compose_service svc[] = {{.name = (char *)"api", .container_name = (char *)"shop-api"},
-					{.name = (char *)"web", .container_name = (char *)"shop-web"}};
+	struct compose_service svc[] = {
+		{.name = (char *)"api", .container_name = (char *)"shop-api"},
+		{.name = (char *)"web", .container_name = (char *)"shop-web"}};
 	struct compose_project p = {.name = (char *)"shop-green", .services = svc, .nservices = 2};
 	struct stack s = {.project = &p};
 	enum standing st[2] = {ST_PENDING, ST_PENDING};
@@ -330,7 +333,7 @@ static void test_helpers__health_gate_reads_the_engine_events(void **state)
 	assert_int_equal(st[0], ST_PENDING);
 	assert_int_equal(g.last_ns, 1733616000000000001LL);
 	event(&g, "health_status: healthy", "shop-other"); /* not ours */
-	event(&g, "start", "shop-api");			    /* not a health change */
+	event(&g, "start", "shop-api");			   /* not a health change */
 	assert_int_equal(st[0], ST_PENDING);
 	event(&g, "health_status: unhealthy", "/shop-api");
 	assert_int_equal(st[0], ST_FAILED);
