@@ -37,10 +37,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from e2elib import app_objects, remove_app_objects  # noqa: E402
-from world import build_example_images, example_repo, https, LOAD_PATH, LoadLoop, Reply  # noqa: E402,F401
+from world import LOAD_PATH, LoadLoop, Reply, build_example_images, example_repo, https, pick_ports  # noqa: E402,F401
 from e2elib import git as _git  # noqa: E402
 from e2elib import (REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
-                    expect_failure, expect_success, port_free, run_job, runner_config, state_dir,
+                    expect_failure, expect_success, run_job, runner_config, state_dir,
                     write_admin_config)
 
 NEEDS_DOCKER = True
@@ -132,14 +132,7 @@ class World:
         self.ctx_cache: tuple[float, ssl.SSLContext] | None = None
 
     def _pick_ports(self) -> dict[str, str]:
-        got: list[int] = []
-        port = self.port_base
-        while len(got) < len(PORT_VARS):
-            port += 1
-            check(port < self.port_base + 1000, f"no free ports in {self.port_base}-{self.port_base + 999}")
-            if port_free(port):
-                got.append(port)
-        return {k: str(v) for k, v in zip(PORT_VARS, got)}
+        return pick_ports(self.port_base, 1000, PORT_VARS)
 
     # -- jobs and commands
 

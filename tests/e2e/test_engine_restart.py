@@ -44,8 +44,8 @@ sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
-from e2elib import REPO, check, docker, executor_bin, port_free, state_dir, write_admin_config  # noqa: E402
-from world import build_example_images, example_repo, https  # noqa: E402
+from e2elib import REPO, check, docker, executor_bin, state_dir, write_admin_config  # noqa: E402
+from world import build_example_images, example_repo, https, pick_ports  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -261,14 +261,7 @@ class World:
         self.config = write_admin_config(os.path.join(self.tmp, "restart.conf"), self.state,
                                          allowed_images="executor-test/*, echobase/*",
                                          docker_host=f"unix://{self.proxy.path}")
-        got: list[int] = []
-        port = PORT_BASE
-        while len(got) < len(PORT_VARS):
-            port += 1
-            check(port < PORT_BASE + 1000, "no free ports in 26000-26999")
-            if port_free(port):
-                got.append(port)
-        self.ports = {k: str(v) for k, v in zip(PORT_VARS, got)}
+        self.ports = pick_ports(PORT_BASE, 1000, PORT_VARS)
         self.repo = os.path.join(self.tmp, "repo")
         self.checkout = os.path.join(self.tmp, "checkout")
         example_repo(self.repo)
