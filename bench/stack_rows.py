@@ -13,13 +13,12 @@ removes exactly those.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
-import ssl
 import statistics
 import subprocess
+import sys
 import threading
 import time
 
@@ -28,6 +27,8 @@ from benchlib import BenchError, Row, Sample, alternate, loadavg, measure_floor,
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+from world import LoadLoop  # noqa: E402  (the e2e tests' load loop, one copy)
 EXAMPLE = os.environ.get("BENCH_EXAMPLE") or os.path.join(REPO, "templates", "example")  # the example app
 
 APP = "benchapp"
@@ -226,54 +227,6 @@ class Stack:
         if not ts:
             raise BenchError(f"no container start event of {project} between the action's start and end")
         return max(ts) - t0, len(ts)
-
-
-# ---------------------------------------------------------------- load loop
-
-
-class LoadLoop(threading.Thread):
-    """Requests through the live entry while promotes run: a new TLS connection per request
-    (Connection: close), verified against the env's CA, only to 127.0.0.1; bounded in count
-    and time. Any exception or a status >= 500 counts as a failed request."""
-
-    def __init__(self, port: int, cafile: str, paths: list[str], max_requests: int = 20000,
-                 max_seconds: float = 900, pause: float = 0.01):
-        super().__init__(daemon=True, name="bench-load")
-        self.port, self.paths = port, paths
-        self.ctx = ssl.create_default_context(cafile=cafile)
-        self.max_requests, self.max_seconds, self.pause = max_requests, max_seconds, pause
-        self.total = 0
-        self.failed: list[tuple[float, str]] = []
-        self.colors: dict[str, int] = {}
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        end = time.monotonic() + self.max_seconds
-        i = 0
-        while not self._halt.is_set() and self.total < self.max_requests and time.monotonic() < end:
-            path = self.paths[i % len(self.paths)]
-            i += 1
-            t = time.monotonic()
-            try:
-                c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=10)
-                c.request("GET", path, headers={"Connection": "close"})
-                r = c.getresponse()
-                r.read()
-                color = r.getheader("X-Color") or r.getheader("X-Executor-Color") or "?"
-                self.colors[color] = self.colors.get(color, 0) + 1
-                c.close()
-                if r.status >= 500:
-                    self.failed.append((t, f"{path}: HTTP {r.status}"))
-            except (OSError, http.client.HTTPException, ssl.SSLError) as e:
-                self.failed.append((t, f"{path}: {type(e).__name__}: {e}"))
-            self.total += 1
-            time.sleep(self.pause)
-
-    def stop(self) -> dict:
-        self._halt.set()
-        self.join(timeout=30)
-        return {"total": self.total, "failed": len(self.failed), "errors": [e for _, e in self.failed],
-                "failed_at": [t for t, _ in self.failed], "colors": self.colors}
 
 
 # ---------------------------------------------------------------- rows
@@ -541,7 +494,10 @@ def promote_rows(st: Stack, runs: int) -> list[Row]:
     row = Row("promote", "promote (switch live to the other color)", "`executor promote <other color>`",
               f"`docker kill -s HUP {router}` (the bare reload: the floor)", "≤ 2.0", 2.0)
     ca = os.path.join(st.env_dir, "tls", "ca.pem")
-    load = LoadLoop(int(PORTS["EXECUTOR_LIVE_PORT"]), ca, ["/", "/api/health"])
+    # the e2e tests' load loop (tests/e2e/world.py): a new TLS connection per request, verified
+    # against the env's CA, only to 127.0.0.1; any exception or a status >= 500 fails
+    load = LoadLoop(int(PORTS["EXECUTOR_LIVE_PORT"]), ca, max_requests=20000, max_seconds=900,
+                    paths=["/", "/api/health"], pause=0.01, timeout=10, name="bench-load")
     load.start()
     windows: list[tuple[str, float, float]] = []
 
@@ -559,7 +515,7 @@ def promote_rows(st: Stack, runs: int) -> list[Row]:
         alternate(row, timed("ours", promote_other), timed("theirs", hup), runs, progress=ctx.log)
         time.sleep(1.0)
     finally:
-        fr = load.stop()
+        fr = load.summary()
     fr["in_ours"] = sum(1 for t in fr["failed_at"] if any(s == "ours" and a <= t <= b + 1 for s, a, b in windows))
     fr["in_theirs"] = sum(1 for t in fr["failed_at"] if any(s == "theirs" and a <= t <= b + 1 for s, a, b in windows))
     row.extra["failed_requests"] = fr

@@ -83,8 +83,7 @@ static int color_files(const struct deploy_ctx *d, char files[][512], size_t *n,
 	return 0;
 }
 
-/* Routes the stack declares with io.executor.route.* labels. */
-static json_object *stack_routes(const struct compose_project *p, struct error *err)
+json_object *deploy_routes(const struct compose_project *p, struct error *err)
 {
 	json_object *routes = json_object_new_array();
 	size_t i;
@@ -215,7 +214,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	snprintf(project, sizeof(project), "%s-%s", d->app, d->action.color);
 	if (deploy_load_stack(d, fptr, nfiles, project, &p, err) < 0)
 		goto out;
-	routes = stack_routes(p, err);
+	routes = deploy_routes(p, err);
 	if (!routes)
 		goto out;
 

@@ -4,9 +4,16 @@
 
 /* deploy:<color> (stages/deploy.c). */
 
+#include <json-c/json.h>
+
 #include "common/error.h"
 #include "stages/context.h"
 
+struct compose_project;
+
 int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *err);
+/* Routes the stack declares with io.executor.route.* labels: an array of
+ * {service, path, port, scheme, health}; ERR_COMPOSE naming the service. */
+json_object *deploy_routes(const struct compose_project *p, struct error *err);
 
 #endif

@@ -71,15 +71,6 @@ static void print_failure(const struct stack *s, const char *cname, json_object 
  * container an event says failed is read by inspect, which waits for the
  * engine to finish handling the exit.
  */
-enum standing { ST_PENDING, ST_OK, ST_FAILED };
-
-struct gate {
-	const struct stack *s;
-	enum standing *st; /* per service */
-	int *cue;	   /* per service: an event said it failed */
-	long long last_ns; /* time of the last event seen */
-};
-
 static long long now_ns(void)
 {
 	struct timespec t;
@@ -160,7 +151,7 @@ static int gate_decided(const struct gate *g)
 	return !pending;
 }
 
-static int gate_on_event(json_object *ev, void *payload)
+int stack_gate_on_event(json_object *ev, void *payload)
 {
 	struct gate *g = payload;
 	json_object *actor, *attrs, *v;
@@ -187,7 +178,7 @@ static int gate_on_event(json_object *ev, void *payload)
 	return gate_decided(g);
 }
 
-static json_object *gate_filters(const struct stack *s)
+json_object *stack_gate_filters(const struct stack *s)
 {
 	json_object *f = json_object_new_object(), *a;
 	char pl[512];
@@ -263,7 +254,7 @@ int stack_wait_healthy(const struct stack *s, struct error *err)
 
 	if (!st || !cue)
 		return error_set(err, ERR_SYSTEM, "out of memory");
-	filters = gate_filters(s);
+	filters = stack_gate_filters(s);
 	for (;;) {
 		/* events from a second before the read on: none is missed between the
 		 * read and the subscription (the engine replays them) */
@@ -300,7 +291,8 @@ int stack_wait_healthy(const struct stack *s, struct error *err)
 			json_object_put(filters);
 			return gate_fail(s, p->services[i].container_name, 1, err);
 		}
-		rc = docker_events(s->docker, since, deadline, filters, gate_on_event, &g, err);
+		rc = docker_events(s->docker, since, deadline, filters, stack_gate_on_event, &g,
+				   err);
 		if (rc < 0) {
 			error_wrap(err, "wait for %s to become healthy", p->name);
 			break;

@@ -26,4 +26,18 @@ int stack_resources_create(const struct stack *s, const int *missing, struct err
 int stack_state_bool(json_object *info, const char *key);
 const char *stack_health_status(json_object *info);
 
+/* health.c: the health gate (see there), its event filter (container events
+ * of the project: health_status, die) and what it makes of one event. */
+enum standing { ST_PENDING, ST_OK, ST_FAILED };
+
+struct gate {
+	const struct stack *s;
+	enum standing *st; /* per service */
+	int *cue;	   /* per service: an event said it failed */
+	long long last_ns; /* time of the last event seen */
+};
+
+json_object *stack_gate_filters(const struct stack *s);
+int stack_gate_on_event(json_object *ev, void *payload);
+
 #endif

@@ -2068,32 +2068,43 @@ class _JobRun:
             return policy == wanted
         raise ScriptError(f"unknown cache policy {policy}")
 
-    def _gen_restore_cache(self, w: BashWriter) -> bool:
-        self._exports(w)
-        w.cd(self.build_dir)
-        skip = True
+    def _caches(self, w: BashWriter, wanted: str, on_success: bool | None, seen: list[bool]):
+        """The payload's caches a restore (wanted "pull") or an archive ("push", those whose
+        `when` matches on_success) carries out, as the runner's two generators walk them:
+        (cache, its config, archiver args) of each, with the notices of those skipped
+        written in place; seen gets True when a cache names paths at all."""
+        verb, noun = ("extraction", "downloading") if wanted == "pull" else ("archiving", "uploading")
         for c in self.spec.get("cache") or []:
+            if on_success is not None and not self._when_matches(c.get("when"), on_success):
+                continue
             args = [x for p in c.get("paths") or [] for x in ("--path", p)]
             if c.get("untracked"):
                 args.append("--untracked")
             if not args:
                 continue
-            skip = False
+            seen.append(True)
             cc, warning, err = self._new_cache_config(w, c.get("key") or "")
             if warning:
                 w.warningf(warning)
             if err:
-                w.noticef(f"Skipping cache extraction due to {err}")
+                w.noticef(f"Skipping cache {verb} due to {err}")
                 continue
             try:
-                ok = self._check_policy(self._expand(c.get("policy") or ""), "pull")
+                ok = self._check_policy(self._expand(c.get("policy") or ""), wanted)
             except ScriptError as e:
                 raise ScriptError(f"{e} for {cc['human']}") from None
             if not ok:
-                w.noticef(f"Not downloading cache {cc['human']} due to policy")
+                w.noticef(f"Not {noun} cache {cc['human']} due to policy")
                 continue
+            yield c, cc, args
+
+    def _gen_restore_cache(self, w: BashWriter) -> bool:
+        self._exports(w)
+        w.cd(self.build_dir)
+        seen: list[bool] = []
+        for c, cc, _args in self._caches(w, "pull", None, seen):
             self._extract_cache_or_fallbacks(w, cc, c)
-        if skip:
+        if not seen:
             return False
         self._change_files_ownership(w, self.cache_dir_of_build(), self.root_dir)
         return True
@@ -2170,31 +2181,10 @@ class _JobRun:
     def _gen_archive_cache(self, w: BashWriter, on_success: bool) -> bool:
         self._exports(w)
         w.cd(self.build_dir)
-        skip = True
-        for c in self.spec.get("cache") or []:
-            if not self._when_matches(c.get("when"), on_success):
-                continue
-            args = [x for p in c.get("paths") or [] for x in ("--path", p)]
-            if c.get("untracked"):
-                args.append("--untracked")
-            if not args:
-                continue
-            skip = False
-            cc, warning, err = self._new_cache_config(w, c.get("key") or "")
-            if warning:
-                w.warningf(warning)
-            if err:
-                w.noticef(f"Skipping cache archiving due to {err}")
-                continue
-            try:
-                ok = self._check_policy(self._expand(c.get("policy") or ""), "push")
-            except ScriptError as e:
-                raise ScriptError(f"{e} for {cc['human']}") from None
-            if not ok:
-                w.noticef(f"Not uploading cache {cc['human']} due to policy")
-                continue
+        seen: list[bool] = []
+        for _c, cc, args in self._caches(w, "push", on_success, seen):
             self._add_cache_upload(w, cc, args)
-        return not skip
+        return bool(seen)
 
     def _add_cache_upload(self, w: BashWriter, cc: dict, archiver_args: list[str]) -> None:
         args = ["cache-archiver", "--file", cc["file"], "--alternate-file", cc["alternate_file"],

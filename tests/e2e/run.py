@@ -16,18 +16,27 @@ for every secret the run generated (secretscan.py). Prints one line per test and
 Environment: E2E_KEEP=1 keeps the state directory, E2E_ECHO=1 echoes job logs live,
 E2E_TEST_TIMEOUT (s, default 600) bounds each test (a test function's own `timeout`
 attribute raises its bound), E2E_SKIP_IMAGES=1 skips the image build.
+
+Each module's tests run in order in one child process (forked after the modules are
+imported and the environment set; its own process group), which reports to run.py through
+a pipe when each test starts and ends. A test past its bound is stopped: SIGTERM (the test
+unwinds and the module's atexit teardowns run, for at most STOP_GRACE seconds), then the
+whole process group is killed; the module's later tests go on in a new child process.
 """
 
 from __future__ import annotations
 
 import glob
+import atexit
 import importlib.util
+import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -61,6 +70,17 @@ def discover(filters: list[str]) -> list[tuple[str, object, object]]:
     return tests
 
 
+def modules(tests: list[tuple[str, object, object]]) -> list[tuple[object, list[tuple[str, object, object]]]]:
+    """The tests grouped by module, in order (each group runs in one test process)."""
+    groups: list[tuple[object, list[tuple[str, object, object]]]] = []
+    for t in tests:
+        if groups and groups[-1][0] is t[1]:
+            groups[-1][1].append(t)
+        else:
+            groups.append((t[1], [t]))
+    return groups
+
+
 def setup_docker(state: str) -> None:
     global _LOCK
     _LOCK = e2elib.exclusive("executor-e2e")
@@ -79,21 +99,138 @@ def setup_docker(state: str) -> None:
     print(f"admin config {cfg}; state dir {state}")
 
 
-def run_one(fn: object, timeout: float) -> BaseException | None:
-    box: dict[str, BaseException] = {}
+class Stopped(BaseException):
+    """Raised in a test process by SIGTERM: its test ran out of time."""
 
-    def body() -> None:
+
+def _send(fd: int, msg: dict) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    data = (json.dumps(msg) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Stopped()
+
+
+def _child(tests: list[tuple[str, object, object, float]], fd: int) -> None:
+    """The test process: the module's tests in order, one message when each starts and
+    one when it ends (its error as text, and what secretscan found so far)."""
+    os.setpgid(0, 0)  # its own group: run.py kills the test's processes with it
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        for full, _mod, fn, _bound in tests:
+            _send(fd, {"start": full})
+            text = None
+            try:
+                fn()  # type: ignore[operator]
+            except Stopped:
+                raise
+            except BaseException as e:  # noqa: BLE001
+                if isinstance(e, (AssertionError, e2elib.SetupError, TimeoutError)):
+                    text = str(e)
+                else:
+                    text = "".join(traceback.format_exception(e)).rstrip("\n")
+            _send(fd, {"end": full, "error": text, "scan": secretscan.snapshot()})
+    except Stopped:
+        pass
+    finally:
+        # the module's atexit teardowns (a World's objects), as at the end of a process
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
-            fn()  # type: ignore[operator]
-        except BaseException as e:  # noqa: BLE001
-            box["e"] = e
+            atexit._run_exitfuncs()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
-    t = threading.Thread(target=body, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        return TimeoutError(f"test did not finish within {timeout:.0f} s (E2E_TEST_TIMEOUT)")
-    return box.get("e")
+
+# after a SIGTERM, how long a stopped test process has to tear its objects down
+# before its whole process group is killed
+STOP_GRACE = 60.0
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    t_end = time.monotonic() + STOP_GRACE
+    while time.monotonic() < t_end:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # what the test started, too
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def run_module(tests: list[tuple[str, object, object, float]], report) -> None:
+    """Run one module's tests in a child process (forked: the modules are imported, the
+    environment set); a test past its bound is stopped (SIGTERM, then its process group
+    killed), not abandoned, and the module's later tests go on in a new process.
+    report(full, error-or-None, seconds) is called once per test."""
+    while tests:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            _child(tests, w)
+        os.close(w)
+        current, t0, deadline, buf, done = None, 0.0, None, b"", 0
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                ready, _, _ = select.select([r], [], [], wait)
+                if not ready:  # the test ran past its bound
+                    _stop(pid)
+                    bound = tests[done][3]
+                    report(current, TimeoutError(f"test did not finish within {bound:.0f} s "
+                                                 "(E2E_TEST_TIMEOUT); stopped"), time.monotonic() - t0)
+                    secretscan.adopt_orphans()
+                    done += 1
+                    break
+                chunk = os.read(r, 65536)
+                if not chunk:  # the process ended
+                    _, status = os.waitpid(pid, 0)
+                    if current is not None:
+                        report(current, AssertionError("the test's process ended (exit status "
+                                                       f"{os.waitstatus_to_exitcode(status)}) before the test did"), time.monotonic() - t0)
+                        secretscan.adopt_orphans()
+                        done += 1
+                    break
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    msg = json.loads(line)
+                    if "start" in msg:
+                        current, t0 = msg["start"], time.monotonic()
+                        deadline = t0 + tests[done][3]
+                    else:
+                        secretscan.merge(msg["scan"])
+                        err = msg["error"]
+                        report(current, None if err is None else _Reported(err), time.monotonic() - t0)
+                        current, deadline = None, None
+                        done += 1
+        except BaseException:
+            _stop(pid)
+            raise
+        finally:
+            os.close(r)
+        tests = tests[done:]
+
+
+class _Reported(Exception):
+    """A test's error as its process wrote it."""
 
 
 def main(argv: list[str]) -> int:
@@ -111,12 +248,23 @@ def main(argv: list[str]) -> int:
     passed = failed = 0
     docker_ready: bool | None = None
     setup_error = ""
+    setup_dt = 0.0
     t_all = time.monotonic()
     try:
-        for full, mod, fn in tests:
-            t0 = time.monotonic()
-            err: BaseException | None = None
+        counts = {"passed": 0, "failed": 0}
+
+        def report(full: str, err: BaseException | None, dt: float) -> None:
+            if err is None:
+                counts["passed"] += 1
+                print(f"{c('32', 'PASS')} {full} ({dt:.1f} s)", flush=True)
+                return
+            counts["failed"] += 1
+            print(f"{c('31;1', 'FAIL')} {full} ({dt:.1f} s)", flush=True)
+            print("  " + str(err).replace("\n", "\n  "), flush=True)
+
+        for mod, group in modules(tests):
             if getattr(mod, "NEEDS_DOCKER", False) and docker_ready is None:
+                t0 = time.monotonic()
                 try:
                     e2elib.executor_bin()
                     setup_docker(state)
@@ -124,22 +272,16 @@ def main(argv: list[str]) -> int:
                 except BaseException as e:  # noqa: BLE001
                     docker_ready = False
                     setup_error = f"setup failed: {e}"
+                setup_dt = time.monotonic() - t0
             if getattr(mod, "NEEDS_DOCKER", False) and not docker_ready:
-                err = e2elib.SetupError(setup_error)
-            else:
-                # a test that is long by design (a soak) names its own bound
-                err = run_one(fn, max(timeout, float(getattr(fn, "timeout", 0))))
-            dt = time.monotonic() - t0
-            if err is None:
-                passed += 1
-                print(f"{c('32', 'PASS')} {full} ({dt:.1f} s)", flush=True)
-            else:
-                failed += 1
-                print(f"{c('31;1', 'FAIL')} {full} ({dt:.1f} s)", flush=True)
-                if isinstance(err, (AssertionError, e2elib.SetupError, TimeoutError)):
-                    print("  " + str(err).replace("\n", "\n  "), flush=True)
-                else:
-                    print("  " + "".join(traceback.format_exception(err)).replace("\n", "\n  "), flush=True)
+                for full, _mod, _fn in group:
+                    report(full, e2elib.SetupError(setup_error), setup_dt)
+                    setup_dt = 0.0
+                continue
+            # a test that is long by design (a soak) names its own bound
+            run_module([(full, m, fn, max(timeout, float(getattr(fn, "timeout", 0)))) for full, m, fn in group],
+                       report)
+        passed, failed = counts["passed"], counts["failed"]
         summary, hits = secretscan.verify()
         if hits:
             failed += 1

@@ -156,3 +156,41 @@ def verify() -> tuple[str, list[str]]:
                f"masked variables, searched in {len(_LOGS)} logs ({_state['bytes'] / 1e6:.1f} MB): "
                f"{len(hits)} found")
     return summary, hits
+
+
+# ---- run.py runs each module's tests in a child process: what a child found comes back ----
+
+def snapshot() -> dict:
+    """What this process knows: sent by a test process to run.py after each test."""
+    return {"generated": GENERATED, "job_only": JOB_ONLY, "logs": _LOGS, "n": _state["n"],
+            "bytes": _state["bytes"]}
+
+
+def merge(snap: dict) -> None:
+    """A test process's snapshot() into this process's record."""
+    GENERATED.update(snap["generated"])
+    JOB_ONLY.update(snap["job_only"])
+    known = {p for p, _ in _LOGS}
+    _LOGS.extend((p, bool(j)) for p, j in snap["logs"] if p not in known)
+    _state["n"] = max(_state["n"], snap["n"])
+    _state["bytes"] = max(_state["bytes"], snap["bytes"])
+
+
+def adopt_orphans() -> None:
+    """After a test process was killed: the logs it wrote since its last snapshot are
+    searched too (as driver output, for every generated secret), and the next process
+    numbers its logs after them."""
+    if not _state["dir"]:
+        return
+    known = {p for p, _ in _LOGS}
+    for fn in sorted(os.listdir(_state["dir"])):
+        p = os.path.join(_state["dir"], fn)
+        head = fn.split("-", 1)[0]
+        if head.isdigit():
+            _state["n"] = max(_state["n"], int(head))
+        if p not in known:
+            _LOGS.append((p, False))
+            try:
+                _state["bytes"] += os.path.getsize(p)
+            except OSError:
+                pass

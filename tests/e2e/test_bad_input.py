@@ -22,7 +22,6 @@ start times).
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
@@ -30,16 +29,16 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import time
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
-from e2elib import (REPO, Job, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
-                    port_free, run_job, runner_config, state_dir, write_admin_config)
+from e2elib import REPO, Job, assert_no_leftovers, check, docker, executor_bin, run_job, runner_config  # noqa: E402,E501
+from world import AppWorld, build_example_images, example_repo, pick_ports, shared  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -53,8 +52,6 @@ PORT_VARS = ("EXECUTOR_DB_PORT", "EXECUTOR_LIVE_PORT", "EXECUTOR_PREVIEW_PORT",
              "GREEN_LOCALSTACK_PORT", "GREEN_LOCALSTACK_ALT_PORT", "E2EBAD_BUSY_PORT")
 LAYER = (f"{APP}-{ENV}-durable-mariadb", f"{APP}-{ENV}-durable-router")
 BUILD, SYSTEM = "build", "system"
-
-_w: "World | None" = None
 
 
 
@@ -82,48 +79,28 @@ def layer_facts() -> dict:
 # ------------------------------------------------------------------ the module's world
 
 
-class World:
+class World(AppWorld):
+    app_name, env_name = APP, ENV
+
     def __init__(self) -> None:
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
-        self.tmp = tempfile.mkdtemp(prefix="e2ebad-", dir=state_dir())
-        self.state = os.path.join(self.tmp, "driver")
-        self.config = write_admin_config(os.path.join(self.tmp, "bad.conf"), self.state,
-                                         allowed_images="executor-test/*, echobase/*", pull_policy="never")
-        self.ports = self._pick_ports()
+        build_example_images()
+        super().__init__("e2ebad-", "bad.conf", pick_ports(PORT_BASE, 1000, PORT_VARS),
+                         allowed_images="executor-test/*, echobase/*", pull_policy="never")
         self.repo = os.path.join(self.tmp, "repo")
         self.checkout = os.path.join(self.tmp, "checkout")
-        shutil.copytree(EXAMPLE, self.repo, symlinks=True)
-        _git(self.repo, "init", "-q")
-        _git(self.repo, "add", "-A")
-        _git(self.repo, "commit", "-q", "-m", "echobase example (copy of templates/example)")
-        self.sha = _git(self.repo, "rev-parse", "HEAD")
+        self.sha = example_repo(self.repo)
         _git(self.tmp, "clone", "-q", self.repo, self.checkout)
         os.makedirs(os.path.join(self.checkout, "bad"))
-        self.layer_up = False
         self.baseline: set[str] = set()
-
-    def _pick_ports(self) -> dict[str, str]:
-        got: list[int] = []
-        port = PORT_BASE
-        while len(got) < len(PORT_VARS):
-            port += 1
-            check(port < PORT_BASE + 1000, "no free ports in 24000-24999")
-            if port_free(port):
-                got.append(port)
-        return {k: str(v) for k, v in zip(PORT_VARS, got)}
 
     def variables(self, **extra: str) -> dict[str, str]:
         v = {"EXECUTOR_APP": APP, **self.ports}
         v.update(extra)
         return v
 
-    def local(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        e = dict(os.environ)
-        e.update(EXECUTOR_CONFIG=self.config, NO_COLOR="1", **self.variables(**(env or {})))
-        return subprocess.run([executor_bin(), *args], cwd=self.checkout, env=e, capture_output=True,
-                              text=True, errors="replace", timeout=timeout)
+    def local(self, *args: str, env: dict[str, str] | None = None,  # type: ignore[override]
+              timeout: float = 300) -> subprocess.CompletedProcess:
+        return super().local(*args, cwd=self.checkout, env=env, timeout=timeout, errors="replace")
 
     def write(self, rel: str, data: str | bytes) -> str:
         path = os.path.join(self.checkout, rel)
@@ -148,7 +125,7 @@ class World:
         check(p.returncode == 0, f"durable setup {ENV} exited {p.returncode}: {p.stderr.strip()[-3000:]}")
         self.layer_up = True
 
-    def teardown(self) -> list[str]:
+    def teardown(self) -> list[str]:  # type: ignore[override]
         problems = []
         p = self.local("cleanup", "green", "--env", ENV, "--force")
         if p.returncode != 0 and "not deployed" not in p.stderr and "no color" not in p.stderr:
@@ -160,23 +137,14 @@ class World:
         return problems
 
 
-def world() -> World:
-    global _w
-    if _w is None:
-        left = remove_app_objects()
-        if left:
-            print(f"  test_bad_input: removed leftovers of an earlier run: {', '.join(left)}", flush=True)
-        _w = World()
-        atexit.register(_at_exit)
-    return _w
+def _at_exit(w: World) -> None:
+    if any(app_objects()):
+        w.teardown()
+        remove_app_objects()
+    shutil.rmtree(w.tmp, ignore_errors=True)
 
 
-def _at_exit() -> None:
-    if _w is not None:
-        if any(app_objects()):
-            _w.teardown()
-            remove_app_objects()
-        shutil.rmtree(_w.tmp, ignore_errors=True)
+world: Callable[[], World] = shared("test_bad_input", APP, World, _at_exit)  # type: ignore[assignment]
 
 
 # ------------------------------------------------------------------ the catalogue

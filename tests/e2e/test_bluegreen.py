@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import atexit
 import glob
-import http.client
 import json
 import os
 import shutil
@@ -31,7 +30,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 
@@ -39,9 +37,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from e2elib import app_objects, remove_app_objects  # noqa: E402
+from world import LOAD_PATH, LoadLoop, Reply, build_example_images, example_repo, https, pick_ports  # noqa: E402,F401
 from e2elib import git as _git  # noqa: E402
 from e2elib import (REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
-                    expect_failure, expect_success, port_free, run_job, runner_config, state_dir,
+                    expect_failure, expect_success, run_job, runner_config, state_dir,
                     write_admin_config)
 
 NEEDS_DOCKER = True
@@ -59,7 +58,6 @@ PORT_VARS = ("EXECUTOR_DB_PORT", "EXECUTOR_LIVE_PORT", "EXECUTOR_PREVIEW_PORT",
              "BLUE_API_PORT", "BLUE_FRONTEND_HTTPS_PORT", "BLUE_FRONTEND_HTTP_PORT",
              "BLUE_LOCALSTACK_PORT", "BLUE_LOCALSTACK_ALT_PORT")
 BROKEN_BRANCH = "broken-router"
-LOAD_PATH = "/api/health"  # through the router: api-gateway, its CGI and the database
 
 _world: "World | None" = None
 
@@ -95,48 +93,6 @@ def container_facts(color: str, app: str = APP) -> dict[str, tuple[str, bool, st
     return out
 
 
-# ------------------------------------------------------------------ HTTPS through the router
-
-
-class Reply:
-    def __init__(self, status: int = 0, color: str | None = None, body: bytes = b"", error: str = ""):
-        self.status, self.color, self.body, self.error = status, color, body, error
-
-    @property
-    def json(self):
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-    @property
-    def body_color(self) -> str | None:
-        j = self.json
-        return j.get("color") if isinstance(j, dict) else None
-
-    def __repr__(self) -> str:
-        return (f"<{self.status} X-Executor-Color={self.color} {self.body[:160]!r}"
-                f"{' ' + self.error if self.error else ''}>")
-
-
-def https(port: int, ctx: ssl.SSLContext, method: str = "GET", path: str = LOAD_PATH, body: bytes | None = None,
-          timeout: float = 10) -> Reply:
-    """One request on a new connection to 127.0.0.1:port, TLS verified against ctx's CA."""
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout)
-    try:
-        headers = {"Connection": "close"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
-        data = r.read()
-        return Reply(r.status, r.getheader("X-Executor-Color"), data)
-    except (OSError, http.client.HTTPException, ssl.SSLError) as e:
-        return Reply(error=f"{type(e).__name__}: {e}")
-    finally:
-        conn.close()
-
-
 # ------------------------------------------------------------------ the module's world
 
 
@@ -148,9 +104,7 @@ class World:
     def __init__(self, app: str = APP, env: str = ENV, port_base: int = PORT_BASE) -> None:
         self.app, self.env, self.port_base = app, env, port_base
         t0 = time.monotonic()
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+        build_example_images()
         self.images_s = time.monotonic() - t0
         d = state_dir()
         self.tmp = tempfile.mkdtemp(prefix=f"{app}-", dir=d)
@@ -161,11 +115,7 @@ class World:
         self.ports = self._pick_ports()
         self.repo = os.path.join(self.tmp, "repo")
         self.checkout = os.path.join(self.tmp, "checkout")
-        shutil.copytree(EXAMPLE, self.repo, symlinks=True)
-        _git(self.repo, "init", "-q")
-        _git(self.repo, "add", "-A")
-        _git(self.repo, "commit", "-q", "-m", "echobase example (copy of templates/example)")
-        self.sha = _git(self.repo, "rev-parse", "HEAD")
+        self.sha = example_repo(self.repo)
         _git(self.repo, "checkout", "-q", "-b", BROKEN_BRANCH)
         with open(os.path.join(REPO, "templates", "router", "executor.conf.template")) as f:
             tpl = f.read()
@@ -182,14 +132,7 @@ class World:
         self.ctx_cache: tuple[float, ssl.SSLContext] | None = None
 
     def _pick_ports(self) -> dict[str, str]:
-        got: list[int] = []
-        port = self.port_base
-        while len(got) < len(PORT_VARS):
-            port += 1
-            check(port < self.port_base + 1000, f"no free ports in {self.port_base}-{self.port_base + 999}")
-            if port_free(port):
-                got.append(port)
-        return {k: str(v) for k, v in zip(PORT_VARS, got)}
+        return pick_ports(self.port_base, 1000, PORT_VARS)
 
     # -- jobs and commands
 
@@ -332,32 +275,6 @@ def _at_exit() -> None:
     if _world is not None and any(env_objects().values()):
         _world.teardown()
         remove_env_objects()
-
-
-# ------------------------------------------------------------------ the load loop
-
-
-class LoadLoop(threading.Thread):
-    """GET LOAD_PATH through the live entry, one new TLS connection per request
-    (Connection: close), verified against the env's CA, until stopped or bounded."""
-
-    def __init__(self, port: int, cafile: str, max_requests: int, max_seconds: float):
-        super().__init__(daemon=True)
-        self.port, self.max_requests, self.max_seconds = port, max_requests, max_seconds
-        self.ctx = ssl.create_default_context(cafile=cafile)
-        self.records: list[tuple[float, float, Reply]] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
-        while not self.stop.is_set() and len(self.records) < self.max_requests and time.monotonic() < deadline:
-            t0 = time.monotonic()
-            r = https(self.port, self.ctx, timeout=15)
-            self.records.append((t0, time.monotonic(), r))
-
-    def wait_for(self, n: int) -> None:
-        while len(self.records) < n and self.is_alive():
-            time.sleep(0.02)
 
 
 def allowed_colors(t0: float, t1: float, first: str, switches: list[tuple[float, float, str, str]]) -> set[str]:

@@ -16,20 +16,20 @@ engine, with a durable layer of app and env e2econv (one busybox service, no por
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
-from e2elib import check, docker, executor_bin, state_dir, write_admin_config  # noqa: E402
+from e2elib import check, docker, executor_bin  # noqa: E402
+from world import AppWorld, shared  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -44,15 +44,11 @@ STACK = """services:
     healthcheck: {test: [CMD, "true"], interval: 1s, retries: 3}
 """
 
-_w = None
+class World(AppWorld):
+    app_name, env_name = APP, ENV
 
-
-class World:
     def __init__(self) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="e2econv-", dir=state_dir())
-        self.state = os.path.join(self.tmp, "driver")
-        self.config = write_admin_config(os.path.join(self.tmp, "conv.conf"), self.state,
-                                         allowed_images="executor-test/*", pull_policy="never")
+        super().__init__("e2econv-", "conv.conf", allowed_images="executor-test/*", pull_policy="never")
         self.repo = os.path.join(self.tmp, "repo")
         os.makedirs(os.path.join(self.repo, "durable"))
         with open(os.path.join(self.repo, "durable", "docker-compose.yml"), "w") as f:
@@ -62,30 +58,20 @@ class World:
     def env(self) -> dict[str, str]:
         return dict(os.environ, EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=APP)
 
-    def local(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([executor_bin(), *args], cwd=self.repo, env=self.env(), capture_output=True,
-                              text=True, errors="replace", timeout=300)
+    def local(self, *args: str) -> subprocess.CompletedProcess:  # type: ignore[override]
+        return super().local(*args, cwd=self.repo, errors="replace")
 
 
-def world() -> World:
-    global _w
-    if _w is None:
-        left = e2elib.remove_app_objects(APP)
-        if left:
-            print(f"  test_converge: removed leftovers of an earlier run: {', '.join(left)}", flush=True)
-        _w = World()
-        atexit.register(_at_exit)
-    return _w
+def _at_exit(w: World) -> None:
+    for i in w.foreign:
+        docker("network", "rm", i, check=False)
+    if os.path.isdir(w.repo):
+        w.local("durable", "teardown", ENV, "--volumes")
+    e2elib.remove_app_objects(APP)
+    shutil.rmtree(w.tmp, ignore_errors=True)
 
 
-def _at_exit() -> None:
-    if _w is not None:
-        for i in _w.foreign:
-            docker("network", "rm", i, check=False)
-        if os.path.isdir(_w.repo):
-            _w.local("durable", "teardown", ENV, "--volumes")
-        e2elib.remove_app_objects(APP)
-        shutil.rmtree(_w.tmp, ignore_errors=True)
+world: Callable[[], World] = shared("test_converge", APP, World, _at_exit)  # type: ignore[assignment]
 
 
 def networks() -> list[dict]:

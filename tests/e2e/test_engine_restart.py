@@ -44,8 +44,8 @@ sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
-from e2elib import REPO, check, docker, executor_bin, port_free, state_dir, write_admin_config  # noqa: E402
-from test_bluegreen import https  # noqa: E402
+from e2elib import REPO, check, docker, executor_bin, state_dir, write_admin_config  # noqa: E402
+from world import build_example_images, example_repo, https, pick_ports  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -254,29 +254,17 @@ class Proxy:
 
 class World:
     def __init__(self) -> None:
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+        build_example_images()
         self.tmp = tempfile.mkdtemp(prefix="e2erst-", dir=state_dir())
         self.state = os.path.join(self.tmp, "driver")
         self.proxy = Proxy(os.path.join(self.tmp, "engine-proxy.sock"))
         self.config = write_admin_config(os.path.join(self.tmp, "restart.conf"), self.state,
                                          allowed_images="executor-test/*, echobase/*",
                                          docker_host=f"unix://{self.proxy.path}")
-        got: list[int] = []
-        port = PORT_BASE
-        while len(got) < len(PORT_VARS):
-            port += 1
-            check(port < PORT_BASE + 1000, "no free ports in 26000-26999")
-            if port_free(port):
-                got.append(port)
-        self.ports = {k: str(v) for k, v in zip(PORT_VARS, got)}
+        self.ports = pick_ports(PORT_BASE, 1000, PORT_VARS)
         self.repo = os.path.join(self.tmp, "repo")
         self.checkout = os.path.join(self.tmp, "checkout")
-        shutil.copytree(EXAMPLE, self.repo, symlinks=True)
-        _git(self.repo, "init", "-q")
-        _git(self.repo, "add", "-A")
-        _git(self.repo, "commit", "-q", "-m", "echobase example (copy of templates/example)")
+        example_repo(self.repo)
         _git(self.tmp, "clone", "-q", "--branch", "main", self.repo, self.checkout)
 
     def env_dir(self) -> str:

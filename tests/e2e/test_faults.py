@@ -46,7 +46,7 @@ sys.path.insert(0, HERE)
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
 from e2elib import REPO, check, docker, executor_bin, port_free, state_dir, write_admin_config  # noqa: E402
-from test_bluegreen import https  # noqa: E402
+from world import build_example_images, example_repo, https  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -90,9 +90,7 @@ def remove_app_objects() -> list[str]:
 
 class World:
     def __init__(self) -> None:
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+        build_example_images()
         self.tmp = tempfile.mkdtemp(prefix="e2efault-", dir=state_dir())
         self.state = os.path.join(self.tmp, "driver")
         self.config = write_admin_config(os.path.join(self.tmp, "faults.conf"), self.state,
@@ -111,10 +109,7 @@ class World:
             self.ports[env] = {k: str(v) for k, v in zip(PORT_VARS, got)}
         self.repo = os.path.join(self.tmp, "repo")
         self.checkout = os.path.join(self.tmp, "checkout")
-        shutil.copytree(EXAMPLE, self.repo, symlinks=True)
-        _git(self.repo, "init", "-q")
-        _git(self.repo, "add", "-A")
-        _git(self.repo, "commit", "-q", "-m", "echobase example (copy of templates/example)")
+        example_repo(self.repo)
         _git(self.tmp, "clone", "-q", "--branch", "main", self.repo, self.checkout)
 
     def env_dir(self, env: str = ENV) -> str:

@@ -648,3 +648,58 @@ def test_output_streams_apart_and_intact():
         check(build.stderr_text == "".join(f"err-{i}\n" for i in (5000, 10000, 15000, 20000)), "stderr apart", res)
     finally:
         f.close()
+
+
+def test_run_py_stops_a_test_past_its_bound():
+    """run.py's own machinery: a test that outlives its bound is stopped (its process
+    group killed, its atexit teardown run), not abandoned; the module's later tests still
+    run, in a new process; a test whose process dies fails alone."""
+    import atexit
+
+    import run
+
+    d = tempfile.mkdtemp(prefix="e2e-runsel-")
+    marker = os.path.join(d, "teardown-ran")
+    pidfile = os.path.join(d, "sleeper.pid")
+
+    def hangs() -> None:
+        atexit.register(lambda: open(marker, "w").close())
+        p = subprocess.Popen(["sleep", "600"])
+        with open(pidfile, "w") as f:
+            f.write(str(p.pid))
+        p.wait()
+
+    def passes() -> None:
+        pass
+
+    def fails() -> None:
+        check(False, "the failure's own message")
+
+    def dies() -> None:
+        os._exit(3)
+
+    got: list[tuple[str, str]] = []
+    try:
+        run.run_module([("m.hangs", None, hangs, 2), ("m.passes", None, passes, 30), ("m.fails", None, fails, 30),
+                        ("m.dies", None, dies, 30), ("m.last", None, passes, 30)],
+                       lambda full, err, dt: got.append((full, "" if err is None else str(err))))
+        names = [g[0] for g in got]
+        check(names == ["m.hangs", "m.passes", "m.fails", "m.dies", "m.last"], f"every test reported once: {got}")
+        check("did not finish within 2 s" in got[0][1] and "stopped" in got[0][1], f"the timeout: {got[0]}")
+        check(got[1][1] == "" and got[4][1] == "", f"the later tests pass: {got}")
+        check("the failure's own message" in got[2][1], f"a failure keeps its message: {got[2]}")
+        check("exit status 3" in got[3][1], f"a dying test says so: {got[3]}")
+        check(os.path.exists(marker), "the stopped test's atexit teardown ran")
+        with open(pidfile) as f:
+            pid = int(f.read())
+        gone = False
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                gone = True
+                break
+            time.sleep(0.1)
+        check(gone, f"the stopped test's child process {pid} is gone")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

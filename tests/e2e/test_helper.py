@@ -19,7 +19,6 @@ with the runner's label); every job ends checking that nothing of it is left.
 
 from __future__ import annotations
 
-import atexit
 import gzip
 import io
 import json
@@ -30,16 +29,18 @@ import sys
 import tempfile
 import uuid
 import zipfile
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
-from e2elib import (BUSYBOX, REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
-                    expect_failure, expect_success, helper_conf, port_free, roles_of, run_job, runner_config,
-                    start_job, state_dir, write_admin_config)
+from e2elib import (BUSYBOX, REPO, Job, JobResult, assert_no_leftovers, check, docker,  # noqa: E402
+                    expect_failure, expect_success, helper_conf, roles_of, run_job, runner_config, start_job,
+                    state_dir, write_admin_config)
 from fake_gitlab import FakeGitLab  # noqa: E402
+from world import AppWorld, pick_ports, shared  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -82,23 +83,17 @@ WEB = """services:
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 """
 
-_w: "World | None" = None
-
-
-class World:
+class World(AppWorld):
     """The module's git server, artifacts API, admin file and repositories."""
 
+    app_name, env_name = APP, ENV
+
     def __init__(self) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="e2ehelp-", dir=state_dir())
-        self.state = os.path.join(self.tmp, "driver")
-        self.config = write_admin_config(os.path.join(self.tmp, "helper.conf"), self.state,
-                                         allowed_images="executor-test/*, echobase/*", pull_policy="never",
-                                         **helper_conf())
+        super().__init__("e2ehelp-", "helper.conf", allowed_images="executor-test/*, echobase/*",
+                         pull_policy="never", **helper_conf())
         self.repos = os.path.join(self.tmp, "repos")
         self.sha = self._make_repo()
         self.gl = FakeGitLab(self.repos).__enter__()
-        self.layer_up = False
-        self.ports: dict[str, str] = {}
 
     def _make_repo(self) -> str:
         work = os.path.join(self.tmp, "work")
@@ -138,13 +133,7 @@ class World:
 
     def pick_ports(self) -> dict[str, str]:
         if not self.ports:
-            got, port = [], PORT_BASE
-            while len(got) < len(PORT_VARS):
-                port += 1
-                check(port < PORT_BASE + 100, "no free ports in 29600-29699")
-                if port_free(port):
-                    got.append(port)
-            self.ports = {k: str(v) for k, v in zip(PORT_VARS, got)}
+            self.ports = pick_ports(PORT_BASE, 100, PORT_VARS)
         return self.ports
 
     def deploy_repo(self) -> tuple[str, str]:
@@ -170,29 +159,17 @@ class World:
         self.gl.add_job(job)
         return job
 
-    def local(self, *args: str) -> subprocess.CompletedProcess:
-        e = dict(os.environ, EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=APP, **self.pick_ports())
-        return subprocess.run([executor_bin(), *args], env=e, capture_output=True, text=True, timeout=300)
+    def local(self, *args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
+        self.pick_ports()
+        return super().local(*args, cwd=cwd)
 
 
-def world() -> World:
-    global _w
-    if _w is None:
-        left = e2elib.remove_app_objects(APP)
-        if left:
-            print(f"  test_helper: removed leftovers of an earlier run: {', '.join(left)}", flush=True)
-        _w = World()
-        atexit.register(_at_exit)
-    return _w
+def _at_exit(w: World) -> None:
+    w.gl.stop()
+    w.teardown()
 
 
-def _at_exit() -> None:
-    if _w is not None:
-        if any(e2elib.app_objects(APP).values()):
-            _w.local("durable", "teardown", ENV, "--volumes")
-            e2elib.remove_app_objects(APP)
-        _w.gl.stop()
-        shutil.rmtree(_w.tmp, ignore_errors=True)
+world: Callable[[], World] = shared("test_helper", APP, World, _at_exit)  # type: ignore[assignment]
 
 
 def lines(res: JobResult) -> list[str]:

@@ -24,22 +24,19 @@ layer), ports picked free in 28000-28999. Only the app's own objects are ever re
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
 from e2elib import git as _git  # noqa: E402
-from e2elib import (REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
-                    expect_failure, expect_success, port_free, run_job, runner_config, state_dir,
-                    write_admin_config)
+from e2elib import REPO, Job, JobResult, assert_no_leftovers, check, docker, expect_success, run_job, runner_config  # noqa: E402,E501
+from world import AppWorld, build_example_images, pick_ports, shared  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -52,8 +49,6 @@ EXAMPLE = os.path.join(REPO, "templates", "example")
 PORT_BASE = 28000
 PORT_VARS = ("EXECUTOR_LIVE_PORT", "EXECUTOR_PREVIEW_PORT")
 LINK_OUT = "is a link that leads out of the repository; links may only point inside it"
-
-_w: "World | None" = None
 
 DURABLE = """services:
   router:
@@ -107,16 +102,13 @@ def attack_files(host: str) -> dict[str, str]:
     }
 
 
-class World:
+class World(AppWorld):
+    app_name, env_name = APP, ENV
+
     def __init__(self) -> None:
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
-        self.tmp = tempfile.mkdtemp(prefix="e2efs-", dir=state_dir())
-        self.state = os.path.join(self.tmp, "driver")
-        self.config = write_admin_config(os.path.join(self.tmp, "fs.conf"), self.state,
-                                         allowed_images="executor-test/*, echobase/*", pull_policy="never")
-        self.ports = self._pick_ports()
+        build_example_images()
+        super().__init__("e2efs-", "fs.conf", pick_ports(PORT_BASE, 1000, PORT_VARS),
+                         allowed_images="executor-test/*, echobase/*", pull_policy="never")
         # what the attacks aim at, on the host, outside the repository
         self.host = os.path.join(self.tmp, "host")
         os.makedirs(self.host)
@@ -132,7 +124,6 @@ class World:
         self.canary_before = tree(self.canary)
         self.repo = os.path.join(self.tmp, "repo")
         self._make_repo()
-        self.layer_up = False
 
     def _make_repo(self) -> None:
         r = self.repo
@@ -170,16 +161,6 @@ class World:
         self.hostile_sha = _git(r, "rev-parse", "HEAD")
         _git(r, "checkout", "-q", "main")
 
-    def _pick_ports(self) -> dict[str, str]:
-        got: list[int] = []
-        port = PORT_BASE
-        while len(got) < len(PORT_VARS):
-            port += 1
-            check(port < PORT_BASE + 1000, "no free ports in 28000-28999")
-            if port_free(port):
-                got.append(port)
-        return {k: str(v) for k, v in zip(PORT_VARS, got)}
-
     def job(self, name: str, *, stage: str = "deploy", variables: dict[str, str] | None = None,
             hostile: bool = False, **kw) -> Job:
         ref = "hostile-durable" if hostile else "main"
@@ -205,10 +186,8 @@ class World:
         expect_success(res)
         self.layer_up = True
 
-    def local(self, *args: str) -> subprocess.CompletedProcess:
-        e = dict(os.environ, EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=APP, **self.ports)
-        return subprocess.run([executor_bin(), *args], cwd=self.repo, env=e, capture_output=True, text=True,
-                              timeout=300)
+    def local(self, *args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
+        return super().local(*args, cwd=cwd or self.repo)
 
 
 def write(path: str, text: str) -> None:
@@ -237,23 +216,7 @@ def app_objects() -> set[str]:
     return {f"{kind[:-1]} {n}" for kind, names in e2elib.app_objects(APP).items() for n in names}
 
 
-def world() -> World:
-    global _w
-    if _w is None:
-        left = e2elib.remove_app_objects(APP)
-        if left:
-            print(f"  test_hostfs: removed leftovers of an earlier run: {', '.join(left)}", flush=True)
-        _w = World()
-        atexit.register(_at_exit)
-    return _w
-
-
-def _at_exit() -> None:
-    if _w is not None:
-        if app_objects():
-            _w.local("durable", "teardown", ENV, "--volumes")
-            e2elib.remove_app_objects(APP)
-        shutil.rmtree(_w.tmp, ignore_errors=True)
+world: Callable[[], World] = shared("test_hostfs", APP, World, AppWorld.teardown)  # type: ignore[assignment]
 
 
 def refused(w: World, res: JobResult, message: str, before: set[str]) -> list[str]:

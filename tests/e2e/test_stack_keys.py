@@ -10,19 +10,19 @@ service is recreated with the new value; then teardown. Ports: none published.
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2elib  # noqa: E402
 import secretscan  # noqa: E402
-from e2elib import check, docker, executor_bin, state_dir, write_admin_config  # noqa: E402
+from e2elib import check, docker  # noqa: E402
+from world import AppWorld, shared  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -69,16 +69,12 @@ configs:
     content: "listen=8080"
 """
 
-_w = None
+class World(AppWorld):
+    app_name, env_name = APP, ENV
 
-
-class World:
     def __init__(self) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="e2ekeys-", dir=state_dir())
-        self.state = os.path.join(self.tmp, "driver")
-        self.config = write_admin_config(os.path.join(self.tmp, "keys.conf"), self.state,
-                                         allowed_images="executor-test/*", pull_policy="never",
-                                         allowed_stack_options="cap_add:NET_ADMIN")
+        super().__init__("e2ekeys-", "keys.conf", allowed_images="executor-test/*", pull_policy="never",
+                         allowed_stack_options="cap_add:NET_ADMIN")
         self.repo = os.path.join(self.tmp, "repo")
         os.makedirs(os.path.join(self.repo, "durable"))
         with open(os.path.join(self.repo, "durable", "docker-compose.yml"), "w") as f:
@@ -86,31 +82,18 @@ class World:
         secretscan.register(SECRET1, "the stack's secret (E2EKEYS_DB_PASSWORD)")
         secretscan.register(SECRET2, "the stack's rotated secret")
 
-    def local(self, *args: str, secret: str = SECRET1) -> subprocess.CompletedProcess:
-        e = dict(os.environ, EXECUTOR_CONFIG=self.config, NO_COLOR="1", EXECUTOR_APP=APP,
-                 E2EKEYS_DB_PASSWORD=secret)
-        p = subprocess.run([executor_bin(), *args], cwd=self.repo, env=e, capture_output=True, text=True,
-                           errors="replace", timeout=300)
-        return p
+    def local(self, *args: str, secret: str = SECRET1) -> subprocess.CompletedProcess:  # type: ignore[override]
+        return super().local(*args, cwd=self.repo, env={"E2EKEYS_DB_PASSWORD": secret}, errors="replace")
 
 
-def world() -> World:
-    global _w
-    if _w is None:
-        left = e2elib.remove_app_objects(APP)
-        if left:
-            print(f"  test_stack_keys: removed leftovers of an earlier run: {', '.join(left)}", flush=True)
-        _w = World()
-        atexit.register(_at_exit)
-    return _w
+def _at_exit(w: World) -> None:
+    if os.path.isdir(w.repo):  # the run's state may already be gone; then the objects go below
+        w.local("durable", "teardown", ENV, "--volumes")
+    e2elib.remove_app_objects(APP)
+    shutil.rmtree(w.tmp, ignore_errors=True)
 
 
-def _at_exit() -> None:
-    if _w is not None:
-        if os.path.isdir(_w.repo):  # the run's state may already be gone; then the objects go below
-            _w.local("durable", "teardown", ENV, "--volumes")
-        e2elib.remove_app_objects(APP)
-        shutil.rmtree(_w.tmp, ignore_errors=True)
+world: Callable[[], World] = shared("test_stack_keys", APP, World, _at_exit)  # type: ignore[assignment]
 
 
 def inspect(name: str, fmt: str) -> str:

@@ -44,6 +44,7 @@ from e2elib import git as _git  # noqa: E402
 from e2elib import (REPO, Job, JobResult, assert_no_leftovers, check, docker, executor_bin,  # noqa: E402
                     expect_failure, expect_success, port_free, run_job, runner_config, state_dir,
                     write_admin_config)
+from world import build_example_images, example_repo  # noqa: E402
 
 NEEDS_DOCKER = True
 
@@ -131,9 +132,7 @@ LEAK_MARKER = "E2E_TRUST_HOST_SECRET=" + hashlib.sha256(os.urandom(16)).hexdiges
 
 class World:
     def __init__(self) -> None:
-        p = subprocess.run(["bash", os.path.join(EXAMPLE, "images", "build.sh"), "--quiet"],
-                           capture_output=True, text=True, timeout=900)
-        check(p.returncode == 0, f"templates/example/images/build.sh failed: {p.stderr.strip()[-2000:]}")
+        build_example_images()
         self.tmp = tempfile.mkdtemp(prefix="e2etrust-", dir=state_dir())
         self.state = os.path.join(self.tmp, "driver")
         # the admin's defaults: every env but ci protected, no app shared
@@ -143,11 +142,7 @@ class World:
         self.app_dir = os.path.join(self.state, "apps", APP)
         self.ports = self._pick_ports()
         self.repo = os.path.join(self.tmp, "repo")
-        shutil.copytree(EXAMPLE, self.repo, symlinks=True)
-        _git(self.repo, "init", "-q")
-        _git(self.repo, "add", "-A")
-        _git(self.repo, "commit", "-q", "-m", "echobase example (copy of templates/example)")
-        self.sha = {"main": _git(self.repo, "rev-parse", "HEAD")}
+        self.sha = {"main": example_repo(self.repo)}
         with open(os.path.join(REPO, "templates", "router", "executor.conf.template")) as f:
             tpl = f.read()
         self.host_file = os.path.join(self.tmp, "host-secret.env")  # outside the repository
