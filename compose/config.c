@@ -7,7 +7,7 @@
  * same JSON document: block style, two spaces, strings quoted (JSON-style
  * double quotes, valid YAML) whenever YAML would read them as something else.
  */
-#include "compose/internal.h"
+#include "compose/compose.h"
 
 #include <json-c/json.h>
 #include <math.h>

@@ -8,7 +8,7 @@
  * configs:, and the networks' internal / ipam / ipv6 settings.  Every
  * failure is one ERR_COMPOSE error "file:line: path: what".
  */
-#include "compose/internal.h"
+#include "compose/service.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,46 +20,15 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "compose/ctx.h"
+#include "compose/diag.h"
+#include "compose/kv.h"
+#include "compose/merge.h"
+#include "compose/node.h"
+#include "compose/scalar.h"
+#include "compose/want.h"
 
 /* ---- small readers ---- */
-
-int want_strv(struct mb *m, const struct cnode *n, const char *path, bool one_ok, char ***out,
-	      size_t *nout)
-{
-	char ipath[COMPOSE_PATH_MAX];
-	size_t i;
-
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (n->kind == CN_SCALAR && one_ok) {
-		*out = calloc(2, sizeof(char *));
-		if (!*out || !((*out)[0] = strdup(n->str)))
-			return mb_oom(m);
-		*nout = 1;
-		return 0;
-	}
-	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list of strings, got %s",
-				  cnode_kind_name(n));
-	*out = calloc(n->n + 1, sizeof(char *));
-	if (!*out)
-		return mb_oom(m);
-	*nout = 0;
-	for (i = 0; i < n->n; i++) {
-		const struct cnode *it = n->items[i].val;
-
-		path_index(ipath, sizeof(ipath), path, i);
-		if (it->kind != CN_SCALAR || !*it->str)
-			return node_error(m->err, it, ipath, "expected a non-empty string, got %s",
-					  it->kind == CN_SCALAR ? "an empty string"
-								: cnode_kind_name(it));
-		(*out)[i] = strdup(it->str);
-		if (!(*out)[i])
-			return mb_oom(m);
-		(*nout)++;
-	}
-	return 0;
-}
 
 static int want_bytes(struct mb *m, const struct cnode *n, const char *path, bool minus_one,
 		      int64_t *out)
@@ -70,8 +39,8 @@ static int want_bytes(struct mb *m, const struct cnode *n, const char *path, boo
 		*out = -1;
 		return 0;
 	}
-	if (n->kind != CN_SCALAR || parse_bytes(n->str, out) < 0)
-		return node_error(m->err, n, path,
+	if (n->kind != CN_SCALAR || scalar_bytes(n->str, out) < 0)
+		return diag_error(m->err, n, path,
 				  "expected a size like 512m, 1gb or 65536%s, got %s%s%s",
 				  minus_one ? " (or -1)" : "", n->kind == CN_SCALAR ? "\"" : "",
 				  n->kind == CN_SCALAR ? n->str : cnode_kind_name(n),
@@ -83,8 +52,8 @@ static int want_cpus(struct mb *m, const struct cnode *n, const char *path, doub
 {
 	if (!n || n->kind == CN_NULL)
 		return 0;
-	if (n->kind != CN_SCALAR || parse_double(n->str, out) < 0)
-		return node_error(m->err, n, path,
+	if (n->kind != CN_SCALAR || scalar_double(n->str, out) < 0)
+		return diag_error(m->err, n, path,
 				  "expected a number of CPUs like 0.5 or 2, got %s%s%s",
 				  n->kind == CN_SCALAR ? "\"" : "",
 				  n->kind == CN_SCALAR ? n->str : cnode_kind_name(n),
@@ -122,12 +91,11 @@ static int want_env(struct mb *m, const struct cnode *n, const char *path, struc
 
 			path_index(sub, sizeof(sub), path, i);
 			if (it->kind != CN_SCALAR || !*it->str || *it->str == '=')
-				return node_error(m->err, it, sub, "expected NAME=value");
+				return diag_error(m->err, it, sub, "expected NAME=value");
 			eq = strchr(it->str, '=');
 			key = eq ? strndup(it->str, (size_t)(eq - it->str)) : strdup(it->str);
-			if (!key ||
-			    kv_set(kv, nkv, key, eq ? eq + 1 : compose_var(m->ctx, key)) < 0)
-				return mb_oom(m);
+			if (!key || kv_set(kv, nkv, key, eq ? eq + 1 : ctx_var(m->ctx, key)) < 0)
+				return want_oom(m);
 		}
 		return 0;
 	}
@@ -138,12 +106,11 @@ static int want_env(struct mb *m, const struct cnode *n, const char *path, struc
 
 		path_key(sub, sizeof(sub), path, n->items[i].key);
 		if (v->kind != CN_SCALAR && v->kind != CN_NULL)
-			return node_error(m->err, v, sub, "expected a string, got %s",
+			return diag_error(m->err, v, sub, "expected a string, got %s",
 					  cnode_kind_name(v));
 		if (kv_set(kv, nkv, n->items[i].key,
-			   v->kind == CN_SCALAR ? v->str : compose_var(m->ctx, n->items[i].key)) <
-		    0)
-			return mb_oom(m);
+			   v->kind == CN_SCALAR ? v->str : ctx_var(m->ctx, n->items[i].key)) < 0)
+			return want_oom(m);
 	}
 	return 0;
 }
@@ -167,7 +134,7 @@ static int want_namespace(struct mb *m, const struct cnode *n, const char *path,
 	if (one_of(*out, words) || (!strncmp(*out, "service:", 8) && (*out)[8]) ||
 	    (!strncmp(*out, "container:", 10) && (*out)[10]))
 		return 0;
-	return node_error(m->err, n, path, "\"%s\" is not %s", *out, what);
+	return diag_error(m->err, n, path, "\"%s\" is not %s", *out, what);
 }
 
 /* ---- build ---- */
@@ -193,11 +160,11 @@ static int service_build(struct mb *m, struct compose_service *s, const struct c
 	if (want_nonempty(m, cnode_get(n, "context"), sub, &context) < 0)
 		return -1;
 	if (!context && !(context = strdup(".")))
-		return mb_oom(m);
+		return want_oom(m);
 	if (is_remote_context(context)) {
 		b->context = steal_ptr(context);
-	} else if (!(b->context = compose_abspath(m->ctx->project_dir, context))) {
-		return mb_oom(m);
+	} else if (!(b->context = ctx_abspath(m->ctx->project_dir, context))) {
+		return want_oom(m);
 	}
 	path_key(sub, sizeof(sub), path, "dockerfile");
 	if (want_nonempty(m, cnode_get(n, "dockerfile"), sub, &b->dockerfile) < 0)
@@ -246,10 +213,10 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
+		return diag_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
 	*out = calloc(n->n + 1, sizeof(**out));
 	if (!*out)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
 		struct compose_file_ref *f = &(*out)[(*nout)++];
@@ -259,9 +226,9 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 		path_index(ipath, sizeof(ipath), path, i);
 		if (it->kind == CN_SCALAR) {
 			if (!*it->str)
-				return node_error(m->err, it, ipath, "expected a name");
+				return diag_error(m->err, it, ipath, "expected a name");
 			if (!(f->source = strdup(it->str)))
-				return mb_oom(m);
+				return want_oom(m);
 		} else if (it->kind == CN_MAP) {
 			const struct cnode *mode = cnode_get(it, "mode");
 
@@ -269,7 +236,7 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 			if (want_nonempty(m, cnode_get(it, "source"), sub, &f->source) < 0)
 				return -1;
 			if (!f->source)
-				return node_error(m->err, it, ipath, "source is required");
+				return diag_error(m->err, it, ipath, "source is required");
 			path_key(sub, sizeof(sub), ipath, "target");
 			if (want_nonempty(m, cnode_get(it, "target"), sub, &target) < 0)
 				return -1;
@@ -282,10 +249,10 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 			path_key(sub, sizeof(sub), ipath, "mode");
 			if (mode && mode->kind != CN_NULL &&
 			    (mode->kind != CN_SCALAR || file_mode(mode, &f->mode) < 0))
-				return node_error(m->err, mode, sub,
+				return diag_error(m->err, mode, sub,
 						  "expected a file mode like 0440 or 0o440");
 		} else {
-			return node_error(m->err, it, ipath, "expected a name or a mapping, got %s",
+			return diag_error(m->err, it, ipath, "expected a name or a mapping, got %s",
 					  cnode_kind_name(it));
 		}
 		if (!target) {
@@ -293,16 +260,16 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 			    0)
 				f->target = NULL;
 		} else if (target[0] == '/') {
-			f->target = compose_abspath("/", target);
+			f->target = ctx_abspath("/", target);
 		} else if (asprintf(&f->target, "%s/%s", secret ? "/run/secrets" : "", target) <
 			   0) {
 			f->target = NULL;
 		}
 		if (!f->target)
-			return mb_oom(m);
+			return want_oom(m);
 		for (j = 0; j + 1 < *nout; j++)
 			if (!strcmp((*out)[j].target, f->target))
-				return node_error(
+				return diag_error(
 					m->err, it, ipath,
 					"%s is mounted twice (duplicate target); keep one",
 					f->target);
@@ -324,7 +291,7 @@ static int service_ulimits(struct mb *m, struct compose_service *s, const struct
 		return -1;
 	s->ulimits = calloc(n->n + 1, sizeof(*s->ulimits));
 	if (!s->ulimits)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *v = n->items[i].val;
 		struct compose_ulimit *u = &s->ulimits[s->nulimits++];
@@ -332,10 +299,10 @@ static int service_ulimits(struct mb *m, struct compose_service *s, const struct
 
 		path_key(sub, sizeof(sub), path, n->items[i].key);
 		if (!(u->name = strdup(n->items[i].key)))
-			return mb_oom(m);
+			return want_oom(m);
 		for (const char *c = u->name; *c; c++)
 			if (!islower((unsigned char)*c))
-				return node_error(m->err, v, sub,
+				return diag_error(m->err, v, sub,
 						  "invalid ulimit name (nofile, nproc, core...)");
 		if (v->kind == CN_SCALAR) {
 			if (want_int(m, v, sub, -1, LONG_MAX, &soft) < 0)
@@ -349,14 +316,14 @@ static int service_ulimits(struct mb *m, struct compose_service *s, const struct
 			if (want_int(m, cnode_get(v, "hard"), sub2, -1, LONG_MAX, &hard) < 0)
 				return -1;
 			if (soft == -2 || hard == -2)
-				return node_error(m->err, v, sub,
+				return diag_error(m->err, v, sub,
 						  "soft and hard are both required");
 			if (hard != -1 && (soft == -1 || soft > hard))
-				return node_error(m->err, v, sub,
+				return diag_error(m->err, v, sub,
 						  "soft (%ld) must not be above hard (%ld)", soft,
 						  hard);
 		} else {
-			return node_error(m->err, v, sub,
+			return diag_error(m->err, v, sub,
 					  "expected a number or {soft, hard}, got %s",
 					  cnode_kind_name(v));
 		}
@@ -393,10 +360,10 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
+		return diag_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
 	s->devices = calloc(n->n + 1, sizeof(*s->devices));
 	if (!s->devices)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
 		struct compose_device *d = &s->devices[s->ndevices++];
@@ -406,7 +373,7 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 			char *src = NULL, *dst = NULL, *perm = NULL;
 
 			if (parse_volume_short(it->str, &src, &dst, &perm) < 0)
-				return node_error(m->err, it, ipath,
+				return diag_error(m->err, it, ipath,
 						  "invalid device \"%s\" (expected "
 						  "host-path[:container-path[:permissions]])",
 						  it->str);
@@ -419,7 +386,7 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 			}
 			d->permissions = perm;
 			if (!d->target)
-				return mb_oom(m);
+				return want_oom(m);
 		} else if (it->kind == CN_MAP) {
 			path_key(sub, sizeof(sub), ipath, "source");
 			if (want_nonempty(m, cnode_get(it, "source"), sub, &d->source) < 0)
@@ -432,19 +399,19 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 			    0)
 				return -1;
 			if (!d->source)
-				return node_error(m->err, it, ipath, "source is required");
+				return diag_error(m->err, it, ipath, "source is required");
 			if (!d->target && !(d->target = strdup(d->source)))
-				return mb_oom(m);
+				return want_oom(m);
 		} else {
-			return node_error(m->err, it, ipath, "expected a string or mapping, got %s",
+			return diag_error(m->err, it, ipath, "expected a string or mapping, got %s",
 					  cnode_kind_name(it));
 		}
 		if (!d->permissions && !(d->permissions = strdup("rwm")))
-			return mb_oom(m);
+			return want_oom(m);
 		if (d->source[0] != '/' || d->target[0] != '/')
-			return node_error(m->err, it, ipath, "device paths must be absolute");
+			return diag_error(m->err, it, ipath, "device paths must be absolute");
 		if (strspn(d->permissions, "rwm") != strlen(d->permissions))
-			return node_error(m->err, it, ipath,
+			return diag_error(m->err, it, ipath,
 					  "device permissions \"%s\": use r, w and m",
 					  d->permissions);
 	}
@@ -460,11 +427,11 @@ static int service_hooks(struct mb *m, const struct cnode *n, const char *path, 
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list of hooks, got %s",
+		return diag_error(m->err, n, path, "expected a list of hooks, got %s",
 				  cnode_kind_name(n));
 	h->items = calloc(n->n + 1, sizeof(*h->items));
 	if (!h->items)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
 		struct compose_hook *k = &h->items[h->n++];
@@ -476,7 +443,7 @@ static int service_hooks(struct mb *m, const struct cnode *n, const char *path, 
 		if (want_argv(m, cnode_get(it, "command"), sub, &k->command) < 0)
 			return -1;
 		if (!pre_start && (!k->command.set || !k->command.argc))
-			return node_error(m->err, it, ipath, "command is required");
+			return diag_error(m->err, it, ipath, "command is required");
 		path_key(sub, sizeof(sub), ipath, "user");
 		if (want_nonempty(m, cnode_get(it, "user"), sub, &k->user) < 0)
 			return -1;
@@ -538,7 +505,7 @@ static int service_deploy(struct mb *m, struct compose_service *s, const struct 
 	if (want_int(m, cnode_get(n, "replicas"), sub, 0, INT_MAX, &replicas) < 0)
 		return -1;
 	if (replicas != 1)
-		return node_error(m->err, cnode_get(n, "replicas"), sub,
+		return diag_error(m->err, cnode_get(n, "replicas"), sub,
 				  "%ld replicas: this driver runs one container per service; "
 				  "remove it or set 1",
 				  replicas);
@@ -567,7 +534,7 @@ static int service_deploy(struct mb *m, struct compose_service *s, const struct 
 			return -1;
 		if (cond && strcmp(cond, "none") && strcmp(cond, "on-failure") &&
 		    strcmp(cond, "any"))
-			return node_error(m->err, cnode_get(rp, "condition"), sub2,
+			return diag_error(m->err, cnode_get(rp, "condition"), sub2,
 					  "expected none, on-failure or any, got \"%s\"", cond);
 		path_key(sub2, sizeof(sub2), sub, "max_attempts");
 		if (want_int(m, cnode_get(rp, "max_attempts"), sub2, 0, INT_MAX, &max) < 0)
@@ -579,7 +546,7 @@ static int service_deploy(struct mb *m, struct compose_service *s, const struct 
 								      : "on-failure";
 
 			if (!(s->restart = strdup(r)))
-				return mb_oom(m);
+				return want_oom(m);
 			if (!strcmp(r, "on-failure"))
 				s->restart_max_retries = (int)max;
 		}
@@ -631,13 +598,13 @@ int compose_service_extras(struct mb *m, struct compose_service *s, const struct
 	STEP("profiles", want_strv(m, n, sub, false, &s->profiles, &s->nprofiles));
 	for (i = 0; i < s->nprofiles; i++)
 		if (!valid_profile(s->profiles[i]))
-			return node_error(m->err, n, sub,
+			return diag_error(m->err, n, sub,
 					  "invalid profile name \"%s\": use letters, digits, '.', "
 					  "'_' and '-'",
 					  s->profiles[i]);
 	STEP("pull_policy", want_nonempty(m, n, sub, &s->pull_policy));
 	if (s->pull_policy && !one_of(s->pull_policy, pull) && strncmp(s->pull_policy, "every_", 6))
-		return node_error(m->err, n, sub,
+		return diag_error(m->err, n, sub,
 				  "expected always, never, missing, build, daily, weekly or "
 				  "every_<duration>, got \"%s\"",
 				  s->pull_policy);
@@ -647,14 +614,14 @@ int compose_service_extras(struct mb *m, struct compose_service *s, const struct
 	STEP("sysctls", want_labels(m, n, sub, &s->sysctls, &s->nsysctls));
 	for (i = 0; i < s->nsysctls; i++)
 		if (!*s->sysctls[i].value)
-			return node_error(m->err, n, sub, "sysctl %s needs a value",
+			return diag_error(m->err, n, sub, "sysctl %s needs a value",
 					  s->sysctls[i].key);
 	STEP("read_only", want_bool(m, n, sub, &s->read_only));
 	STEP("security_opt", want_strv(m, n, sub, false, &s->security_opt, &s->nsecurity_opt));
 	STEP("tmpfs", want_strv(m, n, sub, true, &s->tmpfs, &s->ntmpfs));
 	for (i = 0; i < s->ntmpfs; i++)
 		if (s->tmpfs[i][0] != '/')
-			return node_error(m->err, n, sub,
+			return diag_error(m->err, n, sub,
 					  "\"%s\": a tmpfs needs an absolute container path",
 					  s->tmpfs[i]);
 	STEP("secrets", file_refs(m, n, sub, true, &s->secrets, &s->nsecrets));
@@ -678,7 +645,7 @@ int compose_service_extras(struct mb *m, struct compose_service *s, const struct
 	STEP("deploy", service_deploy(m, s, n, sub));
 	STEP("scale", want_int(m, n, sub, 0, INT_MAX, &scale));
 	if (scale != 1)
-		return node_error(m->err, n, sub,
+		return diag_error(m->err, n, sub,
 				  "scale %ld: this driver runs one container per service; remove "
 				  "it or set 1",
 				  scale);
@@ -692,7 +659,7 @@ int compose_service_extras(struct mb *m, struct compose_service *s, const struct
 	STEP("cpu_period", want_i64(m, n, sub, 0, LONG_MAX, &s->cpu_period));
 	STEP("cpuset", want_nonempty(m, n, sub, &s->cpuset));
 	if (s->cpuset && strspn(s->cpuset, "0123456789,-") != strlen(s->cpuset))
-		return node_error(m->err, n, sub, "expected CPUs like 0-3 or 0,1, got \"%s\"",
+		return diag_error(m->err, n, sub, "expected CPUs like 0-3 or 0,1, got \"%s\"",
 				  s->cpuset);
 	STEP("shm_size", want_bytes(m, n, sub, false, &s->shm_size));
 	STEP("privileged", want_bool(m, n, sub, &s->privileged));
@@ -732,7 +699,7 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 	path_key(path, sizeof(path), section, e->key);
 	d->line = e->line;
 	if (!(d->key = strdup(e->key)) || !(d->file_decl = strdup(v->file)))
-		return mb_oom(m);
+		return want_oom(m);
 	if (want_map(m, v, path) < 0)
 		return -1;
 	path_key(sub, sizeof(sub), path, "name");
@@ -760,7 +727,7 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 	if (want_string(m, cnode_get(v, "content"), sub, &d->content) < 0)
 		return -1;
 	if (d->content && secret)
-		return node_error(m->err, cnode_get(v, "content"), sub,
+		return diag_error(m->err, cnode_get(v, "content"), sub,
 				  "content is for configs; give a secret a file or an "
 				  "environment variable");
 	path_key(sub, sizeof(sub), path, "labels");
@@ -768,22 +735,22 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 		return -1;
 	sources = !!file + !!d->environment + !!d->content;
 	if (d->external && sources)
-		return at_error(m->err, v->file, e->line, path,
-				"an external %s has no file, environment or content",
-				secret ? "secret" : "config");
+		return diag_error_at(m->err, v->file, e->line, path,
+				     "an external %s has no file, environment or content",
+				     secret ? "secret" : "config");
 	if (!d->external && sources != 1)
-		return at_error(m->err, v->file, e->line, path,
-				"set exactly one of file, environment%s",
-				secret ? "" : " or content");
+		return diag_error_at(m->err, v->file, e->line, path,
+				     "set exactly one of file, environment%s",
+				     secret ? "" : " or content");
 	if (file) {
 		const char *rel = NULL;
 
-		d->file = compose_abspath(m->ctx->project_dir, file);
+		d->file = ctx_abspath(m->ctx->project_dir, file);
 		if (!d->file)
-			return mb_oom(m);
+			return want_oom(m);
 		/* its content goes into a container: only the repository's own files */
-		if (!compose_confine(m->ctx, d->file, &rel))
-			return node_error(m->err, cnode_get(v, "file"), sub,
+		if (!ctx_confine(m->ctx, d->file, &rel))
+			return diag_error(m->err, cnode_get(v, "file"), sub,
 					  "%s is outside the project directory; keep %s files in "
 					  "the repository",
 					  file, secret ? "secret" : "config");
@@ -794,7 +761,7 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 		else if (asprintf(&d->name, "%s_%s", m->p->name, e->key) < 0)
 			d->name = NULL;
 		if (!d->name)
-			return mb_oom(m);
+			return want_oom(m);
 	}
 	return 0;
 }
@@ -817,7 +784,7 @@ int compose_file_defs(struct mb *m, const struct cnode *root, const char *sectio
 		return -1;
 	*out = calloc(sec->n + 1, sizeof(**out));
 	if (!*out)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < sec->n; i++) {
 		(*nout)++;
 		if (file_def(m, section, &sec->items[i], &(*out)[i]) < 0)
@@ -854,7 +821,7 @@ static int ipam(struct mb *m, struct compose_resource *r, const struct cnode *n,
 		return -1;
 	r->ipam = calloc(1, sizeof(*r->ipam));
 	if (!r->ipam)
-		return mb_oom(m);
+		return want_oom(m);
 	path_key(sub, sizeof(sub), path, "driver");
 	if (want_nonempty(m, cnode_get(n, "driver"), sub, &r->ipam->driver) < 0)
 		return -1;
@@ -866,11 +833,11 @@ static int ipam(struct mb *m, struct compose_resource *r, const struct cnode *n,
 	if (!cfg || cfg->kind == CN_NULL)
 		return 0;
 	if (cfg->kind != CN_SEQ)
-		return node_error(m->err, cfg, sub, "expected a list, got %s",
+		return diag_error(m->err, cfg, sub, "expected a list, got %s",
 				  cnode_kind_name(cfg));
 	r->ipam->config = calloc(cfg->n + 1, sizeof(*r->ipam->config));
 	if (!r->ipam->config)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < cfg->n; i++) {
 		const struct cnode *it = cfg->items[i].val;
 		struct compose_ipam_pool *pool = &r->ipam->config[r->ipam->nconfig++];
@@ -882,7 +849,7 @@ static int ipam(struct mb *m, struct compose_resource *r, const struct cnode *n,
 		if (want_nonempty(m, cnode_get(it, "subnet"), fpath, &pool->subnet) < 0)
 			return -1;
 		if (pool->subnet && !strchr(pool->subnet, '/'))
-			return node_error(m->err, cnode_get(it, "subnet"), fpath,
+			return diag_error(m->err, cnode_get(it, "subnet"), fpath,
 					  "expected a CIDR like 172.28.0.0/16, got \"%s\"",
 					  pool->subnet);
 		path_key(fpath, sizeof(fpath), ipath, "ip_range");
@@ -957,17 +924,18 @@ static int service_ref(struct mb *m, const struct compose_service *s, const char
 	else
 		return 0;
 	if (!name)
-		return mb_oom(m);
+		return want_oom(m);
 	snprintf(path, sizeof(path), "services.%s.%s", s->name, key);
 	if (!strcmp(name, s->name))
-		return at_error(m->err, s->file, s->line, path, "a service cannot refer to itself");
+		return diag_error_at(m->err, s->file, s->line, path,
+				     "a service cannot refer to itself");
 	if (compose_project_service(m->p, name))
 		return 0;
 	if (compose_project_disabled(m->p, name))
-		return at_error(m->err, s->file, s->line, path,
-				"service \"%s\" is disabled by its profiles; activate one of them",
-				name);
-	return at_error(m->err, s->file, s->line, path, "unknown service \"%s\"", name);
+		return diag_error_at(
+			m->err, s->file, s->line, path,
+			"service \"%s\" is disabled by its profiles; activate one of them", name);
+	return diag_error_at(m->err, s->file, s->line, path, "unknown service \"%s\"", name);
 }
 
 int compose_check_references(struct mb *m)
@@ -981,18 +949,20 @@ int compose_check_references(struct mb *m)
 		for (j = 0; j < s->nsecrets; j++)
 			if (!find_def(m->p->secrets, m->p->nsecrets, s->secrets[j].source)) {
 				snprintf(path, sizeof(path), "services.%s.secrets", s->name);
-				return at_error(m->err, s->file, s->line, path,
-						"refers to undefined secret \"%s\" (declare it "
-						"under the top-level secrets:)",
-						s->secrets[j].source);
+				return diag_error_at(
+					m->err, s->file, s->line, path,
+					"refers to undefined secret \"%s\" (declare it "
+					"under the top-level secrets:)",
+					s->secrets[j].source);
 			}
 		for (j = 0; j < s->nconfigs; j++)
 			if (!find_def(m->p->configs, m->p->nconfigs, s->configs[j].source)) {
 				snprintf(path, sizeof(path), "services.%s.configs", s->name);
-				return at_error(m->err, s->file, s->line, path,
-						"refers to undefined config \"%s\" (declare it "
-						"under the top-level configs:)",
-						s->configs[j].source);
+				return diag_error_at(
+					m->err, s->file, s->line, path,
+					"refers to undefined config \"%s\" (declare it "
+					"under the top-level configs:)",
+					s->configs[j].source);
 			}
 		for (j = 0; j < s->nlinks; j++)
 			if (service_ref(m, s, "links", s->links[j]) < 0)
@@ -1012,7 +982,7 @@ static void hooks_free(struct compose_hooks *h)
 	size_t i;
 
 	for (i = 0; i < h->n; i++) {
-		strv_free(h->items[i].command.argv, h->items[i].command.argc);
+		scalar_strv_free(h->items[i].command.argv, h->items[i].command.argc);
 		free(h->items[i].image);
 		free(h->items[i].user);
 		free(h->items[i].working_dir);
@@ -1042,20 +1012,20 @@ void compose_service_extras_free(struct compose_service *s)
 	free(s->build.dockerfile);
 	free(s->build.target);
 	kv_free(s->build.args, s->build.nargs);
-	strv_free(s->profiles, s->nprofiles);
+	scalar_strv_free(s->profiles, s->nprofiles);
 	free(s->pull_policy);
 	free(s->platform);
-	strv_free(s->cap_add, s->ncap_add);
-	strv_free(s->cap_drop, s->ncap_drop);
+	scalar_strv_free(s->cap_add, s->ncap_add);
+	scalar_strv_free(s->cap_drop, s->ncap_drop);
 	kv_free(s->sysctls, s->nsysctls);
-	strv_free(s->security_opt, s->nsecurity_opt);
-	strv_free(s->tmpfs, s->ntmpfs);
+	scalar_strv_free(s->security_opt, s->nsecurity_opt);
+	scalar_strv_free(s->tmpfs, s->ntmpfs);
 	file_refs_free(s->secrets, s->nsecrets);
 	file_refs_free(s->configs, s->nconfigs);
-	strv_free(s->links, s->nlinks);
-	strv_free(s->dns, s->ndns);
-	strv_free(s->dns_search, s->ndns_search);
-	strv_free(s->dns_opt, s->ndns_opt);
+	scalar_strv_free(s->links, s->nlinks);
+	scalar_strv_free(s->dns, s->ndns);
+	scalar_strv_free(s->dns_search, s->ndns_search);
+	scalar_strv_free(s->dns_opt, s->ndns_opt);
 	free(s->stop_signal);
 	for (i = 0; i < s->nulimits; i++)
 		free(s->ulimits[i].name);
@@ -1069,7 +1039,7 @@ void compose_service_extras_free(struct compose_service *s)
 		free(s->devices[i].permissions);
 	}
 	free(s->devices);
-	strv_free(s->group_add, s->ngroup_add);
+	scalar_strv_free(s->group_add, s->ngroup_add);
 	free(s->domainname);
 	free(s->mac_address);
 	free(s->pid);
