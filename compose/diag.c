@@ -62,10 +62,10 @@ void compose_diags_release(struct compose_diags *d)
 }
 
 static int diag_verror(struct error *err, const char *file, int line, const char *path,
-		     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+		       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
 static int diag_verror(struct error *err, const char *file, int line, const char *path,
-		     const char *fmt, va_list ap)
+		       const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *msg = NULL;
 	char where[ERROR_MSG_MAX / 2];
@@ -82,7 +82,8 @@ static int diag_verror(struct error *err, const char *file, int line, const char
 	return error_set(err, ERR_COMPOSE, "%s: %s", where, msg);
 }
 
-int diag_error_at(struct error *err, const char *file, int line, const char *path, const char *fmt, ...)
+int diag_error_at(struct error *err, const char *file, int line, const char *path, const char *fmt,
+		  ...)
 {
 	va_list ap;
 	int ret;

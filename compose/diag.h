@@ -19,8 +19,8 @@ void diag_add(struct compose_diags *d, const char *file, int line, const char *f
 int diag_error(struct error *err, const struct cnode *n, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* The same at a file and line. */
-int diag_error_at(struct error *err, const char *file, int line, const char *path,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int diag_error_at(struct error *err, const char *file, int line, const char *path, const char *fmt,
+		  ...) __attribute__((format(printf, 5, 6)));
 #if defined(__clang_analyzer__) && !defined(COMPOSE_DIAG_DEFINE)
 /* always -1: the analyzer does not look into diag.c (common/error.h) */
 #define diag_error(...)	   (diag_error(__VA_ARGS__), -1)

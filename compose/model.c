@@ -160,9 +160,9 @@ static int project_name(struct mb *m, const struct cnode *root,
 
 /* ---- top-level networks and volumes ---- */
 
-static int resource(struct mb *m, const char *section, const struct centry *e,
-		    struct compose_resource *r)
+static int resource(struct mb *m, const char *section, const struct centry *e, void *item)
 {
+	struct compose_resource *r = item;
 	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX], name_path[COMPOSE_PATH_MAX];
 	const struct cnode *v = e->val;
 	const struct cnode *ext, *name_node = NULL;
@@ -240,25 +240,15 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 	return 0;
 }
 
+/* networks: or volumes:; the spare item is room for an implicit default */
 static int resources(struct mb *m, const struct cnode *root, const char *section,
 		     struct compose_resource **out, size_t *nout)
 {
-	const struct cnode *sec = cnode_get(root, section);
-	size_t i;
+	void *items = *out;
+	int ret = want_defs(m, root, section, sizeof(**out), resource, &items, nout);
 
-	if (!sec || sec->kind == CN_NULL)
-		return 0;
-	if (want_map(m, sec, section) < 0)
-		return -1;
-	*out = calloc(sec->n + 1, sizeof(**out)); /* +1: room for an implicit default */
-	if (!*out)
-		return oom(m);
-	for (i = 0; i < sec->n; i++) {
-		(*nout)++;
-		if (resource(m, section, &sec->items[i], &(*out)[i]) < 0)
-			return -1;
-	}
-	return 0;
+	*out = items;
+	return ret;
 }
 
 /* ---- service parts ---- */

@@ -687,9 +687,9 @@ int compose_service_extras(struct mb *m, struct compose_service *s, const struct
 
 /* ---- top-level secrets and configs ---- */
 
-static int file_def(struct mb *m, const char *section, const struct centry *e,
-		    struct compose_file_def *d)
+static int file_def(struct mb *m, const char *section, const struct centry *e, void *item)
 {
+	struct compose_file_def *d = item;
 	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX];
 	const struct cnode *v = e->val, *ext;
 	_cleanup_free_ char *file = NULL;
@@ -775,24 +775,13 @@ static int cmp_file_def(const void *a, const void *b)
 int compose_file_defs(struct mb *m, const struct cnode *root, const char *section,
 		      struct compose_file_def **out, size_t *nout)
 {
-	const struct cnode *sec = cnode_get(root, section);
-	size_t i;
+	void *items = *out;
+	int ret = want_defs(m, root, section, sizeof(**out), file_def, &items, nout);
 
-	if (!sec || sec->kind == CN_NULL)
-		return 0;
-	if (want_map(m, sec, section) < 0)
-		return -1;
-	*out = calloc(sec->n + 1, sizeof(**out));
-	if (!*out)
-		return want_oom(m);
-	for (i = 0; i < sec->n; i++) {
-		(*nout)++;
-		if (file_def(m, section, &sec->items[i], &(*out)[i]) < 0)
-			return -1;
-	}
-	if (*nout)
+	*out = items;
+	if (ret == 0 && *nout)
 		qsort(*out, *nout, sizeof(**out), cmp_file_def);
-	return 0;
+	return ret;
 }
 
 /* ---- networks ---- */

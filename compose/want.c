@@ -14,7 +14,6 @@ int want_oom(struct mb *m)
 	return error_set(m->err, ERR_SYSTEM, "out of memory");
 }
 
-
 int want_string(struct mb *m, const struct cnode *n, const char *path, char **out)
 {
 	*out = NULL;
@@ -184,6 +183,27 @@ int want_strv(struct mb *m, const struct cnode *n, const char *path, bool one_ok
 		if (!(*out)[i])
 			return want_oom(m);
 		(*nout)++;
+	}
+	return 0;
+}
+
+int want_defs(struct mb *m, const struct cnode *root, const char *section, size_t size,
+	      want_def_fn one, void **out, size_t *nout)
+{
+	const struct cnode *sec = cnode_get(root, section);
+	size_t i;
+
+	if (!sec || sec->kind == CN_NULL)
+		return 0;
+	if (want_map(m, sec, section) < 0)
+		return -1;
+	*out = calloc(sec->n + 1, size);
+	if (!*out)
+		return want_oom(m);
+	for (i = 0; i < sec->n; i++) {
+		(*nout)++;
+		if (one(m, section, &sec->items[i], (char *)*out + i * size) < 0)
+			return -1;
 	}
 	return 0;
 }

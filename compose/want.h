@@ -40,4 +40,15 @@ int want_labels(struct mb *m, const struct cnode *n, const char *path, struct co
 int want_strv(struct mb *m, const struct cnode *n, const char *path, bool one_ok, char ***out,
 	      size_t *nout);
 
+/*
+ * A top-level section of named definitions (networks:, volumes:, secrets:,
+ * configs:): absent or null is nothing; else a mapping, read into an array of
+ * its entries plus one spare, zeroed (*out, items of size bytes), one() called
+ * on each entry in order.  *nout counts the items one() was called on, so that
+ * the caller frees them all after a failure too.
+ */
+typedef int (*want_def_fn)(struct mb *m, const char *section, const struct centry *e, void *item);
+int want_defs(struct mb *m, const struct cnode *root, const char *section, size_t size,
+	      want_def_fn one, void **out, size_t *nout);
+
 #endif
