@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -566,123 +567,302 @@ static bool valid_profile(const char *p)
 	return true;
 }
 
-int compose_service_extras(struct mb *m, struct compose_service *s, const struct cnode *svc,
+/* ---- the keys beyond the original subset, as a table ---- */
+
+static int key_profiles(struct mb *m, struct compose_service *s, const struct cnode *n,
+			const char *path)
+{
+	size_t i;
+
+	if (want_strv(m, n, path, false, &s->profiles, &s->nprofiles) < 0)
+		return -1;
+	for (i = 0; i < s->nprofiles; i++)
+		if (!valid_profile(s->profiles[i]))
+			return diag_error(m->err, n, path,
+					  "invalid profile name \"%s\": use letters, digits, '.', "
+					  "'_' and '-'",
+					  s->profiles[i]);
+	return 0;
+}
+
+static int key_pull_policy(struct mb *m, struct compose_service *s, const struct cnode *n,
 			   const char *path)
 {
 	static const char *const pull[] = {"always", "never", "missing", "if_not_present",
 					   "build",  "daily", "weekly",	 NULL};
-	static const char *const pid_words[] = {"host", NULL};
-	static const char *const ipc_words[] = {"host", "private", "shareable", "none", NULL};
-	static const char *const userns_words[] = {"host", NULL};
-	char sub[COMPOSE_PATH_MAX];
-	const struct cnode *n;
+
+	if (want_nonempty(m, n, path, &s->pull_policy) < 0)
+		return -1;
+	if (s->pull_policy && !one_of(s->pull_policy, pull) && strncmp(s->pull_policy, "every_", 6))
+		return diag_error(m->err, n, path,
+				  "expected always, never, missing, build, daily, weekly or "
+				  "every_<duration>, got \"%s\"",
+				  s->pull_policy);
+	return 0;
+}
+
+static int key_sysctls(struct mb *m, struct compose_service *s, const struct cnode *n,
+		       const char *path)
+{
 	size_t i;
+
+	if (want_labels(m, n, path, &s->sysctls, &s->nsysctls) < 0)
+		return -1;
+	for (i = 0; i < s->nsysctls; i++)
+		if (!*s->sysctls[i].value)
+			return diag_error(m->err, n, path, "sysctl %s needs a value",
+					  s->sysctls[i].key);
+	return 0;
+}
+
+static int key_tmpfs(struct mb *m, struct compose_service *s, const struct cnode *n,
+		     const char *path)
+{
+	size_t i;
+
+	if (want_strv(m, n, path, true, &s->tmpfs, &s->ntmpfs) < 0)
+		return -1;
+	for (i = 0; i < s->ntmpfs; i++)
+		if (s->tmpfs[i][0] != '/')
+			return diag_error(m->err, n, path,
+					  "\"%s\": a tmpfs needs an absolute container path",
+					  s->tmpfs[i]);
+	return 0;
+}
+
+static int key_secrets(struct mb *m, struct compose_service *s, const struct cnode *n,
+		       const char *path)
+{
+	return file_refs(m, n, path, true, &s->secrets, &s->nsecrets);
+}
+
+static int key_configs(struct mb *m, struct compose_service *s, const struct cnode *n,
+		       const char *path)
+{
+	return file_refs(m, n, path, false, &s->configs, &s->nconfigs);
+}
+
+/* unset: -1 (the engine's default) */
+static int key_init(struct mb *m, struct compose_service *s, const struct cnode *n,
+		    const char *path)
+{
+	bool b = false;
+
+	if (!n || n->kind == CN_NULL)
+		return 0;
+	if (want_bool(m, n, path, &b) < 0)
+		return -1;
+	s->init = b ? 1 : 0;
+	return 0;
+}
+
+static int key_scale(struct mb *m, struct compose_service *s, const struct cnode *n,
+		     const char *path)
+{
 	long scale = 1;
 
+	if (want_int(m, n, path, 0, INT_MAX, &scale) < 0)
+		return -1;
+	if (scale != 1)
+		return diag_error(m->err, n, path,
+				  "scale %ld: this driver runs one container per service; remove "
+				  "it or set 1",
+				  scale);
+	return 0;
+}
+
+static int key_cpuset(struct mb *m, struct compose_service *s, const struct cnode *n,
+		      const char *path)
+{
+	if (want_nonempty(m, n, path, &s->cpuset) < 0)
+		return -1;
+	if (s->cpuset && strspn(s->cpuset, "0123456789,-") != strlen(s->cpuset))
+		return diag_error(m->err, n, path, "expected CPUs like 0-3 or 0,1, got \"%s\"",
+				  s->cpuset);
+	return 0;
+}
+
+static int key_pid(struct mb *m, struct compose_service *s, const struct cnode *n, const char *path)
+{
+	static const char *const words[] = {"host", NULL};
+
+	return want_namespace(m, n, path, words, "a pid mode (host, service:<name>)", &s->pid);
+}
+
+static int key_ipc(struct mb *m, struct compose_service *s, const struct cnode *n, const char *path)
+{
+	static const char *const words[] = {"host", "private", "shareable", "none", NULL};
+
+	return want_namespace(m, n, path, words,
+			      "an ipc mode (host, private, shareable, none, service:<name>)",
+			      &s->ipc);
+}
+
+static int key_userns_mode(struct mb *m, struct compose_service *s, const struct cnode *n,
+			   const char *path)
+{
+	static const char *const words[] = {"host", NULL};
+
+	return want_namespace(m, n, path, words, "a userns mode (host)", &s->userns_mode);
+}
+
+static int key_post_start(struct mb *m, struct compose_service *s, const struct cnode *n,
+			  const char *path)
+{
+	return service_hooks(m, n, path, false, &s->post_start);
+}
+
+static int key_pre_stop(struct mb *m, struct compose_service *s, const struct cnode *n,
+			const char *path)
+{
+	return service_hooks(m, n, path, false, &s->pre_stop);
+}
+
+static int key_pre_start(struct mb *m, struct compose_service *s, const struct cnode *n,
+			 const char *path)
+{
+	return service_hooks(m, n, path, true, &s->pre_start);
+}
+
+/* The field of struct compose_service named f, refused at compile time unless it has type T. */
+#define FIELD(f, T)                                                                                \
+	(offsetof(struct compose_service, f) +                                                     \
+	 0 * sizeof(char[__builtin_types_compatible_p(                                             \
+				 __typeof__(((struct compose_service *)0)->f), T)                  \
+				 ? 1                                                               \
+				 : -1]))
+#define KEY_STRING(k)                                                                              \
+	{                                                                                          \
+#k, SK_STRING, FIELD(k, char *), 0, 0, 0, NULL                                     \
+	}
+#define KEY_BOOL(k)                                                                                \
+	{                                                                                          \
+#k, SK_BOOL, FIELD(k, bool), 0, 0, 0, NULL                                         \
+	}
+#define KEY_STRV(k, kind)                                                                          \
+	{                                                                                          \
+#k, kind, FIELD(k, char **), FIELD(n##k, size_t), 0, 0, NULL                       \
+	}
+#define KEY_I64(k, min, max)                                                                       \
+	{                                                                                          \
+#k, SK_I64, FIELD(k, int64_t), 0, min, max, NULL                                   \
+	}
+#define KEY_BYTES(k, kind)                                                                         \
+	{                                                                                          \
+#k, kind, FIELD(k, int64_t), 0, 0, 0, NULL                                         \
+	}
+#define KEY_CPUS(k)                                                                                \
+	{                                                                                          \
+#k, SK_CPUS, FIELD(k, double), 0, 0, 0, NULL                                       \
+	}
+#define KEY_FN(k, fn)                                                                              \
+	{                                                                                          \
+#k, SK_FN, 0, 0, 0, 0, fn                                                          \
+	}
+
+/* In the order they are read: the first error found is the one reported. */
+static const struct service_key extra_keys[] = {
+	KEY_FN(build, service_build),
+	KEY_FN(profiles, key_profiles),
+	KEY_FN(pull_policy, key_pull_policy),
+	KEY_STRING(platform),
+	KEY_STRV(cap_add, SK_STRV),
+	KEY_STRV(cap_drop, SK_STRV),
+	KEY_FN(sysctls, key_sysctls),
+	KEY_BOOL(read_only),
+	KEY_STRV(security_opt, SK_STRV),
+	KEY_FN(tmpfs, key_tmpfs),
+	KEY_FN(secrets, key_secrets),
+	KEY_FN(configs, key_configs),
+	KEY_STRV(links, SK_STRV),
+	KEY_STRV(dns, SK_STRV_ONE),
+	KEY_STRV(dns_search, SK_STRV_ONE),
+	KEY_STRV(dns_opt, SK_STRV_ONE),
+	KEY_FN(init, key_init),
+	KEY_STRING(stop_signal),
+	KEY_FN(ulimits, service_ulimits),
+	KEY_FN(logging, service_logging),
+	KEY_FN(deploy, service_deploy),
+	KEY_FN(scale, key_scale),
+	KEY_I64(pids_limit, -1, LONG_MAX),
+	KEY_BYTES(mem_limit, SK_BYTES),
+	KEY_BYTES(mem_reservation, SK_BYTES),
+	KEY_BYTES(memswap_limit, SK_BYTES_OR_MINUS_ONE),
+	KEY_CPUS(cpus),
+	KEY_I64(cpu_shares, 0, LONG_MAX),
+	KEY_I64(cpu_quota, -1, LONG_MAX),
+	KEY_I64(cpu_period, 0, LONG_MAX),
+	KEY_FN(cpuset, key_cpuset),
+	KEY_BYTES(shm_size, SK_BYTES),
+	KEY_BOOL(privileged),
+	KEY_FN(devices, service_devices),
+	KEY_STRV(group_add, SK_STRV),
+	KEY_BOOL(stdin_open),
+	KEY_BOOL(tty),
+	KEY_STRING(domainname),
+	KEY_STRING(mac_address),
+	KEY_BOOL(oom_kill_disable),
+	KEY_I64(oom_score_adj, -1000, 1000),
+	KEY_FN(pid, key_pid),
+	KEY_FN(ipc, key_ipc),
+	KEY_FN(userns_mode, key_userns_mode),
+	KEY_FN(post_start, key_post_start),
+	KEY_FN(pre_stop, key_pre_stop),
+	KEY_FN(pre_start, key_pre_start),
+};
+
+/* One key of a service, read by its kind into its field. */
+static int service_key(struct mb *m, struct compose_service *s, const struct service_key *k,
+		       const struct cnode *n, const char *path)
+{
+	char *field = (char *)s + k->off;
+	size_t *count = (size_t *)((char *)s + k->count_off);
+
+	switch (k->kind) {
+	case SK_STRING:
+		return want_nonempty(m, n, path, (char **)field);
+	case SK_BOOL:
+		return want_bool(m, n, path, (bool *)field);
+	case SK_STRV:
+	case SK_STRV_ONE:
+		return want_strv(m, n, path, k->kind == SK_STRV_ONE, (char ***)field, count);
+	case SK_I64:
+		return want_i64(m, n, path, k->min, k->max, (int64_t *)field);
+	case SK_BYTES:
+	case SK_BYTES_OR_MINUS_ONE:
+		return want_bytes(m, n, path, k->kind == SK_BYTES_OR_MINUS_ONE, (int64_t *)field);
+	case SK_CPUS:
+		return want_cpus(m, n, path, (double *)field);
+	case SK_FN:
+		return k->fn(m, s, n, path);
+	}
+	return 0;
+}
+
+int compose_service_keys(struct mb *m, struct compose_service *s, const struct cnode *svc,
+			 const char *path, const struct service_key *keys, size_t nkeys)
+{
+	char sub[COMPOSE_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < nkeys; i++) {
+		path_key(sub, sizeof(sub), path, keys[i].key);
+		if (service_key(m, s, &keys[i], cnode_get(svc, keys[i].key), sub) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int compose_service_extras(struct mb *m, struct compose_service *s, const struct cnode *svc,
+			   const char *path)
+{
 	s->init = -1;
 	s->limits.memory = s->limits.pids = COMPOSE_UNSET;
 	s->reservations.memory = s->reservations.pids = COMPOSE_UNSET;
 	s->pids_limit = s->mem_limit = s->mem_reservation = s->memswap_limit = COMPOSE_UNSET;
 	s->cpu_shares = s->cpu_quota = s->cpu_period = s->shm_size = COMPOSE_UNSET;
 	s->oom_score_adj = COMPOSE_UNSET;
-
-#define STEP(key, call)                                                                            \
-	do {                                                                                       \
-		path_key(sub, sizeof(sub), path, key);                                             \
-		n = cnode_get(svc, key);                                                           \
-		if ((call) < 0)                                                                    \
-			return -1;                                                                 \
-	} while (0)
-
-	STEP("build", service_build(m, s, n, sub));
-	STEP("profiles", want_strv(m, n, sub, false, &s->profiles, &s->nprofiles));
-	for (i = 0; i < s->nprofiles; i++)
-		if (!valid_profile(s->profiles[i]))
-			return diag_error(m->err, n, sub,
-					  "invalid profile name \"%s\": use letters, digits, '.', "
-					  "'_' and '-'",
-					  s->profiles[i]);
-	STEP("pull_policy", want_nonempty(m, n, sub, &s->pull_policy));
-	if (s->pull_policy && !one_of(s->pull_policy, pull) && strncmp(s->pull_policy, "every_", 6))
-		return diag_error(m->err, n, sub,
-				  "expected always, never, missing, build, daily, weekly or "
-				  "every_<duration>, got \"%s\"",
-				  s->pull_policy);
-	STEP("platform", want_nonempty(m, n, sub, &s->platform));
-	STEP("cap_add", want_strv(m, n, sub, false, &s->cap_add, &s->ncap_add));
-	STEP("cap_drop", want_strv(m, n, sub, false, &s->cap_drop, &s->ncap_drop));
-	STEP("sysctls", want_labels(m, n, sub, &s->sysctls, &s->nsysctls));
-	for (i = 0; i < s->nsysctls; i++)
-		if (!*s->sysctls[i].value)
-			return diag_error(m->err, n, sub, "sysctl %s needs a value",
-					  s->sysctls[i].key);
-	STEP("read_only", want_bool(m, n, sub, &s->read_only));
-	STEP("security_opt", want_strv(m, n, sub, false, &s->security_opt, &s->nsecurity_opt));
-	STEP("tmpfs", want_strv(m, n, sub, true, &s->tmpfs, &s->ntmpfs));
-	for (i = 0; i < s->ntmpfs; i++)
-		if (s->tmpfs[i][0] != '/')
-			return diag_error(m->err, n, sub,
-					  "\"%s\": a tmpfs needs an absolute container path",
-					  s->tmpfs[i]);
-	STEP("secrets", file_refs(m, n, sub, true, &s->secrets, &s->nsecrets));
-	STEP("configs", file_refs(m, n, sub, false, &s->configs, &s->nconfigs));
-	STEP("links", want_strv(m, n, sub, false, &s->links, &s->nlinks));
-	STEP("dns", want_strv(m, n, sub, true, &s->dns, &s->ndns));
-	STEP("dns_search", want_strv(m, n, sub, true, &s->dns_search, &s->ndns_search));
-	STEP("dns_opt", want_strv(m, n, sub, true, &s->dns_opt, &s->ndns_opt));
-	path_key(sub, sizeof(sub), path, "init");
-	n = cnode_get(svc, "init");
-	if (n && n->kind != CN_NULL) {
-		bool b = false;
-
-		if (want_bool(m, n, sub, &b) < 0)
-			return -1;
-		s->init = b ? 1 : 0;
-	}
-	STEP("stop_signal", want_nonempty(m, n, sub, &s->stop_signal));
-	STEP("ulimits", service_ulimits(m, s, n, sub));
-	STEP("logging", service_logging(m, s, n, sub));
-	STEP("deploy", service_deploy(m, s, n, sub));
-	STEP("scale", want_int(m, n, sub, 0, INT_MAX, &scale));
-	if (scale != 1)
-		return diag_error(m->err, n, sub,
-				  "scale %ld: this driver runs one container per service; remove "
-				  "it or set 1",
-				  scale);
-	STEP("pids_limit", want_i64(m, n, sub, -1, LONG_MAX, &s->pids_limit));
-	STEP("mem_limit", want_bytes(m, n, sub, false, &s->mem_limit));
-	STEP("mem_reservation", want_bytes(m, n, sub, false, &s->mem_reservation));
-	STEP("memswap_limit", want_bytes(m, n, sub, true, &s->memswap_limit));
-	STEP("cpus", want_cpus(m, n, sub, &s->cpus));
-	STEP("cpu_shares", want_i64(m, n, sub, 0, LONG_MAX, &s->cpu_shares));
-	STEP("cpu_quota", want_i64(m, n, sub, -1, LONG_MAX, &s->cpu_quota));
-	STEP("cpu_period", want_i64(m, n, sub, 0, LONG_MAX, &s->cpu_period));
-	STEP("cpuset", want_nonempty(m, n, sub, &s->cpuset));
-	if (s->cpuset && strspn(s->cpuset, "0123456789,-") != strlen(s->cpuset))
-		return diag_error(m->err, n, sub, "expected CPUs like 0-3 or 0,1, got \"%s\"",
-				  s->cpuset);
-	STEP("shm_size", want_bytes(m, n, sub, false, &s->shm_size));
-	STEP("privileged", want_bool(m, n, sub, &s->privileged));
-	STEP("devices", service_devices(m, s, n, sub));
-	STEP("group_add", want_strv(m, n, sub, false, &s->group_add, &s->ngroup_add));
-	STEP("stdin_open", want_bool(m, n, sub, &s->stdin_open));
-	STEP("tty", want_bool(m, n, sub, &s->tty));
-	STEP("domainname", want_nonempty(m, n, sub, &s->domainname));
-	STEP("mac_address", want_nonempty(m, n, sub, &s->mac_address));
-	STEP("oom_kill_disable", want_bool(m, n, sub, &s->oom_kill_disable));
-	STEP("oom_score_adj", want_i64(m, n, sub, -1000, 1000, &s->oom_score_adj));
-	STEP("pid",
-	     want_namespace(m, n, sub, pid_words, "a pid mode (host, service:<name>)", &s->pid));
-	STEP("ipc", want_namespace(m, n, sub, ipc_words,
-				   "an ipc mode (host, private, shareable, none, service:<name>)",
-				   &s->ipc));
-	STEP("userns_mode",
-	     want_namespace(m, n, sub, userns_words, "a userns mode (host)", &s->userns_mode));
-	STEP("post_start", service_hooks(m, n, sub, false, &s->post_start));
-	STEP("pre_stop", service_hooks(m, n, sub, false, &s->pre_stop));
-	STEP("pre_start", service_hooks(m, n, sub, true, &s->pre_start));
-#undef STEP
-	return 0;
+	return compose_service_keys(m, s, svc, path, extra_keys, ARRAY_SIZE(extra_keys));
 }
 
 /* ---- top-level secrets and configs ---- */
