@@ -540,18 +540,19 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 	return 0;
 }
 
-static int service_environment(struct mb *m, struct compose_service *s, const struct cnode *svc,
-			       const char *svc_path)
+static int key_env_file(struct mb *m, struct compose_service *s, const struct cnode *n,
+			const char *path)
 {
-	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX];
-	const struct cnode *n;
+	return env_files(m, s, n, path, NULL, NULL);
+}
+
+/* after env_file: (key_env_file), whose variables environment: overrides */
+static int key_environment(struct mb *m, struct compose_service *s, const struct cnode *n,
+			   const char *path)
+{
+	char sub[COMPOSE_PATH_MAX];
 	size_t i;
 
-	path_key(path, sizeof(path), svc_path, "env_file");
-	if (env_files(m, s, cnode_get(svc, "env_file"), path, NULL, NULL) < 0)
-		return -1;
-	n = cnode_get(svc, "environment");
-	path_key(path, sizeof(path), svc_path, "environment");
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_MAP)
@@ -1195,6 +1196,77 @@ static int service_extra_hosts(struct mb *m, struct compose_service *s, const st
 	return 0;
 }
 
+/* network_mode:, else networks: (the two exclude each other) */
+static int key_network_mode(struct mb *m, struct compose_service *s, const struct cnode *svc,
+			    const char *path)
+{
+	char sub[COMPOSE_PATH_MAX];
+
+	path_key(sub, sizeof(sub), path, "network_mode");
+	if (want_nonempty(m, cnode_get(svc, "network_mode"), sub, &s->network_mode) < 0)
+		return -1;
+	if (s->network_mode) {
+		const char *nm = s->network_mode;
+		const struct cnode *nets = cnode_get(svc, "networks");
+
+		if (strcmp(nm, "host") && strcmp(nm, "none") && strcmp(nm, "bridge") &&
+		    !((!strncmp(nm, "service:", 8) && nm[8]) ||
+		      (!strncmp(nm, "container:", 10) && nm[10])))
+			return diag_error(m->err, cnode_get(svc, "network_mode"), sub,
+					  "\"%s\" is not a network mode: use host, none, bridge, "
+					  "service:<name> or container:<name>",
+					  nm);
+		if (nets && nets->kind != CN_NULL)
+			return diag_error(m->err, nets, sub,
+					  "network_mode and networks cannot both be set");
+	} else {
+		path_key(sub, sizeof(sub), path, "networks");
+		if (service_networks(m, s, cnode_get(svc, "networks"), sub) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int key_working_dir(struct mb *m, struct compose_service *s, const struct cnode *n,
+			   const char *path)
+{
+	if (want_nonempty(m, n, path, &s->working_dir) < 0)
+		return -1;
+	if (s->working_dir && s->working_dir[0] != '/')
+		return diag_error(m->err, n, path, "\"%s\" must be an absolute path",
+				  s->working_dir);
+	return 0;
+}
+
+/* label_file: first, in order; labels: wins over them */
+static int key_label_file(struct mb *m, struct compose_service *s, const struct cnode *n,
+			  const char *path)
+{
+	return env_files(m, s, n, path, &s->labels, &s->nlabels);
+}
+
+/* The keys after image: and container_name:, in the order they are read. */
+static const struct service_key service_keys[] = {
+	KEY_ARGV(command),
+	KEY_ARGV(entrypoint),
+	KEY_FN(env_file, key_env_file),
+	KEY_FN(environment, key_environment),
+	KEY_FN(ports, service_ports),
+	KEY_FN(expose, service_expose),
+	KEY_SERVICE(network_mode, key_network_mode),
+	KEY_FN(volumes, service_volumes),
+	KEY_FN(depends_on, service_depends),
+	KEY_FN(healthcheck, service_healthcheck),
+	KEY_FN(restart, service_restart),
+	KEY_FN(label_file, key_label_file),
+	KEY_LABELS(labels),
+	KEY_STRING(user),
+	KEY_FN(working_dir, key_working_dir),
+	KEY_STRING(hostname),
+	KEY_FN(extra_hosts, service_extra_hosts),
+	KEY_DURATION(stop_grace_period, stop_grace_period_ms),
+};
+
 static int service(struct mb *m, const struct centry *e, struct compose_service *s)
 {
 	const struct cnode *svc = e->val;
@@ -1246,79 +1318,7 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 		return oom(m);
 	}
 
-	path_key(sub, sizeof(sub), path, "command");
-	if (want_argv(m, cnode_get(svc, "command"), sub, &s->command) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "entrypoint");
-	if (want_argv(m, cnode_get(svc, "entrypoint"), sub, &s->entrypoint) < 0)
-		return -1;
-	if (service_environment(m, s, svc, path) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "ports");
-	if (service_ports(m, s, cnode_get(svc, "ports"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "expose");
-	if (service_expose(m, s, cnode_get(svc, "expose"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "network_mode");
-	if (want_nonempty(m, cnode_get(svc, "network_mode"), sub, &s->network_mode) < 0)
-		return -1;
-	if (s->network_mode) {
-		const char *nm = s->network_mode;
-		const struct cnode *nets = cnode_get(svc, "networks");
-
-		if (strcmp(nm, "host") && strcmp(nm, "none") && strcmp(nm, "bridge") &&
-		    !((!strncmp(nm, "service:", 8) && nm[8]) ||
-		      (!strncmp(nm, "container:", 10) && nm[10])))
-			return diag_error(m->err, cnode_get(svc, "network_mode"), sub,
-					  "\"%s\" is not a network mode: use host, none, bridge, "
-					  "service:<name> or container:<name>",
-					  nm);
-		if (nets && nets->kind != CN_NULL)
-			return diag_error(m->err, nets, sub,
-					  "network_mode and networks cannot both be set");
-	} else {
-		path_key(sub, sizeof(sub), path, "networks");
-		if (service_networks(m, s, cnode_get(svc, "networks"), sub) < 0)
-			return -1;
-	}
-	path_key(sub, sizeof(sub), path, "volumes");
-	if (service_volumes(m, s, cnode_get(svc, "volumes"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "depends_on");
-	if (service_depends(m, s, cnode_get(svc, "depends_on"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "healthcheck");
-	if (service_healthcheck(m, s, cnode_get(svc, "healthcheck"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "restart");
-	if (service_restart(m, s, cnode_get(svc, "restart"), sub) < 0)
-		return -1;
-	/* label_file: first, in order; labels: wins over them */
-	path_key(sub, sizeof(sub), path, "label_file");
-	if (env_files(m, s, cnode_get(svc, "label_file"), sub, &s->labels, &s->nlabels) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "labels");
-	if (want_labels(m, cnode_get(svc, "labels"), sub, &s->labels, &s->nlabels) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "user");
-	if (want_nonempty(m, cnode_get(svc, "user"), sub, &s->user) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "working_dir");
-	if (want_nonempty(m, cnode_get(svc, "working_dir"), sub, &s->working_dir) < 0)
-		return -1;
-	if (s->working_dir && s->working_dir[0] != '/')
-		return diag_error(m->err, cnode_get(svc, "working_dir"), sub,
-				  "\"%s\" must be an absolute path", s->working_dir);
-	path_key(sub, sizeof(sub), path, "hostname");
-	if (want_nonempty(m, cnode_get(svc, "hostname"), sub, &s->hostname) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "extra_hosts");
-	if (service_extra_hosts(m, s, cnode_get(svc, "extra_hosts"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "stop_grace_period");
-	if (want_duration(m, cnode_get(svc, "stop_grace_period"), sub, &s->stop_grace_period_ms) <
-	    0)
+	if (compose_service_keys(m, s, svc, path, service_keys, ARRAY_SIZE(service_keys)) < 0)
 		return -1;
 	return compose_service_extras(m, s, svc, path);
 }

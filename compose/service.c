@@ -724,42 +724,6 @@ static int key_pre_start(struct mb *m, struct compose_service *s, const struct c
 	return service_hooks(m, n, path, true, &s->pre_start);
 }
 
-/* The field of struct compose_service named f, refused at compile time unless it has type T. */
-#define FIELD(f, T)                                                                                \
-	(offsetof(struct compose_service, f) +                                                     \
-	 0 * sizeof(char[__builtin_types_compatible_p(                                             \
-				 __typeof__(((struct compose_service *)0)->f), T)                  \
-				 ? 1                                                               \
-				 : -1]))
-#define KEY_STRING(k)                                                                              \
-	{                                                                                          \
-#k, SK_STRING, FIELD(k, char *), 0, 0, 0, NULL                                     \
-	}
-#define KEY_BOOL(k)                                                                                \
-	{                                                                                          \
-#k, SK_BOOL, FIELD(k, bool), 0, 0, 0, NULL                                         \
-	}
-#define KEY_STRV(k, kind)                                                                          \
-	{                                                                                          \
-#k, kind, FIELD(k, char **), FIELD(n##k, size_t), 0, 0, NULL                       \
-	}
-#define KEY_I64(k, min, max)                                                                       \
-	{                                                                                          \
-#k, SK_I64, FIELD(k, int64_t), 0, min, max, NULL                                   \
-	}
-#define KEY_BYTES(k, kind)                                                                         \
-	{                                                                                          \
-#k, kind, FIELD(k, int64_t), 0, 0, 0, NULL                                         \
-	}
-#define KEY_CPUS(k)                                                                                \
-	{                                                                                          \
-#k, SK_CPUS, FIELD(k, double), 0, 0, 0, NULL                                       \
-	}
-#define KEY_FN(k, fn)                                                                              \
-	{                                                                                          \
-#k, SK_FN, 0, 0, 0, 0, fn                                                          \
-	}
-
 /* In the order they are read: the first error found is the one reported. */
 static const struct service_key extra_keys[] = {
 	KEY_FN(build, service_build),
@@ -813,11 +777,14 @@ static const struct service_key extra_keys[] = {
 
 /* One key of a service, read by its kind into its field. */
 static int service_key(struct mb *m, struct compose_service *s, const struct service_key *k,
-		       const struct cnode *n, const char *path)
+		       const struct cnode *svc, const char *svc_path)
 {
+	char path[COMPOSE_PATH_MAX];
+	const struct cnode *n = cnode_get(svc, k->key);
 	char *field = (char *)s + k->off;
 	size_t *count = (size_t *)((char *)s + k->count_off);
 
+	path_key(path, sizeof(path), svc_path, k->key);
 	switch (k->kind) {
 	case SK_STRING:
 		return want_nonempty(m, n, path, (char **)field);
@@ -833,8 +800,16 @@ static int service_key(struct mb *m, struct compose_service *s, const struct ser
 		return want_bytes(m, n, path, k->kind == SK_BYTES_OR_MINUS_ONE, (int64_t *)field);
 	case SK_CPUS:
 		return want_cpus(m, n, path, (double *)field);
+	case SK_DURATION:
+		return want_duration(m, n, path, (int64_t *)field);
+	case SK_ARGV:
+		return want_argv(m, n, path, (struct compose_argv *)field);
+	case SK_LABELS:
+		return want_labels(m, n, path, (struct compose_kv **)field, count);
 	case SK_FN:
 		return k->fn(m, s, n, path);
+	case SK_SERVICE:
+		return k->service_fn(m, s, svc, svc_path);
 	}
 	return 0;
 }
@@ -842,14 +817,11 @@ static int service_key(struct mb *m, struct compose_service *s, const struct ser
 int compose_service_keys(struct mb *m, struct compose_service *s, const struct cnode *svc,
 			 const char *path, const struct service_key *keys, size_t nkeys)
 {
-	char sub[COMPOSE_PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < nkeys; i++) {
-		path_key(sub, sizeof(sub), path, keys[i].key);
-		if (service_key(m, s, &keys[i], cnode_get(svc, keys[i].key), sub) < 0)
+	for (i = 0; i < nkeys; i++)
+		if (service_key(m, s, &keys[i], svc, path) < 0)
 			return -1;
-	}
 	return 0;
 }
 
