@@ -411,6 +411,13 @@ fail:
 			TRY(set(o, key, strv(v, n)));                                              \
 	} while (0)
 
+/*
+ * One service as `compose config` prints it: every key the model carries, in
+ * alphabetical order, Compose's long syntax with the defaults filled in.  Long
+ * because it is one flat list of keys (each a line or a short block), not
+ * logic; splitting it by key would only scatter the order.  NULL when out of
+ * memory.
+ */
 static json_object *service(const struct compose_service *s)
 {
 	json_object *o = json_object_new_object(), *sub;

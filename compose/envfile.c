@@ -98,6 +98,14 @@ static int quoted_value(const char **pp, char quote, struct buf *out, int *line)
 	return 0;
 }
 
+/*
+ * The dotenv format above, one pass over text: a line (or a quoted value
+ * spanning lines) at a time, blanks and comments skipped, "export " dropped,
+ * the key checked, the value unquoted and interpolated by its quoting, and
+ * set in *kv, where later keys see it.  Counts text against the expanded
+ * document's budget first.  One loop with the quoting cases inline, as the
+ * format reads: a line's state (quote, escapes, comment) is local to it.
+ */
 int compose_envfile_parse(struct compose_ctx *ctx, const char *path, const char *text,
 			  struct compose_kv **kv, size_t *n, struct error *err)
 {

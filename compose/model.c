@@ -839,6 +839,12 @@ static int mount_short(struct mb *m, struct compose_service *s, const struct cno
 	return mount_common(m, s, mt, it, path);
 }
 
+/*
+ * One volumes: entry in the long syntax: type (bind, volume or tmpfs), source
+ * and target, read_only, then the options of each type (bind:, volume:,
+ * tmpfs:), each checked against the type it belongs to; the source resolved
+ * and checked by mount_common().  A list of keys, each a few lines.
+ */
 static int mount_long(struct mb *m, struct compose_service *s, const struct cnode *it,
 		      const char *path)
 {
@@ -1464,6 +1470,13 @@ int compose_project_start_order(const struct compose_project *p, size_t *order, 
 
 /* ---- entry ---- */
 
+/*
+ * The merged tree -> *out: the project's name, the top-level networks,
+ * volumes, secrets and configs, the services left out by profiles, then each
+ * service; everything sorted by name; then the checks across services
+ * (depends_on, references to networks, volumes, secrets and configs) and the
+ * start order, which refuses a dependency cycle.  On failure nothing is left.
+ */
 int compose_model_build(struct compose_ctx *ctx, struct cnode *root,
 			const struct compose_load_opts *opts, struct compose_project **out,
 			struct error *err)

@@ -507,6 +507,13 @@ static int syntax_error(struct loader *ld, struct fy_diag *diag, struct error *e
 	return diag_error_at(err, ld->file, 0, NULL, "YAML syntax error");
 }
 
+/*
+ * text -> *out through libfyaml: a parser that collects its errors (the first
+ * becomes "YAML syntax error: ... (column N)" at its line), exactly one
+ * document (a second is refused), converted by convert(); an empty document,
+ * or one of just null, is an empty mapping, any other non-mapping refused.
+ * The libfyaml objects are freed at one exit.
+ */
 static int load_tree(struct loader *ld, const char *text, size_t len, struct cnode **out,
 		     struct error *err)
 {
