@@ -781,31 +781,32 @@ static int service_key(struct mb *m, struct compose_service *s, const struct ser
 {
 	char path[COMPOSE_PATH_MAX];
 	const struct cnode *n = cnode_get(svc, k->key);
-	char *field = (char *)s + k->off;
-	size_t *count = (size_t *)((char *)s + k->count_off);
+	/* the field and its count, of the type the kind names (FIELD() checked it) */
+	void *field = (char *)s + k->off;
+	size_t *count = (void *)((char *)s + k->count_off);
 
 	path_key(path, sizeof(path), svc_path, k->key);
 	switch (k->kind) {
 	case SK_STRING:
-		return want_nonempty(m, n, path, (char **)field);
+		return want_nonempty(m, n, path, field);
 	case SK_BOOL:
-		return want_bool(m, n, path, (bool *)field);
+		return want_bool(m, n, path, field);
 	case SK_STRV:
 	case SK_STRV_ONE:
-		return want_strv(m, n, path, k->kind == SK_STRV_ONE, (char ***)field, count);
+		return want_strv(m, n, path, k->kind == SK_STRV_ONE, field, count);
 	case SK_I64:
-		return want_i64(m, n, path, k->min, k->max, (int64_t *)field);
+		return want_i64(m, n, path, k->min, k->max, field);
 	case SK_BYTES:
 	case SK_BYTES_OR_MINUS_ONE:
-		return want_bytes(m, n, path, k->kind == SK_BYTES_OR_MINUS_ONE, (int64_t *)field);
+		return want_bytes(m, n, path, k->kind == SK_BYTES_OR_MINUS_ONE, field);
 	case SK_CPUS:
-		return want_cpus(m, n, path, (double *)field);
+		return want_cpus(m, n, path, field);
 	case SK_DURATION:
-		return want_duration(m, n, path, (int64_t *)field);
+		return want_duration(m, n, path, field);
 	case SK_ARGV:
-		return want_argv(m, n, path, (struct compose_argv *)field);
+		return want_argv(m, n, path, field);
 	case SK_LABELS:
-		return want_labels(m, n, path, (struct compose_kv **)field, count);
+		return want_labels(m, n, path, field, count);
 	case SK_FN:
 		return k->fn(m, s, n, path);
 	case SK_SERVICE:
