@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The model builder's typed readers: each value checked, each failure file:line. */
+#define COMPOSE_WANT_DEFINE /* want_oom itself */
 #include "compose/want.h"
 
 #include <stdlib.h>
