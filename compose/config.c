@@ -7,7 +7,7 @@
  * same JSON document: block style, two spaces, strings quoted (JSON-style
  * double quotes, valid YAML) whenever YAML would read them as something else.
  */
-#include "compose/internal.h"
+#include "compose/compose.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -411,6 +411,13 @@ fail:
 			TRY(set(o, key, strv(v, n)));                                              \
 	} while (0)
 
+/*
+ * One service as `compose config` prints it: every key the model carries, in
+ * alphabetical order, Compose's long syntax with the defaults filled in.  Long
+ * because it is one flat list of keys (each a line or a short block), not
+ * logic; splitting it by key would only scatter the order.  NULL when out of
+ * memory.
+ */
 static json_object *service(const struct compose_service *s)
 {
 	json_object *o = json_object_new_object(), *sub;

@@ -12,13 +12,18 @@
  * Unquoted and double-quoted values are interpolated; a variable resolves to
  * a key set earlier in the same file first, then to the caller's variables.
  */
-#include "compose/internal.h"
+#include "compose/envfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "compose/ctx.h"
+#include "compose/diag.h"
+#include "compose/interp.h"
+#include "compose/kv.h"
+#include "compose/node.h"
 
 struct env_scope {
 	struct compose_ctx *ctx;
@@ -34,33 +39,7 @@ static const char *scope_lookup(const char *name, void *payload)
 	for (i = sc->n; i > 0; i--)
 		if (!strcmp(sc->kv[i - 1].key, name))
 			return sc->kv[i - 1].value;
-	return compose_var(sc->ctx, name);
-}
-
-int kv_set(struct compose_kv **kv, size_t *n, const char *key, const char *value)
-{
-	char *k, *v = NULL;
-	size_t i;
-
-	if (value && !(v = strdup(value)))
-		return -1;
-	for (i = 0; i < *n; i++) {
-		if (!strcmp((*kv)[i].key, key)) {
-			free((*kv)[i].value);
-			(*kv)[i].value = v;
-			return 0;
-		}
-	}
-	k = strdup(key);
-	if (!k || grow_array((void **)kv, *n, sizeof(**kv)) < 0) {
-		free(k);
-		free(v);
-		return -1;
-	}
-	(*kv)[*n].key = k;
-	(*kv)[*n].value = v;
-	(*n)++;
-	return 0;
+	return ctx_var(sc->ctx, name);
 }
 
 static bool valid_key_char(char c)
@@ -71,7 +50,7 @@ static bool valid_key_char(char c)
 
 static int env_error(struct error *err, const char *path, int line, const char *what)
 {
-	return at_error(err, path, line, NULL, "env_file: %s", what);
+	return diag_error_at(err, path, line, NULL, "env_file: %s", what);
 }
 
 /* A quoted value starting after the opening quote; *pp ends after the closing quote. */
@@ -119,6 +98,14 @@ static int quoted_value(const char **pp, char quote, struct buf *out, int *line)
 	return 0;
 }
 
+/*
+ * The dotenv format above, one pass over text: a line (or a quoted value
+ * spanning lines) at a time, blanks and comments skipped, "export " dropped,
+ * the key checked, the value unquoted and interpolated by its quoting, and
+ * set in *kv, where later keys see it.  Counts text against the expanded
+ * document's budget first.  One loop with the quoting cases inline, as the
+ * format reads: a line's state (quote, escapes, comment) is local to it.
+ */
 int compose_envfile_parse(struct compose_ctx *ctx, const char *path, const char *text,
 			  struct compose_kv **kv, size_t *n, struct error *err)
 {
@@ -128,8 +115,8 @@ int compose_envfile_parse(struct compose_ctx *ctx, const char *path, const char 
 	size_t i;
 
 	/* every service reading a 1 MiB env file would hold a copy */
-	if (!compose_budget_add(ctx, strlen(text)))
-		return at_error(
+	if (!ctx_budget_add(ctx, strlen(text)))
+		return diag_error_at(
 			err, path, 0, NULL,
 			"env_file: the stack grows past %u MiB with its env files read (each "
 			"service holds its own copy); use large env files in fewer services",
@@ -234,7 +221,7 @@ int compose_envfile_parse(struct compose_ctx *ctx, const char *path, const char 
 				char msg[ERROR_MSG_MAX];
 
 				snprintf(msg, sizeof(msg), "%s", err->msg);
-				at_error(err, path, start_line, key, "%s", msg);
+				diag_error_at(err, path, start_line, key, "%s", msg);
 				goto out;
 			}
 		} else if (buf_puts(&val, buf_str(&raw)) < 0) {

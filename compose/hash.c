@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Canonical JSON of a service and its SHA-256, for drift detection. */
-#include "compose/internal.h"
+#include "compose/compose.h"
 
 #include <json-c/json.h>
 #include <openssl/evp.h>

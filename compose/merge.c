@@ -14,13 +14,15 @@
  * A null over a mapping keeps the mapping (`networks: [front]` in an override
  * does not drop the aliases the base gave `front`).
  */
-#include "compose/internal.h"
+#include "compose/merge.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "compose/diag.h"
+#include "compose/node.h"
 
 static int oom(struct error *err)
 {
@@ -227,7 +229,7 @@ static int list_to_map(struct cnode *svc, const char *attr, const char *svc_path
 
 		path_index(ipath, sizeof(ipath), path, i);
 		if (item->kind != CN_SCALAR)
-			return node_error(err, item, ipath, "expected a string, got %s",
+			return diag_error(err, item, ipath, "expected a string, got %s",
 					  cnode_kind_name(item));
 		if (form == LF_ASSIGN)
 			sep = strchr(item->str, '=');
@@ -243,7 +245,7 @@ static int list_to_map(struct cnode *svc, const char *attr, const char *svc_path
 				val->flags |= CN_F_QUOTED;
 		} else {
 			if (form == LF_HOSTS)
-				return node_error(err, item, ipath,
+				return diag_error(err, item, ipath,
 						  "expected \"host:ip\" or \"host=ip\", got \"%s\"",
 						  item->str);
 			key = strdup(item->str);
@@ -256,7 +258,7 @@ static int list_to_map(struct cnode *svc, const char *attr, const char *svc_path
 		}
 		if (!*key) {
 			cnode_free(val);
-			return node_error(err, item, ipath, "empty name in \"%s\"", item->str);
+			return diag_error(err, item, ipath, "empty name in \"%s\"", item->str);
 		}
 		if (form == LF_HOSTS && cnode_find(map, key)) {
 			if (add_host_address(cnode_find(map, key), val) < 0)

@@ -4,7 +4,7 @@
  * validation happens here, each failure one ERR_COMPOSE error
  * "file:line: path: what was expected, and what was found".
  */
-#include "compose/internal.h"
+#include "compose/model.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,15 +16,19 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
-
-int mb_oom(struct mb *m)
-{
-	return error_set(m->err, ERR_SYSTEM, "out of memory");
-}
+#include "compose/ctx.h"
+#include "compose/diag.h"
+#include "compose/envfile.h"
+#include "compose/kv.h"
+#include "compose/merge.h"
+#include "compose/node.h"
+#include "compose/scalar.h"
+#include "compose/service.h"
+#include "compose/want.h"
 
 static int oom(struct mb *m)
 {
-	return mb_oom(m);
+	return want_oom(m);
 }
 
 /* ---- names ---- */
@@ -74,177 +78,6 @@ static bool valid_container_name(const char *s)
 	       name_chars(s, true, true, "_.-");
 }
 
-/* ---- typed values ---- */
-
-int want_string(struct mb *m, const struct cnode *n, const char *path, char **out)
-{
-	*out = NULL;
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (n->kind != CN_SCALAR)
-		return node_error(m->err, n, path, "expected a string, got %s", cnode_kind_name(n));
-	*out = strdup(n->str);
-	return *out ? 0 : oom(m);
-}
-
-int want_nonempty(struct mb *m, const struct cnode *n, const char *path, char **out)
-{
-	if (want_string(m, n, path, out) < 0)
-		return -1;
-	if (*out && !**out) {
-		free(*out);
-		*out = NULL;
-		return node_error(m->err, n, path, "must not be empty");
-	}
-	return 0;
-}
-
-int parse_bool_text(const char *s, bool *b)
-{
-	static const char *const yes[] = {"true", "True", "TRUE", "1", "t", "T"};
-	static const char *const no[] = {"false", "False", "FALSE", "0", "f", "F"};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(yes); i++) {
-		if (!strcmp(s, yes[i])) {
-			*b = true;
-			return 0;
-		}
-		if (!strcmp(s, no[i])) {
-			*b = false;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* null keeps the default in *out */
-int want_bool(struct mb *m, const struct cnode *n, const char *path, bool *out)
-{
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (n->kind != CN_SCALAR)
-		return node_error(m->err, n, path, "expected true or false, got %s",
-				  cnode_kind_name(n));
-	if (parse_bool_text(n->str, out) < 0)
-		return node_error(m->err, n, path, "expected true or false, got \"%s\"", n->str);
-	return 0;
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!*s || isspace((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int want_int(struct mb *m, const struct cnode *n, const char *path, long min, long max, long *out)
-{
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (n->kind != CN_SCALAR)
-		return node_error(m->err, n, path, "expected a number, got %s", cnode_kind_name(n));
-	if (parse_long(n->str, min, max, out) < 0)
-		return node_error(m->err, n, path,
-				  "expected a whole number from %ld to %ld, got \"%s\"", min, max,
-				  n->str);
-	return 0;
-}
-
-static int want_duration(struct mb *m, const struct cnode *n, const char *path, int64_t *ms)
-{
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (n->kind != CN_SCALAR)
-		return node_error(m->err, n, path, "expected a duration, got %s",
-				  cnode_kind_name(n));
-	if (parse_duration_ms(n->str, ms) < 0)
-		return node_error(m->err, n, path,
-				  "expected a duration like 1m30s, 10s or 500ms, got \"%s\"",
-				  n->str);
-	return 0;
-}
-
-int want_map(struct mb *m, const struct cnode *n, const char *path)
-{
-	if (n->kind != CN_MAP)
-		return node_error(m->err, n, path, "expected a mapping, got %s",
-				  cnode_kind_name(n));
-	return 0;
-}
-
-int want_argv(struct mb *m, const struct cnode *n, const char *path, struct compose_argv *out)
-{
-	char ipath[COMPOSE_PATH_MAX];
-	size_t i;
-
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (n->kind == CN_SCALAR) {
-		if (shell_split(n->str, &out->argv, &out->argc) < 0)
-			return node_error(m->err, n, path,
-					  "unterminated quote or trailing backslash in \"%s\"",
-					  n->str);
-		out->set = true;
-		return 0;
-	}
-	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a string or a list of strings, got %s",
-				  cnode_kind_name(n));
-	out->argv = calloc(n->n + 1, sizeof(*out->argv));
-	if (!out->argv)
-		return oom(m);
-	out->set = true;
-	for (i = 0; i < n->n; i++) {
-		const struct cnode *it = n->items[i].val;
-
-		if (it->kind != CN_SCALAR) {
-			path_index(ipath, sizeof(ipath), path, i);
-			return node_error(m->err, it, ipath, "expected a string, got %s",
-					  cnode_kind_name(it));
-		}
-		out->argv[i] = strdup(it->str);
-		if (!out->argv[i])
-			return oom(m);
-		out->argc++;
-	}
-	return 0;
-}
-
-/* A mapping of names to scalar values (labels); null values become "". */
-int want_labels(struct mb *m, const struct cnode *n, const char *path, struct compose_kv **kv,
-		size_t *nkv)
-{
-	char sub[COMPOSE_PATH_MAX];
-	size_t i;
-
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (want_map(m, n, path) < 0)
-		return -1;
-	for (i = 0; i < n->n; i++) {
-		const struct cnode *v = n->items[i].val;
-
-		path_key(sub, sizeof(sub), path, n->items[i].key);
-		if (!*n->items[i].key)
-			return node_error(m->err, v, path, "empty label name");
-		if (v->kind != CN_SCALAR && v->kind != CN_NULL)
-			return node_error(m->err, v, sub, "expected a string, got %s",
-					  cnode_kind_name(v));
-		if (kv_set(kv, nkv, n->items[i].key, v->kind == CN_SCALAR ? v->str : "") < 0)
-			return oom(m);
-	}
-	return 0;
-}
-
 /* ---- project name ---- */
 
 static int derive_name(struct mb *m, char **out)
@@ -282,13 +115,13 @@ static int project_name(struct mb *m, const struct cnode *root,
 			const struct compose_load_opts *opts)
 {
 	const struct cnode *n = cnode_get(root, "name");
-	const char *name = NULL, *from = NULL, *env = compose_var(m->ctx, "COMPOSE_PROJECT_NAME");
+	const char *name = NULL, *from = NULL, *env = ctx_var(m->ctx, "COMPOSE_PROJECT_NAME");
 	_cleanup_free_ char *derived = NULL;
 
 	if (n && n->kind == CN_NULL)
 		n = NULL;
 	if (n && n->kind != CN_SCALAR)
-		return node_error(m->err, n, "name", "expected a string, got %s",
+		return diag_error(m->err, n, "name", "expected a string, got %s",
 				  cnode_kind_name(n));
 	if (n && !*n->str)
 		n = NULL;
@@ -318,7 +151,7 @@ static int project_name(struct mb *m, const struct cnode *root,
 				  "starting with a letter or digit";
 
 		if (n)
-			return node_error(m->err, n, "name", "project name \"%s\" %s", name, why);
+			return diag_error(m->err, n, "name", "project name \"%s\" %s", name, why);
 		return error_set(m->err, ERR_COMPOSE, "%s \"%s\" %s", from, name, why);
 	}
 	m->p->name = strdup(name);
@@ -327,9 +160,9 @@ static int project_name(struct mb *m, const struct cnode *root,
 
 /* ---- top-level networks and volumes ---- */
 
-static int resource(struct mb *m, const char *section, const struct centry *e,
-		    struct compose_resource *r)
+static int resource(struct mb *m, const char *section, const struct centry *e, void *item)
 {
+	struct compose_resource *r = item;
 	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX], name_path[COMPOSE_PATH_MAX];
 	const struct cnode *v = e->val;
 	const struct cnode *ext, *name_node = NULL;
@@ -343,8 +176,8 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 	if (!r->key || !r->file)
 		return oom(m);
 	if (!valid_key_name(e->key))
-		return at_error(m->err, v->file, e->line, path,
-				"invalid name: use letters, digits, '.', '_' and '-'");
+		return diag_error_at(m->err, v->file, e->line, path,
+				     "invalid name: use letters, digits, '.', '_' and '-'");
 	if (v->kind != CN_NULL) {
 		if (want_map(m, v, path) < 0)
 			return -1;
@@ -396,43 +229,33 @@ static int resource(struct mb *m, const char *section, const struct centry *e,
 	if (!valid_engine_name(r->name)) {
 		const char *kind = !strcmp(section, "volumes") ? "volume" : "network";
 
-		return at_error(m->err, v->file, name_node ? name_node->line : e->line,
-				name_node ? name_path : path,
-				"invalid %s name \"%.80s%s\": Docker names are "
-				"[a-zA-Z0-9][a-zA-Z0-9_.-]* (at most %d characters); use such a "
-				"name",
-				kind, r->name, strlen(r->name) > 80 ? "..." : "",
-				COMPOSE_ENGINE_NAME_MAX);
+		return diag_error_at(
+			m->err, v->file, name_node ? name_node->line : e->line,
+			name_node ? name_path : path,
+			"invalid %s name \"%.80s%s\": Docker names are "
+			"[a-zA-Z0-9][a-zA-Z0-9_.-]* (at most %d characters); use such a "
+			"name",
+			kind, r->name, strlen(r->name) > 80 ? "..." : "", COMPOSE_ENGINE_NAME_MAX);
 	}
 	return 0;
 }
 
+/* networks: or volumes:; the spare item is room for an implicit default */
 static int resources(struct mb *m, const struct cnode *root, const char *section,
 		     struct compose_resource **out, size_t *nout)
 {
-	const struct cnode *sec = cnode_get(root, section);
-	size_t i;
+	void *items = *out;
+	int ret = want_defs(m, root, section, sizeof(**out), resource, &items, nout);
 
-	if (!sec || sec->kind == CN_NULL)
-		return 0;
-	if (want_map(m, sec, section) < 0)
-		return -1;
-	*out = calloc(sec->n + 1, sizeof(**out)); /* +1: room for an implicit default */
-	if (!*out)
-		return oom(m);
-	for (i = 0; i < sec->n; i++) {
-		(*nout)++;
-		if (resource(m, section, &sec->items[i], &(*out)[i]) < 0)
-			return -1;
-	}
-	return 0;
+	*out = items;
+	return ret;
 }
 
 /* ---- service parts ---- */
 
 static int port_number(const char *s, long *v)
 {
-	return parse_long(s, 1, 65535, v);
+	return scalar_long(s, 1, 65535, v);
 }
 
 /* "8000" or "8000-8010" */
@@ -465,7 +288,7 @@ static int add_port(struct mb *m, struct compose_service *s, const struct compos
 		    const struct cnode *n, const char *path)
 {
 	if (s->nports >= COMPOSE_PORTS_MAX)
-		return node_error(m->err, n, path, "more than %u ports", COMPOSE_PORTS_MAX);
+		return diag_error(m->err, n, path, "more than %u ports", COMPOSE_PORTS_MAX);
 	if (grow_array((void **)&s->ports, s->nports, sizeof(*s->ports)) < 0)
 		return oom(m);
 	s->ports[s->nports] = *pt;
@@ -486,17 +309,17 @@ static int expand_ports(struct mb *m, struct compose_service *s, const struct po
 	bool published = ps->published[0] && strcmp(ps->published, "0") != 0;
 
 	if (port_range(ps->target, &ts, &te) < 0)
-		return node_error(m->err, n, path, "invalid container port \"%s\"", ps->target);
+		return diag_error(m->err, n, path, "invalid container port \"%s\"", ps->target);
 	if (published && port_range(ps->published, &ps_start, &ps_end) < 0)
-		return node_error(m->err, n, path, "invalid host port \"%s\"", ps->published);
+		return diag_error(m->err, n, path, "invalid host port \"%s\"", ps->published);
 	if (!valid_protocol(ps->protocol))
-		return node_error(m->err, n, path, "invalid protocol \"%s\" (tcp, udp or sctp)",
+		return diag_error(m->err, n, path, "invalid protocol \"%s\" (tcp, udp or sctp)",
 				  ps->protocol);
 	tcount = te - ts + 1;
 	if (published)
 		pcount = ps_end - ps_start + 1;
 	if (pcount && pcount != tcount && tcount != 1)
-		return node_error(m->err, n, path,
+		return diag_error(m->err, n, path,
 				  "host ports %s and container ports %s are ranges of different "
 				  "sizes",
 				  ps->published, ps->target);
@@ -528,10 +351,10 @@ static int scalar_field(struct mb *m, const struct cnode *map, const char *key, 
 		return 0;
 	path_key(sub, sizeof(sub), path, key);
 	if (v->kind != CN_SCALAR)
-		return node_error(m->err, v, sub, "expected a string or number, got %s",
+		return diag_error(m->err, v, sub, "expected a string or number, got %s",
 				  cnode_kind_name(v));
 	if (strlen(v->str) >= size)
-		return node_error(m->err, v, sub, "\"%s\" is too long", v->str);
+		return diag_error(m->err, v, sub, "\"%s\" is too long", v->str);
 	snprintf(dst, size, "%s", v->str);
 	return 0;
 }
@@ -545,7 +368,7 @@ static int service_ports(struct mb *m, struct compose_service *s, const struct c
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a sequence, got %s",
+		return diag_error(m->err, n, path, "expected a sequence, got %s",
 				  cnode_kind_name(n));
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
@@ -554,7 +377,7 @@ static int service_ports(struct mb *m, struct compose_service *s, const struct c
 		path_index(ipath, sizeof(ipath), path, i);
 		if (it->kind == CN_SCALAR) {
 			if (parse_port_short(it->str, &ps) < 0)
-				return node_error(m->err, it, ipath,
+				return diag_error(m->err, it, ipath,
 						  "invalid port \"%s\" (expected "
 						  "[[ip:]host:]container[/protocol])",
 						  it->str);
@@ -569,11 +392,11 @@ static int service_ports(struct mb *m, struct compose_service *s, const struct c
 					 sizeof(ps.protocol)) < 0)
 				return -1;
 			if (!ps.target[0])
-				return node_error(m->err, it, ipath, "target is required");
+				return diag_error(m->err, it, ipath, "target is required");
 			if (!ps.protocol[0])
 				snprintf(ps.protocol, sizeof(ps.protocol), "%s", "tcp");
 		} else {
-			return node_error(m->err, it, ipath, "expected a string or mapping, got %s",
+			return diag_error(m->err, it, ipath, "expected a string or mapping, got %s",
 					  cnode_kind_name(it));
 		}
 		if (expand_ports(m, s, &ps, it, ipath) < 0)
@@ -591,7 +414,7 @@ static int service_expose(struct mb *m, struct compose_service *s, const struct 
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a sequence, got %s",
+		return diag_error(m->err, n, path, "expected a sequence, got %s",
 				  cnode_kind_name(n));
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
@@ -601,23 +424,23 @@ static int service_expose(struct mb *m, struct compose_service *s, const struct 
 
 		path_index(ipath, sizeof(ipath), path, i);
 		if (it->kind != CN_SCALAR)
-			return node_error(m->err, it, ipath, "expected a string or number, got %s",
+			return diag_error(m->err, it, ipath, "expected a string or number, got %s",
 					  cnode_kind_name(it));
 		if (strlen(it->str) >= sizeof(spec))
-			return node_error(m->err, it, ipath, "invalid port \"%s\"", it->str);
+			return diag_error(m->err, it, ipath, "invalid port \"%s\"", it->str);
 		snprintf(spec, sizeof(spec), "%s", it->str);
 		slash = strchr(spec, '/');
 		if (slash)
 			*slash++ = '\0';
 		if (port_range(spec, &a, &b) < 0 || (slash && !valid_protocol(slash)))
-			return node_error(m->err, it, ipath,
+			return diag_error(m->err, it, ipath,
 					  "invalid port \"%s\" (expected port[-port][/protocol])",
 					  it->str);
 		for (p = a; p <= b; p++) {
 			struct compose_port *e;
 
 			if (s->nexpose >= COMPOSE_PORTS_MAX)
-				return node_error(m->err, it, ipath, "more than %u ports",
+				return diag_error(m->err, it, ipath, "more than %u ports",
 						  COMPOSE_PORTS_MAX);
 			if (grow_array((void **)&s->expose, s->nexpose, sizeof(*s->expose)) < 0)
 				return oom(m);
@@ -641,7 +464,7 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a path or a list of paths, got %s",
+		return diag_error(m->err, n, path, "expected a path or a list of paths, got %s",
 				  cnode_kind_name(n));
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
@@ -665,18 +488,18 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 			if (format && !strcmp(format, "raw"))
 				raw = true;
 			else if (format)
-				return node_error(m->err, cnode_get(it, "format"), sub,
+				return diag_error(m->err, cnode_get(it, "format"), sub,
 						  "unknown env_file format \"%s\" (only raw)",
 						  format);
 			if (!pn)
-				return node_error(m->err, it, ipath, "path is required");
+				return diag_error(m->err, it, ipath, "path is required");
 			path_key(ipath, sizeof(ipath), ipath, "path");
 		}
 		if (pn->kind != CN_SCALAR || !*pn->str)
-			return node_error(m->err, pn, ipath, "expected a file path, got %s",
+			return diag_error(m->err, pn, ipath, "expected a file path, got %s",
 					  pn->kind == CN_SCALAR ? "an empty string"
 								: cnode_kind_name(pn));
-		abs = compose_abspath(m->ctx->project_dir, pn->str);
+		abs = ctx_abspath(m->ctx->project_dir, pn->str);
 		if (!abs)
 			return oom(m);
 		/* the file's values go into a container: only the repository's own
@@ -684,7 +507,7 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 		 * that no link leads out of it */
 		rel = fs_rel_below(base, abs);
 		if (!rel)
-			return node_error(m->err, pn, ipath,
+			return diag_error(m->err, pn, ipath,
 					  "env_file %s is outside the project directory; keep env "
 					  "files in the repository",
 					  pn->str);
@@ -698,10 +521,10 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 				continue;
 			}
 			if (cls == ERR_IO && m->err->code == EINVAL)
-				return node_error(m->err, pn, ipath, "%s is not a regular file",
+				return diag_error(m->err, pn, ipath, "%s is not a regular file",
 						  abs);
 			snprintf(msg, sizeof(msg), "%s", m->err->msg);
-			node_error(m->err, pn, ipath, "%s", msg);
+			diag_error(m->err, pn, ipath, "%s", msg);
 			if (cls == ERR_POLICY)
 				m->err->cls = ERR_POLICY;
 			return -1;
@@ -717,22 +540,23 @@ static int env_files(struct mb *m, struct compose_service *s, const struct cnode
 	return 0;
 }
 
-static int service_environment(struct mb *m, struct compose_service *s, const struct cnode *svc,
-			       const char *svc_path)
+static int key_env_file(struct mb *m, struct compose_service *s, const struct cnode *n,
+			const char *path)
 {
-	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX];
-	const struct cnode *n;
+	return env_files(m, s, n, path, NULL, NULL);
+}
+
+/* after env_file: (key_env_file), whose variables environment: overrides */
+static int key_environment(struct mb *m, struct compose_service *s, const struct cnode *n,
+			   const char *path)
+{
+	char sub[COMPOSE_PATH_MAX];
 	size_t i;
 
-	path_key(path, sizeof(path), svc_path, "env_file");
-	if (env_files(m, s, cnode_get(svc, "env_file"), path, NULL, NULL) < 0)
-		return -1;
-	n = cnode_get(svc, "environment");
-	path_key(path, sizeof(path), svc_path, "environment");
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_MAP)
-		return node_error(m->err, n, path, "expected a mapping or a list, got %s",
+		return diag_error(m->err, n, path, "expected a mapping or a list, got %s",
 				  cnode_kind_name(n));
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *v = n->items[i].val;
@@ -740,15 +564,15 @@ static int service_environment(struct mb *m, struct compose_service *s, const st
 
 		path_key(sub, sizeof(sub), path, key);
 		if (!*key)
-			return node_error(m->err, v, path, "empty variable name");
+			return diag_error(m->err, v, path, "empty variable name");
 		if (v->kind == CN_SCALAR)
 			value = v->str;
 		else if (v->kind == CN_NULL)
 			/* `FOO:` or `- FOO`: from the variables (or .env), as Compose takes
 			 * it from the shell */
-			value = compose_var(m->ctx, key);
+			value = ctx_var(m->ctx, key);
 		else
-			return node_error(m->err, v, sub,
+			return diag_error(m->err, v, sub,
 					  "expected a string, number or boolean, got %s",
 					  cnode_kind_name(v));
 		if (kv_set(&s->environment, &s->nenvironment, key, value) < 0)
@@ -813,7 +637,7 @@ static int service_networks(struct mb *m, struct compose_service *s, const struc
 	size_t i, j, count;
 
 	if (n && n->kind != CN_NULL && n->kind != CN_MAP)
-		return node_error(m->err, n, path, "expected a list or a mapping, got %s",
+		return diag_error(m->err, n, path, "expected a list or a mapping, got %s",
 				  cnode_kind_name(n));
 	count = n && n->kind == CN_MAP ? n->n : 0;
 	s->networks = calloc(count ? count : 1, sizeof(*s->networks));
@@ -835,10 +659,11 @@ static int service_networks(struct mb *m, struct compose_service *s, const struc
 		r = find_resource(m->p->networks, m->p->nnetworks, key);
 		path_key(sub, sizeof(sub), path, key);
 		if (!r && count)
-			return at_error(m->err, n->file, n->items[i].line, sub,
-					"refers to undefined network \"%s\" (declare it under the "
-					"top-level networks:)",
-					key);
+			return diag_error_at(
+				m->err, n->file, n->items[i].line, sub,
+				"refers to undefined network \"%s\" (declare it under the "
+				"top-level networks:)",
+				key);
 		if (!r)
 			return error_set(m->err, ERR_SYSTEM, "no default network");
 		sn->name = strdup(r->name);
@@ -865,14 +690,14 @@ static int service_networks(struct mb *m, struct compose_service *s, const struc
 		if (!al || al->kind == CN_NULL)
 			continue;
 		if (al->kind != CN_SEQ)
-			return node_error(m->err, al, sub, "expected a list of names, got %s",
+			return diag_error(m->err, al, sub, "expected a list of names, got %s",
 					  cnode_kind_name(al));
 		for (j = 0; j < al->n; j++) {
 			const struct cnode *a = al->items[j].val;
 
 			path_index(apath, sizeof(apath), sub, j);
 			if (a->kind != CN_SCALAR || !*a->str)
-				return node_error(m->err, a, apath, "expected a name, got %s",
+				return diag_error(m->err, a, apath, "expected a name, got %s",
 						  a->kind == CN_SCALAR ? "an empty string"
 								       : cnode_kind_name(a));
 			if (add_alias(sn, a->str) < 0)
@@ -894,9 +719,9 @@ static char *host_path(struct mb *m, const char *src)
 
 		if (!home || home[0] != '/')
 			return NULL;
-		return compose_abspath(home, src[1] ? src + 2 : ".");
+		return ctx_abspath(home, src[1] ? src + 2 : ".");
 	}
-	return compose_abspath(m->ctx->project_dir, src);
+	return ctx_abspath(m->ctx->project_dir, src);
 }
 
 static int mount_common(struct mb *m, struct compose_service *s, struct compose_mount *mt,
@@ -906,29 +731,29 @@ static int mount_common(struct mb *m, struct compose_service *s, struct compose_
 	char *clean;
 
 	if (mt->target[0] != '/')
-		return node_error(m->err, n, path, "the container path \"%s\" must be absolute",
+		return diag_error(m->err, n, path, "the container path \"%s\" must be absolute",
 				  mt->target);
 	/* /data/ and /data are one mount point, as the engine sees them */
-	clean = compose_abspath("/", mt->target);
+	clean = ctx_abspath("/", mt->target);
 	if (!clean)
 		return oom(m);
 	free(mt->target);
 	mt->target = clean;
 	for (i = 0; i + 1 < s->nvolumes; i++)
 		if (!strcmp(s->volumes[i].target, mt->target))
-			return node_error(m->err, n, path,
+			return diag_error(m->err, n, path,
 					  "%s is mounted twice (duplicate mount point); keep one",
 					  mt->target);
 	if (mt->type == COMPOSE_MOUNT_BIND) {
 		char *abs;
 
 		if (mt->source[0] == '~' && mt->source[1] && mt->source[1] != '/')
-			return node_error(m->err, n, path,
+			return diag_error(m->err, n, path,
 					  "\"%s\": only ~ and ~/ are expanded, not ~user",
 					  mt->source);
 		abs = host_path(m, mt->source);
 		if (!abs)
-			return node_error(m->err, n, path, "cannot resolve \"%s\" (is HOME set?)",
+			return diag_error(m->err, n, path, "cannot resolve \"%s\" (is HOME set?)",
 					  mt->source);
 		free(mt->source);
 		mt->source = abs;
@@ -937,7 +762,7 @@ static int mount_common(struct mb *m, struct compose_service *s, struct compose_
 			find_resource(m->p->volumes, m->p->nvolumes, mt->source);
 
 		if (!r)
-			return node_error(m->err, n, path,
+			return diag_error(m->err, n, path,
 					  "refers to undefined volume \"%s\" (declare it under the "
 					  "top-level volumes:)",
 					  mt->source);
@@ -968,7 +793,7 @@ static int mount_short(struct mb *m, struct compose_service *s, const struct cno
 	char *opt, *save = NULL;
 
 	if (parse_volume_short(it->str, &src, &dst, &mode) < 0)
-		return node_error(m->err, it, path,
+		return diag_error(m->err, it, path,
 				  "invalid volume \"%s\" (expected [source:]target[:mode])",
 				  it->str);
 	mt = new_mount(m, s);
@@ -1008,12 +833,18 @@ static int mount_short(struct mb *m, struct compose_service *s, const struct cno
 				 "%s: volume option %s has no effect on Linux (ignored)", path,
 				 opt);
 		else
-			return node_error(m->err, it, path,
+			return diag_error(m->err, it, path,
 					  "unknown volume option \"%s\" (expected ro or rw)", opt);
 	}
 	return mount_common(m, s, mt, it, path);
 }
 
+/*
+ * One volumes: entry in the long syntax: type (bind, volume or tmpfs), source
+ * and target, read_only, then the options of each type (bind:, volume:,
+ * tmpfs:), each checked against the type it belongs to; the source resolved
+ * and checked by mount_common().  A list of keys, each a few lines.
+ */
 static int mount_long(struct mb *m, struct compose_service *s, const struct cnode *it,
 		      const char *path)
 {
@@ -1026,7 +857,7 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 	if (want_nonempty(m, cnode_get(it, "type"), sub, &type) < 0)
 		return -1;
 	if (!type)
-		return node_error(m->err, it, path, "type is required (bind, volume or tmpfs)");
+		return diag_error(m->err, it, path, "type is required (bind, volume or tmpfs)");
 	mt = new_mount(m, s);
 	if (!mt)
 		return oom(m);
@@ -1037,21 +868,21 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 	else if (!strcmp(type, "tmpfs"))
 		mt->type = COMPOSE_MOUNT_TMPFS;
 	else
-		return node_error(m->err, cnode_get(it, "type"), sub,
+		return diag_error(m->err, cnode_get(it, "type"), sub,
 				  "unsupported volume type \"%s\" (bind, volume or tmpfs)", type);
 	path_key(sub, sizeof(sub), path, "source");
 	if (want_nonempty(m, cnode_get(it, "source"), sub, &mt->source) < 0)
 		return -1;
 	if (mt->type == COMPOSE_MOUNT_BIND && !mt->source)
-		return node_error(m->err, it, path, "a bind mount needs a source");
+		return diag_error(m->err, it, path, "a bind mount needs a source");
 	if (mt->type == COMPOSE_MOUNT_TMPFS && mt->source)
-		return node_error(m->err, cnode_get(it, "source"), sub,
+		return diag_error(m->err, cnode_get(it, "source"), sub,
 				  "a tmpfs mount has no source");
 	path_key(sub, sizeof(sub), path, "target");
 	if (want_nonempty(m, cnode_get(it, "target"), sub, &mt->target) < 0)
 		return -1;
 	if (!mt->target)
-		return node_error(m->err, it, path, "target is required");
+		return diag_error(m->err, it, path, "target is required");
 	path_key(sub, sizeof(sub), path, "read_only");
 	if (want_bool(m, cnode_get(it, "read_only"), sub, &mt->read_only) < 0)
 		return -1;
@@ -1072,7 +903,7 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 		    strcmp(mt->propagation, "rprivate") && strcmp(mt->propagation, "shared") &&
 		    strcmp(mt->propagation, "rshared") && strcmp(mt->propagation, "slave") &&
 		    strcmp(mt->propagation, "rslave"))
-			return node_error(m->err, cnode_get(opt, "propagation"), sub2,
+			return diag_error(m->err, cnode_get(opt, "propagation"), sub2,
 					  "expected private, rprivate, shared, rshared, slave or "
 					  "rslave, got \"%s\"",
 					  mt->propagation);
@@ -1080,7 +911,7 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 		if (want_nonempty(m, cnode_get(opt, "selinux"), sub2, &mt->selinux) < 0)
 			return -1;
 		if (mt->selinux && strcmp(mt->selinux, "z") && strcmp(mt->selinux, "Z"))
-			return node_error(m->err, cnode_get(opt, "selinux"), sub2,
+			return diag_error(m->err, cnode_get(opt, "selinux"), sub2,
 					  "expected z or Z, got \"%s\"", mt->selinux);
 	}
 	path_key(sub, sizeof(sub), path, "volume");
@@ -1096,7 +927,7 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 			return -1;
 		if (mt->subpath && (mt->subpath[0] == '/' || !strcmp(mt->subpath, "..") ||
 				    !strncmp(mt->subpath, "../", 3) || strstr(mt->subpath, "/../")))
-			return node_error(m->err, cnode_get(opt, "subpath"), sub2,
+			return diag_error(m->err, cnode_get(opt, "subpath"), sub2,
 					  "\"%s\" must be a relative path inside the volume",
 					  mt->subpath);
 	}
@@ -1110,8 +941,8 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 		size = cnode_get(opt, "size");
 		path_key(sub2, sizeof(sub2), sub, "size");
 		if (size && size->kind != CN_NULL &&
-		    (size->kind != CN_SCALAR || parse_bytes(size->str, &mt->tmpfs_size) < 0))
-			return node_error(m->err, size, sub2,
+		    (size->kind != CN_SCALAR || scalar_bytes(size->str, &mt->tmpfs_size) < 0))
+			return diag_error(m->err, size, sub2,
 					  "expected a size like 65536, 64m or 1g");
 		mode = cnode_get(opt, "mode");
 		path_key(sub2, sizeof(sub2), sub, "mode");
@@ -1124,7 +955,7 @@ static int mount_long(struct mb *m, struct compose_service *s, const struct cnod
 				t += 2;
 			v = strtoul(t, &end, 8);
 			if (!*t || *end || v > 07777)
-				return node_error(m->err, mode, sub2,
+				return diag_error(m->err, mode, sub2,
 						  "expected an octal mode like 1777");
 			mt->tmpfs_mode = (uint32_t)v;
 		}
@@ -1141,7 +972,7 @@ static int service_volumes(struct mb *m, struct compose_service *s, const struct
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a sequence, got %s",
+		return diag_error(m->err, n, path, "expected a sequence, got %s",
 				  cnode_kind_name(n));
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
@@ -1154,7 +985,7 @@ static int service_volumes(struct mb *m, struct compose_service *s, const struct
 			if (mount_long(m, s, it, ipath) < 0)
 				return -1;
 		} else {
-			return node_error(m->err, it, ipath, "expected a string or mapping, got %s",
+			return diag_error(m->err, it, ipath, "expected a string or mapping, got %s",
 					  cnode_kind_name(it));
 		}
 	}
@@ -1170,7 +1001,7 @@ static int service_depends(struct mb *m, struct compose_service *s, const struct
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_MAP)
-		return node_error(m->err, n, path, "expected a list or a mapping, got %s",
+		return diag_error(m->err, n, path, "expected a list or a mapping, got %s",
 				  cnode_kind_name(n));
 	s->depends_on = calloc(n->n ? n->n : 1, sizeof(*s->depends_on));
 	if (!s->depends_on)
@@ -1199,7 +1030,7 @@ static int service_depends(struct mb *m, struct compose_service *s, const struct
 		else if (!strcmp(cond, "service_completed_successfully"))
 			d->condition = COMPOSE_COND_COMPLETED;
 		else
-			return node_error(m->err, cnode_get(v, "condition"), sub2,
+			return diag_error(m->err, cnode_get(v, "condition"), sub2,
 					  "expected service_started, service_healthy or "
 					  "service_completed_successfully, got \"%s\"",
 					  cond);
@@ -1251,22 +1082,22 @@ static int service_healthcheck(struct mb *m, struct compose_service *s, const st
 			return -1;
 		first = hc->test.argc && hc->test.argv[0] ? hc->test.argv[0] : "";
 		if (strcmp(first, "NONE") && strcmp(first, "CMD") && strcmp(first, "CMD-SHELL"))
-			return node_error(
+			return diag_error(
 				m->err, test, sub,
 				"a list must start with \"CMD\", \"CMD-SHELL\" or \"NONE\"");
 		if (!strcmp(first, "CMD-SHELL") && hc->test.argc != 2)
-			return node_error(m->err, test, sub,
+			return diag_error(m->err, test, sub,
 					  "[\"CMD-SHELL\", command] takes exactly one command");
 		if (!strcmp(first, "CMD") && hc->test.argc < 2)
-			return node_error(m->err, test, sub, "[\"CMD\", ...] needs a command");
+			return diag_error(m->err, test, sub, "[\"CMD\", ...] needs a command");
 		if (!strcmp(first, "NONE"))
 			hc->disable = true;
 	} else if (test && test->kind != CN_NULL) {
-		return node_error(m->err, test, sub, "expected a string or a list, got %s",
+		return diag_error(m->err, test, sub, "expected a string or a list, got %s",
 				  cnode_kind_name(test));
 	}
 	if (hc->disable) {
-		strv_free(hc->test.argv, hc->test.argc);
+		scalar_strv_free(hc->test.argv, hc->test.argc);
 		hc->test.argv = calloc(2, sizeof(char *));
 		if (!hc->test.argv || !(hc->test.argv[0] = strdup("NONE")))
 			return oom(m);
@@ -1308,12 +1139,12 @@ static int service_restart(struct mb *m, struct compose_service *s, const struct
 	colon = strchr(s->restart, ':');
 	if (colon && (size_t)(colon - s->restart) == strlen("on-failure") &&
 	    !strncmp(s->restart, "on-failure", strlen("on-failure")) &&
-	    parse_long(colon + 1, 0, INT_MAX, &retries) == 0) {
+	    scalar_long(colon + 1, 0, INT_MAX, &retries) == 0) {
 		s->restart_max_retries = (int)retries;
 		s->restart[colon - s->restart] = '\0';
 		return 0;
 	}
-	return node_error(m->err, n, path,
+	return diag_error(m->err, n, path,
 			  "expected no, always, on-failure[:max-retries] or unless-stopped, got "
 			  "\"%s\"",
 			  s->restart);
@@ -1328,7 +1159,7 @@ static int service_extra_hosts(struct mb *m, struct compose_service *s, const st
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_MAP)
-		return node_error(m->err, n, path, "expected a list or a mapping, got %s",
+		return diag_error(m->err, n, path, "expected a list or a mapping, got %s",
 				  cnode_kind_name(n));
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *v = n->items[i].val;
@@ -1348,7 +1179,7 @@ static int service_extra_hosts(struct mb *m, struct compose_service *s, const st
 			continue;
 		}
 		if (v->kind != CN_SEQ)
-			return node_error(
+			return diag_error(
 				m->err, v, sub, "expected an IP address or a list, got %s",
 				v->kind == CN_SCALAR ? "an empty string" : cnode_kind_name(v));
 		for (j = 0; j < v->n; j++) {
@@ -1356,7 +1187,7 @@ static int service_extra_hosts(struct mb *m, struct compose_service *s, const st
 
 			path_index(ipath, sizeof(ipath), sub, j);
 			if (ip->kind != CN_SCALAR || !*ip->str)
-				return node_error(m->err, ip, ipath, "expected an IP address");
+				return diag_error(m->err, ip, ipath, "expected an IP address");
 			if (grow_array((void **)&s->extra_hosts, s->nextra_hosts,
 				       sizeof(*s->extra_hosts)) < 0)
 				return oom(m);
@@ -1370,6 +1201,77 @@ static int service_extra_hosts(struct mb *m, struct compose_service *s, const st
 	}
 	return 0;
 }
+
+/* network_mode:, else networks: (the two exclude each other) */
+static int key_network_mode(struct mb *m, struct compose_service *s, const struct cnode *svc,
+			    const char *path)
+{
+	char sub[COMPOSE_PATH_MAX];
+
+	path_key(sub, sizeof(sub), path, "network_mode");
+	if (want_nonempty(m, cnode_get(svc, "network_mode"), sub, &s->network_mode) < 0)
+		return -1;
+	if (s->network_mode) {
+		const char *nm = s->network_mode;
+		const struct cnode *nets = cnode_get(svc, "networks");
+
+		if (strcmp(nm, "host") && strcmp(nm, "none") && strcmp(nm, "bridge") &&
+		    !((!strncmp(nm, "service:", 8) && nm[8]) ||
+		      (!strncmp(nm, "container:", 10) && nm[10])))
+			return diag_error(m->err, cnode_get(svc, "network_mode"), sub,
+					  "\"%s\" is not a network mode: use host, none, bridge, "
+					  "service:<name> or container:<name>",
+					  nm);
+		if (nets && nets->kind != CN_NULL)
+			return diag_error(m->err, nets, sub,
+					  "network_mode and networks cannot both be set");
+	} else {
+		path_key(sub, sizeof(sub), path, "networks");
+		if (service_networks(m, s, cnode_get(svc, "networks"), sub) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int key_working_dir(struct mb *m, struct compose_service *s, const struct cnode *n,
+			   const char *path)
+{
+	if (want_nonempty(m, n, path, &s->working_dir) < 0)
+		return -1;
+	if (s->working_dir && s->working_dir[0] != '/')
+		return diag_error(m->err, n, path, "\"%s\" must be an absolute path",
+				  s->working_dir);
+	return 0;
+}
+
+/* label_file: first, in order; labels: wins over them */
+static int key_label_file(struct mb *m, struct compose_service *s, const struct cnode *n,
+			  const char *path)
+{
+	return env_files(m, s, n, path, &s->labels, &s->nlabels);
+}
+
+/* The keys after image: and container_name:, in the order they are read. */
+static const struct service_key service_keys[] = {
+	KEY_ARGV(command),
+	KEY_ARGV(entrypoint),
+	KEY_FN(env_file, key_env_file),
+	KEY_FN(environment, key_environment),
+	KEY_FN(ports, service_ports),
+	KEY_FN(expose, service_expose),
+	KEY_SERVICE(network_mode, key_network_mode),
+	KEY_FN(volumes, service_volumes),
+	KEY_FN(depends_on, service_depends),
+	KEY_FN(healthcheck, service_healthcheck),
+	KEY_FN(restart, service_restart),
+	KEY_FN(label_file, key_label_file),
+	KEY_LABELS(labels),
+	KEY_STRING(user),
+	KEY_FN(working_dir, key_working_dir),
+	KEY_STRING(hostname),
+	KEY_FN(extra_hosts, service_extra_hosts),
+	KEY_DURATION(stop_grace_period, stop_grace_period_ms),
+};
 
 static int service(struct mb *m, const struct centry *e, struct compose_service *s)
 {
@@ -1387,11 +1289,11 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 	if (!s->name || !s->file)
 		return oom(m);
 	if (!valid_key_name(e->key))
-		return at_error(m->err, svc->file, e->line, path,
-				"invalid service name: use letters, digits, '.', '_' and '-'");
+		return diag_error_at(m->err, svc->file, e->line, path,
+				     "invalid service name: use letters, digits, '.', '_' and '-'");
 	if (svc->kind != CN_MAP)
-		return at_error(m->err, svc->file, e->line, path, "expected a mapping, got %s",
-				cnode_kind_name(svc));
+		return diag_error_at(m->err, svc->file, e->line, path, "expected a mapping, got %s",
+				     cnode_kind_name(svc));
 
 	path_key(sub, sizeof(sub), path, "image");
 	if (want_nonempty(m, cnode_get(svc, "image"), sub, &s->image) < 0)
@@ -1402,7 +1304,7 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 			return oom(m);
 	}
 	if (!s->image)
-		return at_error(m->err, svc->file, e->line, path, "no image: set image:");
+		return diag_error_at(m->err, svc->file, e->line, path, "no image: set image:");
 
 	path_key(sub, sizeof(sub), path, "container_name");
 	if (want_nonempty(m, cnode_get(svc, "container_name"), sub, &s->container_name) < 0)
@@ -1410,7 +1312,7 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 	if (s->container_name) {
 		s->container_name_set = true;
 		if (!valid_container_name(s->container_name))
-			return node_error(m->err, cnode_get(svc, "container_name"), sub,
+			return diag_error(m->err, cnode_get(svc, "container_name"), sub,
 					  "invalid container name \"%.80s%s\": Docker names are "
 					  "[a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most %d characters); use "
 					  "such a name",
@@ -1422,79 +1324,7 @@ static int service(struct mb *m, const struct centry *e, struct compose_service 
 		return oom(m);
 	}
 
-	path_key(sub, sizeof(sub), path, "command");
-	if (want_argv(m, cnode_get(svc, "command"), sub, &s->command) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "entrypoint");
-	if (want_argv(m, cnode_get(svc, "entrypoint"), sub, &s->entrypoint) < 0)
-		return -1;
-	if (service_environment(m, s, svc, path) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "ports");
-	if (service_ports(m, s, cnode_get(svc, "ports"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "expose");
-	if (service_expose(m, s, cnode_get(svc, "expose"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "network_mode");
-	if (want_nonempty(m, cnode_get(svc, "network_mode"), sub, &s->network_mode) < 0)
-		return -1;
-	if (s->network_mode) {
-		const char *nm = s->network_mode;
-		const struct cnode *nets = cnode_get(svc, "networks");
-
-		if (strcmp(nm, "host") && strcmp(nm, "none") && strcmp(nm, "bridge") &&
-		    !((!strncmp(nm, "service:", 8) && nm[8]) ||
-		      (!strncmp(nm, "container:", 10) && nm[10])))
-			return node_error(m->err, cnode_get(svc, "network_mode"), sub,
-					  "\"%s\" is not a network mode: use host, none, bridge, "
-					  "service:<name> or container:<name>",
-					  nm);
-		if (nets && nets->kind != CN_NULL)
-			return node_error(m->err, nets, sub,
-					  "network_mode and networks cannot both be set");
-	} else {
-		path_key(sub, sizeof(sub), path, "networks");
-		if (service_networks(m, s, cnode_get(svc, "networks"), sub) < 0)
-			return -1;
-	}
-	path_key(sub, sizeof(sub), path, "volumes");
-	if (service_volumes(m, s, cnode_get(svc, "volumes"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "depends_on");
-	if (service_depends(m, s, cnode_get(svc, "depends_on"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "healthcheck");
-	if (service_healthcheck(m, s, cnode_get(svc, "healthcheck"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "restart");
-	if (service_restart(m, s, cnode_get(svc, "restart"), sub) < 0)
-		return -1;
-	/* label_file: first, in order; labels: wins over them */
-	path_key(sub, sizeof(sub), path, "label_file");
-	if (env_files(m, s, cnode_get(svc, "label_file"), sub, &s->labels, &s->nlabels) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "labels");
-	if (want_labels(m, cnode_get(svc, "labels"), sub, &s->labels, &s->nlabels) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "user");
-	if (want_nonempty(m, cnode_get(svc, "user"), sub, &s->user) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "working_dir");
-	if (want_nonempty(m, cnode_get(svc, "working_dir"), sub, &s->working_dir) < 0)
-		return -1;
-	if (s->working_dir && s->working_dir[0] != '/')
-		return node_error(m->err, cnode_get(svc, "working_dir"), sub,
-				  "\"%s\" must be an absolute path", s->working_dir);
-	path_key(sub, sizeof(sub), path, "hostname");
-	if (want_nonempty(m, cnode_get(svc, "hostname"), sub, &s->hostname) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "extra_hosts");
-	if (service_extra_hosts(m, s, cnode_get(svc, "extra_hosts"), sub) < 0)
-		return -1;
-	path_key(sub, sizeof(sub), path, "stop_grace_period");
-	if (want_duration(m, cnode_get(svc, "stop_grace_period"), sub, &s->stop_grace_period_ms) <
-	    0)
+	if (compose_service_keys(m, s, svc, path, service_keys, ARRAY_SIZE(service_keys)) < 0)
 		return -1;
 	return compose_service_extras(m, s, svc, path);
 }
@@ -1538,7 +1368,7 @@ static int check_dependencies(struct mb *m, const struct cnode *root)
 
 		for (j = 0; j < i; j++)
 			if (!strcmp(p->services[j].container_name, s->container_name))
-				return at_error(
+				return diag_error_at(
 					m->err, s->file, s->line, NULL,
 					"services %s and %s have the same container name %s",
 					p->services[j].name, s->name, s->container_name);
@@ -1555,14 +1385,14 @@ static int check_dependencies(struct mb *m, const struct cnode *root)
 				continue;
 			}
 			if (d->required && compose_project_disabled(p, d->service))
-				return at_error(
+				return diag_error_at(
 					m->err, file, line, path,
 					"service \"%s\" is disabled by its profiles; activate "
 					"one of them or drop the dependency",
 					d->service);
 			if (d->required)
-				return at_error(m->err, file, line, path, "unknown service \"%s\"",
-						d->service);
+				return diag_error_at(m->err, file, line, path,
+						     "unknown service \"%s\"", d->service);
 			diag_add(m->ctx->diags, file, line,
 				 "%s: optional dependency on unknown service %s (ignored)", path,
 				 d->service);
@@ -1640,6 +1470,13 @@ int compose_project_start_order(const struct compose_project *p, size_t *order, 
 
 /* ---- entry ---- */
 
+/*
+ * The merged tree -> *out: the project's name, the top-level networks,
+ * volumes, secrets and configs, the services left out by profiles, then each
+ * service; everything sorted by name; then the checks across services
+ * (depends_on, references to networks, volumes, secrets and configs) and the
+ * start order, which refuses a dependency cycle.  On failure nothing is left.
+ */
 int compose_model_build(struct compose_ctx *ctx, struct cnode *root,
 			const struct compose_load_opts *opts, struct compose_project **out,
 			struct error *err)
@@ -1685,7 +1522,7 @@ int compose_model_build(struct compose_ctx *ctx, struct cnode *root,
 		if (want_map(&m, services, "services") < 0)
 			goto fail;
 		if (services->n > COMPOSE_SERVICES_MAX) {
-			node_error(err, services, "services", "more than %u services",
+			diag_error(err, services, "services", "more than %u services",
 				   COMPOSE_SERVICES_MAX);
 			goto fail;
 		}
@@ -1748,20 +1585,9 @@ const struct compose_resource *compose_project_volume(const struct compose_proje
 	return find_resource(p->volumes, p->nvolumes, key);
 }
 
-void kv_free(struct compose_kv *kv, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(kv[i].key);
-		free(kv[i].value);
-	}
-	free(kv);
-}
-
 static void argv_free(struct compose_argv *a)
 {
-	strv_free(a->argv, a->argc);
+	scalar_strv_free(a->argv, a->argc);
 }
 
 static void service_free(struct compose_service *s)
@@ -1782,7 +1608,7 @@ static void service_free(struct compose_service *s)
 	for (i = 0; i < s->nnetworks; i++) {
 		free(s->networks[i].key);
 		free(s->networks[i].name);
-		strv_free(s->networks[i].aliases, s->networks[i].naliases);
+		scalar_strv_free(s->networks[i].aliases, s->networks[i].naliases);
 		free(s->networks[i].ipv4_address);
 		free(s->networks[i].ipv6_address);
 	}
@@ -1839,7 +1665,7 @@ void compose_project_free(struct compose_project *p)
 	resources_free(p->volumes, p->nvolumes);
 	compose_file_defs_free(p->secrets, p->nsecrets);
 	compose_file_defs_free(p->configs, p->nconfigs);
-	strv_free(p->disabled, p->ndisabled);
+	scalar_strv_free(p->disabled, p->ndisabled);
 	free(p->name);
 	free(p->working_dir);
 	free(p);

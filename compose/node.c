@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "compose/internal.h"
+#include "compose/node.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -138,16 +138,6 @@ void path_index(char *dst, size_t size, const char *parent, size_t i)
 
 	snprintf(tmp, sizeof(tmp), "%s", parent ? parent : "");
 	snprintf(dst, size, "%s[%zu]", tmp, i);
-}
-
-bool compose_budget_add(struct compose_ctx *ctx, size_t bytes)
-{
-	if (bytes > COMPOSE_EXPANDED_MAX - ctx->expanded) {
-		ctx->expanded = COMPOSE_EXPANDED_MAX;
-		return false;
-	}
-	ctx->expanded += bytes;
-	return true;
 }
 
 int grow_array(void **arr, size_t n, size_t size)

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Scalar formats of Compose files: durations, byte sizes, command strings. */
-#include "compose/internal.h"
+/* Scalar formats of Compose files: durations, byte sizes, numbers, booleans, command strings. */
+#include "compose/scalar.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/cleanup.h"
 
 /*
@@ -13,7 +16,7 @@
  * "1.5h", "2h45m"; units ns, us (µs), ms, s, m, h; "0" alone.  Rounded down
  * to milliseconds.  Capped at about 290 years (int64 nanoseconds).
  */
-int parse_duration_ms(const char *s, int64_t *ms)
+int scalar_duration_ms(const char *s, int64_t *ms)
 {
 	static const struct {
 		const char *unit;
@@ -91,7 +94,7 @@ int parse_duration_ms(const char *s, int64_t *ms)
  * "64m", "1g", "512k", "10mb", "1.5g", "2 GiB" (case-insensitive; b, k, m,
  * g, t, p, binary multiples, an optional "i" and "b").
  */
-int parse_bytes(const char *s, int64_t *bytes)
+int scalar_bytes(const char *s, int64_t *bytes)
 {
 	static const char units[] = "kmgtp";
 	unsigned long long whole = 0;
@@ -138,7 +141,7 @@ int parse_bytes(const char *s, int64_t *bytes)
 }
 
 /* "0.5", "2", "1.25", ".5": a non-negative decimal number, finite. */
-int parse_double(const char *s, double *out)
+int scalar_double(const char *s, double *out)
 {
 	char *end;
 	double v;
@@ -156,7 +159,41 @@ int parse_double(const char *s, double *out)
 	return 0;
 }
 
-void strv_free(char **v, size_t n)
+int scalar_bool(const char *s, bool *b)
+{
+	static const char *const yes[] = {"true", "True", "TRUE", "1", "t", "T"};
+	static const char *const no[] = {"false", "False", "FALSE", "0", "f", "F"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (!strcmp(s, yes[i])) {
+			*b = true;
+			return 0;
+		}
+		if (!strcmp(s, no[i])) {
+			*b = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int scalar_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!*s || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+void scalar_strv_free(char **v, size_t n)
 {
 	size_t i;
 
@@ -186,7 +223,7 @@ static int strv_push(char ***v, size_t *n, struct buf *word)
  * Returns -1 on an unterminated quote or a trailing backslash; *argv is
  * NULL-terminated.
  */
-int shell_split(const char *s, char ***argv, size_t *argc)
+int scalar_shell_split(const char *s, char ***argv, size_t *argc)
 {
 	_cleanup_buf_ struct buf word = BUF_INIT;
 	char **v = NULL;
@@ -245,6 +282,6 @@ int shell_split(const char *s, char ***argv, size_t *argc)
 	*argc = n;
 	return 0;
 fail:
-	strv_free(v, n);
+	scalar_strv_free(v, n);
 	return -1;
 }

@@ -16,11 +16,14 @@
  * does not list instead of refusing them.  Types are not checked here:
  * model.c does that, with the same file:line precision.
  */
-#include "compose/internal.h"
+#include "compose/schema.h"
 
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "compose/ctx.h"
+#include "compose/diag.h"
+#include "compose/node.h"
 
 struct schema {
 	const char *const *supported;
@@ -326,13 +329,14 @@ static int check_map(struct compose_ctx *ctx, const struct cnode *map, const str
 			continue;
 		}
 		if (in_list(sc->refused, e->key))
-			return at_error(err, map->file, e->line, sub,
-					"not supported: it changes what runs and this driver "
-					"cannot apply it; remove it (docs/compose.md lists the "
-					"supported keys)");
+			return diag_error_at(
+				err, map->file, e->line, sub,
+				"not supported: it changes what runs and this driver "
+				"cannot apply it; remove it (docs/compose.md lists the "
+				"supported keys)");
 		if (!in_list(sc->supported, e->key))
-			return at_error(err, map->file, e->line, sub,
-					"unknown key (not a Compose key: a typo?)");
+			return diag_error_at(err, map->file, e->line, sub,
+					     "unknown key (not a Compose key: a typo?)");
 		for (c = sc->children; c && c->key; c++)
 			if (!strcmp(c->key, e->key) && check_child(ctx, c, e->val, sub, err) < 0)
 				return -1;

@@ -8,11 +8,12 @@
  * configs:, and the networks' internal / ipam / ipv6 settings.  Every
  * failure is one ERR_COMPOSE error "file:line: path: what".
  */
-#include "compose/internal.h"
+#include "compose/service.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,46 +21,15 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "compose/ctx.h"
+#include "compose/diag.h"
+#include "compose/kv.h"
+#include "compose/merge.h"
+#include "compose/node.h"
+#include "compose/scalar.h"
+#include "compose/want.h"
 
 /* ---- small readers ---- */
-
-int want_strv(struct mb *m, const struct cnode *n, const char *path, bool one_ok, char ***out,
-	      size_t *nout)
-{
-	char ipath[COMPOSE_PATH_MAX];
-	size_t i;
-
-	if (!n || n->kind == CN_NULL)
-		return 0;
-	if (n->kind == CN_SCALAR && one_ok) {
-		*out = calloc(2, sizeof(char *));
-		if (!*out || !((*out)[0] = strdup(n->str)))
-			return mb_oom(m);
-		*nout = 1;
-		return 0;
-	}
-	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list of strings, got %s",
-				  cnode_kind_name(n));
-	*out = calloc(n->n + 1, sizeof(char *));
-	if (!*out)
-		return mb_oom(m);
-	*nout = 0;
-	for (i = 0; i < n->n; i++) {
-		const struct cnode *it = n->items[i].val;
-
-		path_index(ipath, sizeof(ipath), path, i);
-		if (it->kind != CN_SCALAR || !*it->str)
-			return node_error(m->err, it, ipath, "expected a non-empty string, got %s",
-					  it->kind == CN_SCALAR ? "an empty string"
-								: cnode_kind_name(it));
-		(*out)[i] = strdup(it->str);
-		if (!(*out)[i])
-			return mb_oom(m);
-		(*nout)++;
-	}
-	return 0;
-}
 
 static int want_bytes(struct mb *m, const struct cnode *n, const char *path, bool minus_one,
 		      int64_t *out)
@@ -70,8 +40,8 @@ static int want_bytes(struct mb *m, const struct cnode *n, const char *path, boo
 		*out = -1;
 		return 0;
 	}
-	if (n->kind != CN_SCALAR || parse_bytes(n->str, out) < 0)
-		return node_error(m->err, n, path,
+	if (n->kind != CN_SCALAR || scalar_bytes(n->str, out) < 0)
+		return diag_error(m->err, n, path,
 				  "expected a size like 512m, 1gb or 65536%s, got %s%s%s",
 				  minus_one ? " (or -1)" : "", n->kind == CN_SCALAR ? "\"" : "",
 				  n->kind == CN_SCALAR ? n->str : cnode_kind_name(n),
@@ -83,8 +53,8 @@ static int want_cpus(struct mb *m, const struct cnode *n, const char *path, doub
 {
 	if (!n || n->kind == CN_NULL)
 		return 0;
-	if (n->kind != CN_SCALAR || parse_double(n->str, out) < 0)
-		return node_error(m->err, n, path,
+	if (n->kind != CN_SCALAR || scalar_double(n->str, out) < 0)
+		return diag_error(m->err, n, path,
 				  "expected a number of CPUs like 0.5 or 2, got %s%s%s",
 				  n->kind == CN_SCALAR ? "\"" : "",
 				  n->kind == CN_SCALAR ? n->str : cnode_kind_name(n),
@@ -122,12 +92,11 @@ static int want_env(struct mb *m, const struct cnode *n, const char *path, struc
 
 			path_index(sub, sizeof(sub), path, i);
 			if (it->kind != CN_SCALAR || !*it->str || *it->str == '=')
-				return node_error(m->err, it, sub, "expected NAME=value");
+				return diag_error(m->err, it, sub, "expected NAME=value");
 			eq = strchr(it->str, '=');
 			key = eq ? strndup(it->str, (size_t)(eq - it->str)) : strdup(it->str);
-			if (!key ||
-			    kv_set(kv, nkv, key, eq ? eq + 1 : compose_var(m->ctx, key)) < 0)
-				return mb_oom(m);
+			if (!key || kv_set(kv, nkv, key, eq ? eq + 1 : ctx_var(m->ctx, key)) < 0)
+				return want_oom(m);
 		}
 		return 0;
 	}
@@ -138,12 +107,11 @@ static int want_env(struct mb *m, const struct cnode *n, const char *path, struc
 
 		path_key(sub, sizeof(sub), path, n->items[i].key);
 		if (v->kind != CN_SCALAR && v->kind != CN_NULL)
-			return node_error(m->err, v, sub, "expected a string, got %s",
+			return diag_error(m->err, v, sub, "expected a string, got %s",
 					  cnode_kind_name(v));
 		if (kv_set(kv, nkv, n->items[i].key,
-			   v->kind == CN_SCALAR ? v->str : compose_var(m->ctx, n->items[i].key)) <
-		    0)
-			return mb_oom(m);
+			   v->kind == CN_SCALAR ? v->str : ctx_var(m->ctx, n->items[i].key)) < 0)
+			return want_oom(m);
 	}
 	return 0;
 }
@@ -167,7 +135,7 @@ static int want_namespace(struct mb *m, const struct cnode *n, const char *path,
 	if (one_of(*out, words) || (!strncmp(*out, "service:", 8) && (*out)[8]) ||
 	    (!strncmp(*out, "container:", 10) && (*out)[10]))
 		return 0;
-	return node_error(m->err, n, path, "\"%s\" is not %s", *out, what);
+	return diag_error(m->err, n, path, "\"%s\" is not %s", *out, what);
 }
 
 /* ---- build ---- */
@@ -193,11 +161,11 @@ static int service_build(struct mb *m, struct compose_service *s, const struct c
 	if (want_nonempty(m, cnode_get(n, "context"), sub, &context) < 0)
 		return -1;
 	if (!context && !(context = strdup(".")))
-		return mb_oom(m);
+		return want_oom(m);
 	if (is_remote_context(context)) {
 		b->context = steal_ptr(context);
-	} else if (!(b->context = compose_abspath(m->ctx->project_dir, context))) {
-		return mb_oom(m);
+	} else if (!(b->context = ctx_abspath(m->ctx->project_dir, context))) {
+		return want_oom(m);
 	}
 	path_key(sub, sizeof(sub), path, "dockerfile");
 	if (want_nonempty(m, cnode_get(n, "dockerfile"), sub, &b->dockerfile) < 0)
@@ -246,10 +214,10 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
+		return diag_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
 	*out = calloc(n->n + 1, sizeof(**out));
 	if (!*out)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
 		struct compose_file_ref *f = &(*out)[(*nout)++];
@@ -259,9 +227,9 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 		path_index(ipath, sizeof(ipath), path, i);
 		if (it->kind == CN_SCALAR) {
 			if (!*it->str)
-				return node_error(m->err, it, ipath, "expected a name");
+				return diag_error(m->err, it, ipath, "expected a name");
 			if (!(f->source = strdup(it->str)))
-				return mb_oom(m);
+				return want_oom(m);
 		} else if (it->kind == CN_MAP) {
 			const struct cnode *mode = cnode_get(it, "mode");
 
@@ -269,7 +237,7 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 			if (want_nonempty(m, cnode_get(it, "source"), sub, &f->source) < 0)
 				return -1;
 			if (!f->source)
-				return node_error(m->err, it, ipath, "source is required");
+				return diag_error(m->err, it, ipath, "source is required");
 			path_key(sub, sizeof(sub), ipath, "target");
 			if (want_nonempty(m, cnode_get(it, "target"), sub, &target) < 0)
 				return -1;
@@ -282,10 +250,10 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 			path_key(sub, sizeof(sub), ipath, "mode");
 			if (mode && mode->kind != CN_NULL &&
 			    (mode->kind != CN_SCALAR || file_mode(mode, &f->mode) < 0))
-				return node_error(m->err, mode, sub,
+				return diag_error(m->err, mode, sub,
 						  "expected a file mode like 0440 or 0o440");
 		} else {
-			return node_error(m->err, it, ipath, "expected a name or a mapping, got %s",
+			return diag_error(m->err, it, ipath, "expected a name or a mapping, got %s",
 					  cnode_kind_name(it));
 		}
 		if (!target) {
@@ -293,16 +261,16 @@ static int file_refs(struct mb *m, const struct cnode *n, const char *path, bool
 			    0)
 				f->target = NULL;
 		} else if (target[0] == '/') {
-			f->target = compose_abspath("/", target);
+			f->target = ctx_abspath("/", target);
 		} else if (asprintf(&f->target, "%s/%s", secret ? "/run/secrets" : "", target) <
 			   0) {
 			f->target = NULL;
 		}
 		if (!f->target)
-			return mb_oom(m);
+			return want_oom(m);
 		for (j = 0; j + 1 < *nout; j++)
 			if (!strcmp((*out)[j].target, f->target))
-				return node_error(
+				return diag_error(
 					m->err, it, ipath,
 					"%s is mounted twice (duplicate target); keep one",
 					f->target);
@@ -324,7 +292,7 @@ static int service_ulimits(struct mb *m, struct compose_service *s, const struct
 		return -1;
 	s->ulimits = calloc(n->n + 1, sizeof(*s->ulimits));
 	if (!s->ulimits)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *v = n->items[i].val;
 		struct compose_ulimit *u = &s->ulimits[s->nulimits++];
@@ -332,10 +300,10 @@ static int service_ulimits(struct mb *m, struct compose_service *s, const struct
 
 		path_key(sub, sizeof(sub), path, n->items[i].key);
 		if (!(u->name = strdup(n->items[i].key)))
-			return mb_oom(m);
+			return want_oom(m);
 		for (const char *c = u->name; *c; c++)
 			if (!islower((unsigned char)*c))
-				return node_error(m->err, v, sub,
+				return diag_error(m->err, v, sub,
 						  "invalid ulimit name (nofile, nproc, core...)");
 		if (v->kind == CN_SCALAR) {
 			if (want_int(m, v, sub, -1, LONG_MAX, &soft) < 0)
@@ -349,14 +317,14 @@ static int service_ulimits(struct mb *m, struct compose_service *s, const struct
 			if (want_int(m, cnode_get(v, "hard"), sub2, -1, LONG_MAX, &hard) < 0)
 				return -1;
 			if (soft == -2 || hard == -2)
-				return node_error(m->err, v, sub,
+				return diag_error(m->err, v, sub,
 						  "soft and hard are both required");
 			if (hard != -1 && (soft == -1 || soft > hard))
-				return node_error(m->err, v, sub,
+				return diag_error(m->err, v, sub,
 						  "soft (%ld) must not be above hard (%ld)", soft,
 						  hard);
 		} else {
-			return node_error(m->err, v, sub,
+			return diag_error(m->err, v, sub,
 					  "expected a number or {soft, hard}, got %s",
 					  cnode_kind_name(v));
 		}
@@ -393,10 +361,10 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
+		return diag_error(m->err, n, path, "expected a list, got %s", cnode_kind_name(n));
 	s->devices = calloc(n->n + 1, sizeof(*s->devices));
 	if (!s->devices)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
 		struct compose_device *d = &s->devices[s->ndevices++];
@@ -406,7 +374,7 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 			char *src = NULL, *dst = NULL, *perm = NULL;
 
 			if (parse_volume_short(it->str, &src, &dst, &perm) < 0)
-				return node_error(m->err, it, ipath,
+				return diag_error(m->err, it, ipath,
 						  "invalid device \"%s\" (expected "
 						  "host-path[:container-path[:permissions]])",
 						  it->str);
@@ -419,7 +387,7 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 			}
 			d->permissions = perm;
 			if (!d->target)
-				return mb_oom(m);
+				return want_oom(m);
 		} else if (it->kind == CN_MAP) {
 			path_key(sub, sizeof(sub), ipath, "source");
 			if (want_nonempty(m, cnode_get(it, "source"), sub, &d->source) < 0)
@@ -432,19 +400,19 @@ static int service_devices(struct mb *m, struct compose_service *s, const struct
 			    0)
 				return -1;
 			if (!d->source)
-				return node_error(m->err, it, ipath, "source is required");
+				return diag_error(m->err, it, ipath, "source is required");
 			if (!d->target && !(d->target = strdup(d->source)))
-				return mb_oom(m);
+				return want_oom(m);
 		} else {
-			return node_error(m->err, it, ipath, "expected a string or mapping, got %s",
+			return diag_error(m->err, it, ipath, "expected a string or mapping, got %s",
 					  cnode_kind_name(it));
 		}
 		if (!d->permissions && !(d->permissions = strdup("rwm")))
-			return mb_oom(m);
+			return want_oom(m);
 		if (d->source[0] != '/' || d->target[0] != '/')
-			return node_error(m->err, it, ipath, "device paths must be absolute");
+			return diag_error(m->err, it, ipath, "device paths must be absolute");
 		if (strspn(d->permissions, "rwm") != strlen(d->permissions))
-			return node_error(m->err, it, ipath,
+			return diag_error(m->err, it, ipath,
 					  "device permissions \"%s\": use r, w and m",
 					  d->permissions);
 	}
@@ -460,11 +428,11 @@ static int service_hooks(struct mb *m, const struct cnode *n, const char *path, 
 	if (!n || n->kind == CN_NULL)
 		return 0;
 	if (n->kind != CN_SEQ)
-		return node_error(m->err, n, path, "expected a list of hooks, got %s",
+		return diag_error(m->err, n, path, "expected a list of hooks, got %s",
 				  cnode_kind_name(n));
 	h->items = calloc(n->n + 1, sizeof(*h->items));
 	if (!h->items)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < n->n; i++) {
 		const struct cnode *it = n->items[i].val;
 		struct compose_hook *k = &h->items[h->n++];
@@ -476,7 +444,7 @@ static int service_hooks(struct mb *m, const struct cnode *n, const char *path, 
 		if (want_argv(m, cnode_get(it, "command"), sub, &k->command) < 0)
 			return -1;
 		if (!pre_start && (!k->command.set || !k->command.argc))
-			return node_error(m->err, it, ipath, "command is required");
+			return diag_error(m->err, it, ipath, "command is required");
 		path_key(sub, sizeof(sub), ipath, "user");
 		if (want_nonempty(m, cnode_get(it, "user"), sub, &k->user) < 0)
 			return -1;
@@ -538,7 +506,7 @@ static int service_deploy(struct mb *m, struct compose_service *s, const struct 
 	if (want_int(m, cnode_get(n, "replicas"), sub, 0, INT_MAX, &replicas) < 0)
 		return -1;
 	if (replicas != 1)
-		return node_error(m->err, cnode_get(n, "replicas"), sub,
+		return diag_error(m->err, cnode_get(n, "replicas"), sub,
 				  "%ld replicas: this driver runs one container per service; "
 				  "remove it or set 1",
 				  replicas);
@@ -567,7 +535,7 @@ static int service_deploy(struct mb *m, struct compose_service *s, const struct 
 			return -1;
 		if (cond && strcmp(cond, "none") && strcmp(cond, "on-failure") &&
 		    strcmp(cond, "any"))
-			return node_error(m->err, cnode_get(rp, "condition"), sub2,
+			return diag_error(m->err, cnode_get(rp, "condition"), sub2,
 					  "expected none, on-failure or any, got \"%s\"", cond);
 		path_key(sub2, sizeof(sub2), sub, "max_attempts");
 		if (want_int(m, cnode_get(rp, "max_attempts"), sub2, 0, INT_MAX, &max) < 0)
@@ -579,7 +547,7 @@ static int service_deploy(struct mb *m, struct compose_service *s, const struct 
 								      : "on-failure";
 
 			if (!(s->restart = strdup(r)))
-				return mb_oom(m);
+				return want_oom(m);
 			if (!strcmp(r, "on-failure"))
 				s->restart_max_retries = (int)max;
 		}
@@ -599,130 +567,282 @@ static bool valid_profile(const char *p)
 	return true;
 }
 
-int compose_service_extras(struct mb *m, struct compose_service *s, const struct cnode *svc,
+/* ---- the keys beyond the original subset, as a table ---- */
+
+static int key_profiles(struct mb *m, struct compose_service *s, const struct cnode *n,
+			const char *path)
+{
+	size_t i;
+
+	if (want_strv(m, n, path, false, &s->profiles, &s->nprofiles) < 0)
+		return -1;
+	for (i = 0; i < s->nprofiles; i++)
+		if (!valid_profile(s->profiles[i]))
+			return diag_error(m->err, n, path,
+					  "invalid profile name \"%s\": use letters, digits, '.', "
+					  "'_' and '-'",
+					  s->profiles[i]);
+	return 0;
+}
+
+static int key_pull_policy(struct mb *m, struct compose_service *s, const struct cnode *n,
 			   const char *path)
 {
 	static const char *const pull[] = {"always", "never", "missing", "if_not_present",
 					   "build",  "daily", "weekly",	 NULL};
-	static const char *const pid_words[] = {"host", NULL};
-	static const char *const ipc_words[] = {"host", "private", "shareable", "none", NULL};
-	static const char *const userns_words[] = {"host", NULL};
-	char sub[COMPOSE_PATH_MAX];
-	const struct cnode *n;
+
+	if (want_nonempty(m, n, path, &s->pull_policy) < 0)
+		return -1;
+	if (s->pull_policy && !one_of(s->pull_policy, pull) && strncmp(s->pull_policy, "every_", 6))
+		return diag_error(m->err, n, path,
+				  "expected always, never, missing, build, daily, weekly or "
+				  "every_<duration>, got \"%s\"",
+				  s->pull_policy);
+	return 0;
+}
+
+static int key_sysctls(struct mb *m, struct compose_service *s, const struct cnode *n,
+		       const char *path)
+{
 	size_t i;
+
+	if (want_labels(m, n, path, &s->sysctls, &s->nsysctls) < 0)
+		return -1;
+	for (i = 0; i < s->nsysctls; i++)
+		if (!*s->sysctls[i].value)
+			return diag_error(m->err, n, path, "sysctl %s needs a value",
+					  s->sysctls[i].key);
+	return 0;
+}
+
+static int key_tmpfs(struct mb *m, struct compose_service *s, const struct cnode *n,
+		     const char *path)
+{
+	size_t i;
+
+	if (want_strv(m, n, path, true, &s->tmpfs, &s->ntmpfs) < 0)
+		return -1;
+	for (i = 0; i < s->ntmpfs; i++)
+		if (s->tmpfs[i][0] != '/')
+			return diag_error(m->err, n, path,
+					  "\"%s\": a tmpfs needs an absolute container path",
+					  s->tmpfs[i]);
+	return 0;
+}
+
+static int key_secrets(struct mb *m, struct compose_service *s, const struct cnode *n,
+		       const char *path)
+{
+	return file_refs(m, n, path, true, &s->secrets, &s->nsecrets);
+}
+
+static int key_configs(struct mb *m, struct compose_service *s, const struct cnode *n,
+		       const char *path)
+{
+	return file_refs(m, n, path, false, &s->configs, &s->nconfigs);
+}
+
+/* unset: -1 (the engine's default) */
+static int key_init(struct mb *m, struct compose_service *s, const struct cnode *n,
+		    const char *path)
+{
+	bool b = false;
+
+	if (!n || n->kind == CN_NULL)
+		return 0;
+	if (want_bool(m, n, path, &b) < 0)
+		return -1;
+	s->init = b ? 1 : 0;
+	return 0;
+}
+
+static int key_scale(struct mb *m, struct compose_service *s, const struct cnode *n,
+		     const char *path)
+{
 	long scale = 1;
 
+	if (want_int(m, n, path, 0, INT_MAX, &scale) < 0)
+		return -1;
+	if (scale != 1)
+		return diag_error(m->err, n, path,
+				  "scale %ld: this driver runs one container per service; remove "
+				  "it or set 1",
+				  scale);
+	return 0;
+}
+
+static int key_cpuset(struct mb *m, struct compose_service *s, const struct cnode *n,
+		      const char *path)
+{
+	if (want_nonempty(m, n, path, &s->cpuset) < 0)
+		return -1;
+	if (s->cpuset && strspn(s->cpuset, "0123456789,-") != strlen(s->cpuset))
+		return diag_error(m->err, n, path, "expected CPUs like 0-3 or 0,1, got \"%s\"",
+				  s->cpuset);
+	return 0;
+}
+
+static int key_pid(struct mb *m, struct compose_service *s, const struct cnode *n, const char *path)
+{
+	static const char *const words[] = {"host", NULL};
+
+	return want_namespace(m, n, path, words, "a pid mode (host, service:<name>)", &s->pid);
+}
+
+static int key_ipc(struct mb *m, struct compose_service *s, const struct cnode *n, const char *path)
+{
+	static const char *const words[] = {"host", "private", "shareable", "none", NULL};
+
+	return want_namespace(m, n, path, words,
+			      "an ipc mode (host, private, shareable, none, service:<name>)",
+			      &s->ipc);
+}
+
+static int key_userns_mode(struct mb *m, struct compose_service *s, const struct cnode *n,
+			   const char *path)
+{
+	static const char *const words[] = {"host", NULL};
+
+	return want_namespace(m, n, path, words, "a userns mode (host)", &s->userns_mode);
+}
+
+static int key_post_start(struct mb *m, struct compose_service *s, const struct cnode *n,
+			  const char *path)
+{
+	return service_hooks(m, n, path, false, &s->post_start);
+}
+
+static int key_pre_stop(struct mb *m, struct compose_service *s, const struct cnode *n,
+			const char *path)
+{
+	return service_hooks(m, n, path, false, &s->pre_stop);
+}
+
+static int key_pre_start(struct mb *m, struct compose_service *s, const struct cnode *n,
+			 const char *path)
+{
+	return service_hooks(m, n, path, true, &s->pre_start);
+}
+
+/* In the order they are read: the first error found is the one reported. */
+static const struct service_key extra_keys[] = {
+	KEY_FN(build, service_build),
+	KEY_FN(profiles, key_profiles),
+	KEY_FN(pull_policy, key_pull_policy),
+	KEY_STRING(platform),
+	KEY_STRV(cap_add, SK_STRV),
+	KEY_STRV(cap_drop, SK_STRV),
+	KEY_FN(sysctls, key_sysctls),
+	KEY_BOOL(read_only),
+	KEY_STRV(security_opt, SK_STRV),
+	KEY_FN(tmpfs, key_tmpfs),
+	KEY_FN(secrets, key_secrets),
+	KEY_FN(configs, key_configs),
+	KEY_STRV(links, SK_STRV),
+	KEY_STRV(dns, SK_STRV_ONE),
+	KEY_STRV(dns_search, SK_STRV_ONE),
+	KEY_STRV(dns_opt, SK_STRV_ONE),
+	KEY_FN(init, key_init),
+	KEY_STRING(stop_signal),
+	KEY_FN(ulimits, service_ulimits),
+	KEY_FN(logging, service_logging),
+	KEY_FN(deploy, service_deploy),
+	KEY_FN(scale, key_scale),
+	KEY_I64(pids_limit, -1, LONG_MAX),
+	KEY_BYTES(mem_limit, SK_BYTES),
+	KEY_BYTES(mem_reservation, SK_BYTES),
+	KEY_BYTES(memswap_limit, SK_BYTES_OR_MINUS_ONE),
+	KEY_CPUS(cpus),
+	KEY_I64(cpu_shares, 0, LONG_MAX),
+	KEY_I64(cpu_quota, -1, LONG_MAX),
+	KEY_I64(cpu_period, 0, LONG_MAX),
+	KEY_FN(cpuset, key_cpuset),
+	KEY_BYTES(shm_size, SK_BYTES),
+	KEY_BOOL(privileged),
+	KEY_FN(devices, service_devices),
+	KEY_STRV(group_add, SK_STRV),
+	KEY_BOOL(stdin_open),
+	KEY_BOOL(tty),
+	KEY_STRING(domainname),
+	KEY_STRING(mac_address),
+	KEY_BOOL(oom_kill_disable),
+	KEY_I64(oom_score_adj, -1000, 1000),
+	KEY_FN(pid, key_pid),
+	KEY_FN(ipc, key_ipc),
+	KEY_FN(userns_mode, key_userns_mode),
+	KEY_FN(post_start, key_post_start),
+	KEY_FN(pre_stop, key_pre_stop),
+	KEY_FN(pre_start, key_pre_start),
+};
+
+/* One key of a service, read by its kind into its field. */
+static int service_key(struct mb *m, struct compose_service *s, const struct service_key *k,
+		       const struct cnode *svc, const char *svc_path)
+{
+	char path[COMPOSE_PATH_MAX];
+	const struct cnode *n = cnode_get(svc, k->key);
+	/* the field and its count, of the type the kind names (FIELD() checked it) */
+	void *field = (char *)s + k->off;
+	size_t *count = (void *)((char *)s + k->count_off);
+
+	path_key(path, sizeof(path), svc_path, k->key);
+	switch (k->kind) {
+	case SK_STRING:
+		return want_nonempty(m, n, path, field);
+	case SK_BOOL:
+		return want_bool(m, n, path, field);
+	case SK_STRV:
+	case SK_STRV_ONE:
+		return want_strv(m, n, path, k->kind == SK_STRV_ONE, field, count);
+	case SK_I64:
+		return want_i64(m, n, path, k->min, k->max, field);
+	case SK_BYTES:
+	case SK_BYTES_OR_MINUS_ONE:
+		return want_bytes(m, n, path, k->kind == SK_BYTES_OR_MINUS_ONE, field);
+	case SK_CPUS:
+		return want_cpus(m, n, path, field);
+	case SK_DURATION:
+		return want_duration(m, n, path, field);
+	case SK_ARGV:
+		return want_argv(m, n, path, field);
+	case SK_LABELS:
+		return want_labels(m, n, path, field, count);
+	case SK_FN:
+		return k->fn(m, s, n, path);
+	case SK_SERVICE:
+		return k->service_fn(m, s, svc, svc_path);
+	}
+	return 0;
+}
+
+int compose_service_keys(struct mb *m, struct compose_service *s, const struct cnode *svc,
+			 const char *path, const struct service_key *keys, size_t nkeys)
+{
+	size_t i;
+
+	for (i = 0; i < nkeys; i++)
+		if (service_key(m, s, &keys[i], svc, path) < 0)
+			return -1;
+	return 0;
+}
+
+int compose_service_extras(struct mb *m, struct compose_service *s, const struct cnode *svc,
+			   const char *path)
+{
 	s->init = -1;
 	s->limits.memory = s->limits.pids = COMPOSE_UNSET;
 	s->reservations.memory = s->reservations.pids = COMPOSE_UNSET;
 	s->pids_limit = s->mem_limit = s->mem_reservation = s->memswap_limit = COMPOSE_UNSET;
 	s->cpu_shares = s->cpu_quota = s->cpu_period = s->shm_size = COMPOSE_UNSET;
 	s->oom_score_adj = COMPOSE_UNSET;
-
-#define STEP(key, call)                                                                            \
-	do {                                                                                       \
-		path_key(sub, sizeof(sub), path, key);                                             \
-		n = cnode_get(svc, key);                                                           \
-		if ((call) < 0)                                                                    \
-			return -1;                                                                 \
-	} while (0)
-
-	STEP("build", service_build(m, s, n, sub));
-	STEP("profiles", want_strv(m, n, sub, false, &s->profiles, &s->nprofiles));
-	for (i = 0; i < s->nprofiles; i++)
-		if (!valid_profile(s->profiles[i]))
-			return node_error(m->err, n, sub,
-					  "invalid profile name \"%s\": use letters, digits, '.', "
-					  "'_' and '-'",
-					  s->profiles[i]);
-	STEP("pull_policy", want_nonempty(m, n, sub, &s->pull_policy));
-	if (s->pull_policy && !one_of(s->pull_policy, pull) && strncmp(s->pull_policy, "every_", 6))
-		return node_error(m->err, n, sub,
-				  "expected always, never, missing, build, daily, weekly or "
-				  "every_<duration>, got \"%s\"",
-				  s->pull_policy);
-	STEP("platform", want_nonempty(m, n, sub, &s->platform));
-	STEP("cap_add", want_strv(m, n, sub, false, &s->cap_add, &s->ncap_add));
-	STEP("cap_drop", want_strv(m, n, sub, false, &s->cap_drop, &s->ncap_drop));
-	STEP("sysctls", want_labels(m, n, sub, &s->sysctls, &s->nsysctls));
-	for (i = 0; i < s->nsysctls; i++)
-		if (!*s->sysctls[i].value)
-			return node_error(m->err, n, sub, "sysctl %s needs a value",
-					  s->sysctls[i].key);
-	STEP("read_only", want_bool(m, n, sub, &s->read_only));
-	STEP("security_opt", want_strv(m, n, sub, false, &s->security_opt, &s->nsecurity_opt));
-	STEP("tmpfs", want_strv(m, n, sub, true, &s->tmpfs, &s->ntmpfs));
-	for (i = 0; i < s->ntmpfs; i++)
-		if (s->tmpfs[i][0] != '/')
-			return node_error(m->err, n, sub,
-					  "\"%s\": a tmpfs needs an absolute container path",
-					  s->tmpfs[i]);
-	STEP("secrets", file_refs(m, n, sub, true, &s->secrets, &s->nsecrets));
-	STEP("configs", file_refs(m, n, sub, false, &s->configs, &s->nconfigs));
-	STEP("links", want_strv(m, n, sub, false, &s->links, &s->nlinks));
-	STEP("dns", want_strv(m, n, sub, true, &s->dns, &s->ndns));
-	STEP("dns_search", want_strv(m, n, sub, true, &s->dns_search, &s->ndns_search));
-	STEP("dns_opt", want_strv(m, n, sub, true, &s->dns_opt, &s->ndns_opt));
-	path_key(sub, sizeof(sub), path, "init");
-	n = cnode_get(svc, "init");
-	if (n && n->kind != CN_NULL) {
-		bool b = false;
-
-		if (want_bool(m, n, sub, &b) < 0)
-			return -1;
-		s->init = b ? 1 : 0;
-	}
-	STEP("stop_signal", want_nonempty(m, n, sub, &s->stop_signal));
-	STEP("ulimits", service_ulimits(m, s, n, sub));
-	STEP("logging", service_logging(m, s, n, sub));
-	STEP("deploy", service_deploy(m, s, n, sub));
-	STEP("scale", want_int(m, n, sub, 0, INT_MAX, &scale));
-	if (scale != 1)
-		return node_error(m->err, n, sub,
-				  "scale %ld: this driver runs one container per service; remove "
-				  "it or set 1",
-				  scale);
-	STEP("pids_limit", want_i64(m, n, sub, -1, LONG_MAX, &s->pids_limit));
-	STEP("mem_limit", want_bytes(m, n, sub, false, &s->mem_limit));
-	STEP("mem_reservation", want_bytes(m, n, sub, false, &s->mem_reservation));
-	STEP("memswap_limit", want_bytes(m, n, sub, true, &s->memswap_limit));
-	STEP("cpus", want_cpus(m, n, sub, &s->cpus));
-	STEP("cpu_shares", want_i64(m, n, sub, 0, LONG_MAX, &s->cpu_shares));
-	STEP("cpu_quota", want_i64(m, n, sub, -1, LONG_MAX, &s->cpu_quota));
-	STEP("cpu_period", want_i64(m, n, sub, 0, LONG_MAX, &s->cpu_period));
-	STEP("cpuset", want_nonempty(m, n, sub, &s->cpuset));
-	if (s->cpuset && strspn(s->cpuset, "0123456789,-") != strlen(s->cpuset))
-		return node_error(m->err, n, sub, "expected CPUs like 0-3 or 0,1, got \"%s\"",
-				  s->cpuset);
-	STEP("shm_size", want_bytes(m, n, sub, false, &s->shm_size));
-	STEP("privileged", want_bool(m, n, sub, &s->privileged));
-	STEP("devices", service_devices(m, s, n, sub));
-	STEP("group_add", want_strv(m, n, sub, false, &s->group_add, &s->ngroup_add));
-	STEP("stdin_open", want_bool(m, n, sub, &s->stdin_open));
-	STEP("tty", want_bool(m, n, sub, &s->tty));
-	STEP("domainname", want_nonempty(m, n, sub, &s->domainname));
-	STEP("mac_address", want_nonempty(m, n, sub, &s->mac_address));
-	STEP("oom_kill_disable", want_bool(m, n, sub, &s->oom_kill_disable));
-	STEP("oom_score_adj", want_i64(m, n, sub, -1000, 1000, &s->oom_score_adj));
-	STEP("pid",
-	     want_namespace(m, n, sub, pid_words, "a pid mode (host, service:<name>)", &s->pid));
-	STEP("ipc", want_namespace(m, n, sub, ipc_words,
-				   "an ipc mode (host, private, shareable, none, service:<name>)",
-				   &s->ipc));
-	STEP("userns_mode",
-	     want_namespace(m, n, sub, userns_words, "a userns mode (host)", &s->userns_mode));
-	STEP("post_start", service_hooks(m, n, sub, false, &s->post_start));
-	STEP("pre_stop", service_hooks(m, n, sub, false, &s->pre_stop));
-	STEP("pre_start", service_hooks(m, n, sub, true, &s->pre_start));
-#undef STEP
-	return 0;
+	return compose_service_keys(m, s, svc, path, extra_keys, ARRAY_SIZE(extra_keys));
 }
 
 /* ---- top-level secrets and configs ---- */
 
-static int file_def(struct mb *m, const char *section, const struct centry *e,
-		    struct compose_file_def *d)
+static int file_def(struct mb *m, const char *section, const struct centry *e, void *item)
 {
+	struct compose_file_def *d = item;
 	char path[COMPOSE_PATH_MAX], sub[COMPOSE_PATH_MAX];
 	const struct cnode *v = e->val, *ext;
 	_cleanup_free_ char *file = NULL;
@@ -732,7 +852,7 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 	path_key(path, sizeof(path), section, e->key);
 	d->line = e->line;
 	if (!(d->key = strdup(e->key)) || !(d->file_decl = strdup(v->file)))
-		return mb_oom(m);
+		return want_oom(m);
 	if (want_map(m, v, path) < 0)
 		return -1;
 	path_key(sub, sizeof(sub), path, "name");
@@ -760,7 +880,7 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 	if (want_string(m, cnode_get(v, "content"), sub, &d->content) < 0)
 		return -1;
 	if (d->content && secret)
-		return node_error(m->err, cnode_get(v, "content"), sub,
+		return diag_error(m->err, cnode_get(v, "content"), sub,
 				  "content is for configs; give a secret a file or an "
 				  "environment variable");
 	path_key(sub, sizeof(sub), path, "labels");
@@ -768,22 +888,22 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 		return -1;
 	sources = !!file + !!d->environment + !!d->content;
 	if (d->external && sources)
-		return at_error(m->err, v->file, e->line, path,
-				"an external %s has no file, environment or content",
-				secret ? "secret" : "config");
+		return diag_error_at(m->err, v->file, e->line, path,
+				     "an external %s has no file, environment or content",
+				     secret ? "secret" : "config");
 	if (!d->external && sources != 1)
-		return at_error(m->err, v->file, e->line, path,
-				"set exactly one of file, environment%s",
-				secret ? "" : " or content");
+		return diag_error_at(m->err, v->file, e->line, path,
+				     "set exactly one of file, environment%s",
+				     secret ? "" : " or content");
 	if (file) {
 		const char *rel = NULL;
 
-		d->file = compose_abspath(m->ctx->project_dir, file);
+		d->file = ctx_abspath(m->ctx->project_dir, file);
 		if (!d->file)
-			return mb_oom(m);
+			return want_oom(m);
 		/* its content goes into a container: only the repository's own files */
-		if (!compose_confine(m->ctx, d->file, &rel))
-			return node_error(m->err, cnode_get(v, "file"), sub,
+		if (!ctx_confine(m->ctx, d->file, &rel))
+			return diag_error(m->err, cnode_get(v, "file"), sub,
 					  "%s is outside the project directory; keep %s files in "
 					  "the repository",
 					  file, secret ? "secret" : "config");
@@ -794,7 +914,7 @@ static int file_def(struct mb *m, const char *section, const struct centry *e,
 		else if (asprintf(&d->name, "%s_%s", m->p->name, e->key) < 0)
 			d->name = NULL;
 		if (!d->name)
-			return mb_oom(m);
+			return want_oom(m);
 	}
 	return 0;
 }
@@ -808,24 +928,13 @@ static int cmp_file_def(const void *a, const void *b)
 int compose_file_defs(struct mb *m, const struct cnode *root, const char *section,
 		      struct compose_file_def **out, size_t *nout)
 {
-	const struct cnode *sec = cnode_get(root, section);
-	size_t i;
+	void *items = *out;
+	int ret = want_defs(m, root, section, sizeof(**out), file_def, &items, nout);
 
-	if (!sec || sec->kind == CN_NULL)
-		return 0;
-	if (want_map(m, sec, section) < 0)
-		return -1;
-	*out = calloc(sec->n + 1, sizeof(**out));
-	if (!*out)
-		return mb_oom(m);
-	for (i = 0; i < sec->n; i++) {
-		(*nout)++;
-		if (file_def(m, section, &sec->items[i], &(*out)[i]) < 0)
-			return -1;
-	}
-	if (*nout)
+	*out = items;
+	if (ret == 0 && *nout)
 		qsort(*out, *nout, sizeof(**out), cmp_file_def);
-	return 0;
+	return ret;
 }
 
 /* ---- networks ---- */
@@ -854,7 +963,7 @@ static int ipam(struct mb *m, struct compose_resource *r, const struct cnode *n,
 		return -1;
 	r->ipam = calloc(1, sizeof(*r->ipam));
 	if (!r->ipam)
-		return mb_oom(m);
+		return want_oom(m);
 	path_key(sub, sizeof(sub), path, "driver");
 	if (want_nonempty(m, cnode_get(n, "driver"), sub, &r->ipam->driver) < 0)
 		return -1;
@@ -866,11 +975,11 @@ static int ipam(struct mb *m, struct compose_resource *r, const struct cnode *n,
 	if (!cfg || cfg->kind == CN_NULL)
 		return 0;
 	if (cfg->kind != CN_SEQ)
-		return node_error(m->err, cfg, sub, "expected a list, got %s",
+		return diag_error(m->err, cfg, sub, "expected a list, got %s",
 				  cnode_kind_name(cfg));
 	r->ipam->config = calloc(cfg->n + 1, sizeof(*r->ipam->config));
 	if (!r->ipam->config)
-		return mb_oom(m);
+		return want_oom(m);
 	for (i = 0; i < cfg->n; i++) {
 		const struct cnode *it = cfg->items[i].val;
 		struct compose_ipam_pool *pool = &r->ipam->config[r->ipam->nconfig++];
@@ -882,7 +991,7 @@ static int ipam(struct mb *m, struct compose_resource *r, const struct cnode *n,
 		if (want_nonempty(m, cnode_get(it, "subnet"), fpath, &pool->subnet) < 0)
 			return -1;
 		if (pool->subnet && !strchr(pool->subnet, '/'))
-			return node_error(m->err, cnode_get(it, "subnet"), fpath,
+			return diag_error(m->err, cnode_get(it, "subnet"), fpath,
 					  "expected a CIDR like 172.28.0.0/16, got \"%s\"",
 					  pool->subnet);
 		path_key(fpath, sizeof(fpath), ipath, "ip_range");
@@ -957,17 +1066,18 @@ static int service_ref(struct mb *m, const struct compose_service *s, const char
 	else
 		return 0;
 	if (!name)
-		return mb_oom(m);
+		return want_oom(m);
 	snprintf(path, sizeof(path), "services.%s.%s", s->name, key);
 	if (!strcmp(name, s->name))
-		return at_error(m->err, s->file, s->line, path, "a service cannot refer to itself");
+		return diag_error_at(m->err, s->file, s->line, path,
+				     "a service cannot refer to itself");
 	if (compose_project_service(m->p, name))
 		return 0;
 	if (compose_project_disabled(m->p, name))
-		return at_error(m->err, s->file, s->line, path,
-				"service \"%s\" is disabled by its profiles; activate one of them",
-				name);
-	return at_error(m->err, s->file, s->line, path, "unknown service \"%s\"", name);
+		return diag_error_at(
+			m->err, s->file, s->line, path,
+			"service \"%s\" is disabled by its profiles; activate one of them", name);
+	return diag_error_at(m->err, s->file, s->line, path, "unknown service \"%s\"", name);
 }
 
 int compose_check_references(struct mb *m)
@@ -981,18 +1091,20 @@ int compose_check_references(struct mb *m)
 		for (j = 0; j < s->nsecrets; j++)
 			if (!find_def(m->p->secrets, m->p->nsecrets, s->secrets[j].source)) {
 				snprintf(path, sizeof(path), "services.%s.secrets", s->name);
-				return at_error(m->err, s->file, s->line, path,
-						"refers to undefined secret \"%s\" (declare it "
-						"under the top-level secrets:)",
-						s->secrets[j].source);
+				return diag_error_at(
+					m->err, s->file, s->line, path,
+					"refers to undefined secret \"%s\" (declare it "
+					"under the top-level secrets:)",
+					s->secrets[j].source);
 			}
 		for (j = 0; j < s->nconfigs; j++)
 			if (!find_def(m->p->configs, m->p->nconfigs, s->configs[j].source)) {
 				snprintf(path, sizeof(path), "services.%s.configs", s->name);
-				return at_error(m->err, s->file, s->line, path,
-						"refers to undefined config \"%s\" (declare it "
-						"under the top-level configs:)",
-						s->configs[j].source);
+				return diag_error_at(
+					m->err, s->file, s->line, path,
+					"refers to undefined config \"%s\" (declare it "
+					"under the top-level configs:)",
+					s->configs[j].source);
 			}
 		for (j = 0; j < s->nlinks; j++)
 			if (service_ref(m, s, "links", s->links[j]) < 0)
@@ -1012,7 +1124,7 @@ static void hooks_free(struct compose_hooks *h)
 	size_t i;
 
 	for (i = 0; i < h->n; i++) {
-		strv_free(h->items[i].command.argv, h->items[i].command.argc);
+		scalar_strv_free(h->items[i].command.argv, h->items[i].command.argc);
 		free(h->items[i].image);
 		free(h->items[i].user);
 		free(h->items[i].working_dir);
@@ -1042,20 +1154,20 @@ void compose_service_extras_free(struct compose_service *s)
 	free(s->build.dockerfile);
 	free(s->build.target);
 	kv_free(s->build.args, s->build.nargs);
-	strv_free(s->profiles, s->nprofiles);
+	scalar_strv_free(s->profiles, s->nprofiles);
 	free(s->pull_policy);
 	free(s->platform);
-	strv_free(s->cap_add, s->ncap_add);
-	strv_free(s->cap_drop, s->ncap_drop);
+	scalar_strv_free(s->cap_add, s->ncap_add);
+	scalar_strv_free(s->cap_drop, s->ncap_drop);
 	kv_free(s->sysctls, s->nsysctls);
-	strv_free(s->security_opt, s->nsecurity_opt);
-	strv_free(s->tmpfs, s->ntmpfs);
+	scalar_strv_free(s->security_opt, s->nsecurity_opt);
+	scalar_strv_free(s->tmpfs, s->ntmpfs);
 	file_refs_free(s->secrets, s->nsecrets);
 	file_refs_free(s->configs, s->nconfigs);
-	strv_free(s->links, s->nlinks);
-	strv_free(s->dns, s->ndns);
-	strv_free(s->dns_search, s->ndns_search);
-	strv_free(s->dns_opt, s->ndns_opt);
+	scalar_strv_free(s->links, s->nlinks);
+	scalar_strv_free(s->dns, s->ndns);
+	scalar_strv_free(s->dns_search, s->ndns_search);
+	scalar_strv_free(s->dns_opt, s->ndns_opt);
 	free(s->stop_signal);
 	for (i = 0; i < s->nulimits; i++)
 		free(s->ulimits[i].name);
@@ -1069,7 +1181,7 @@ void compose_service_extras_free(struct compose_service *s)
 		free(s->devices[i].permissions);
 	}
 	free(s->devices);
-	strv_free(s->group_add, s->ngroup_add);
+	scalar_strv_free(s->group_add, s->ngroup_add);
 	free(s->domainname);
 	free(s->mac_address);
 	free(s->pid);

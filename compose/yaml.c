@@ -7,7 +7,7 @@
  * applied, and !reset / !override tags become flags for merge.c.  Then every
  * scalar value is interpolated, as Compose does before merging.
  */
-#include "compose/internal.h"
+#include "compose/yaml.h"
 
 #include <libfyaml.h>
 #include <stdint.h>
@@ -16,6 +16,10 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "compose/ctx.h"
+#include "compose/diag.h"
+#include "compose/interp.h"
+#include "compose/node.h"
 
 #define TAG_STR	   "tag:yaml.org,2002:str"
 #define TAG_NULL   "tag:yaml.org,2002:null"
@@ -67,13 +71,14 @@ static int convert(struct loader *ld, struct fy_node *fn, int line_hint, struct 
 /* Count bytes of the expanded tree before they are allocated. */
 static int budget(struct loader *ld, size_t bytes, int line, struct error *err)
 {
-	if (compose_budget_add(ld->ctx, bytes))
+	if (ctx_budget_add(ld->ctx, bytes))
 		return 0;
 	/* the copy is made where the alias is, not where its anchor is */
-	return at_error(err, ld->file, ld->alias_line ?: line, NULL,
-			"the stack grows past %u MiB once aliases are expanded (each alias is a "
-			"full copy of its anchor); use aliases of large values fewer times",
-			COMPOSE_EXPANDED_MAX >> 20);
+	return diag_error_at(
+		err, ld->file, ld->alias_line ?: line, NULL,
+		"the stack grows past %u MiB once aliases are expanded (each alias is a "
+		"full copy of its anchor); use aliases of large values fewer times",
+		COMPOSE_EXPANDED_MAX >> 20);
 }
 
 static int scalar_text(struct loader *ld, struct fy_node *fn, int line, char **out,
@@ -87,7 +92,8 @@ static int scalar_text(struct loader *ld, struct fy_node *fn, int line, char **o
 		len = 0;
 	}
 	if (memchr(s, '\0', len))
-		return at_error(err, ld->file, line, NULL, "a string contains a NUL character");
+		return diag_error_at(err, ld->file, line, NULL,
+				     "a string contains a NUL character");
 	if (budget(ld, len + 1, line, err) < 0)
 		return -1;
 	*out = strndup(s, len);
@@ -155,12 +161,12 @@ static int key_text(struct loader *ld, struct fy_node *kn, int line, char **out,
 
 	*merge = false;
 	if (!k)
-		return at_error(err, ld->file, line, NULL, "a mapping key is empty");
+		return diag_error_at(err, ld->file, line, NULL, "a mapping key is empty");
 	if (fy_node_is_alias(k)) {
 		k = fy_node_resolve_alias(k);
 		if (!k)
-			return at_error(err, ld->file, line, NULL,
-					"a mapping key is an alias to an unknown anchor");
+			return diag_error_at(err, ld->file, line, NULL,
+					     "a mapping key is an alias to an unknown anchor");
 	} else if (fy_node_get_type(k) == FYNT_SCALAR && fy_node_get_style(k) == FYNS_PLAIN) {
 		size_t len = 0;
 		const char *s = fy_node_get_scalar(k, &len);
@@ -168,8 +174,9 @@ static int key_text(struct loader *ld, struct fy_node *kn, int line, char **out,
 		*merge = s && len == 2 && !memcmp(s, "<<", 2);
 	}
 	if (fy_node_get_type(k) != FYNT_SCALAR)
-		return at_error(err, ld->file, line, NULL, "mapping keys must be strings, not a %s",
-				fy_node_get_type(k) == FYNT_MAPPING ? "mapping" : "sequence");
+		return diag_error_at(err, ld->file, line, NULL,
+				     "mapping keys must be strings, not a %s",
+				     fy_node_get_type(k) == FYNT_MAPPING ? "mapping" : "sequence");
 	return scalar_text(ld, k, line, out, err);
 }
 
@@ -185,12 +192,12 @@ static int apply_merge_key(struct loader *ld, struct cnode *map, struct fy_node 
 	if (v && fy_node_is_alias(v))
 		v = fy_node_resolve_alias(v);
 	if (!v)
-		return at_error(err, ld->file, line, NULL,
-				"<< (merge key): expected a mapping or a list of mappings");
+		return diag_error_at(err, ld->file, line, NULL,
+				     "<< (merge key): expected a mapping or a list of mappings");
 	single = fy_node_get_type(v) == FYNT_MAPPING;
 	if (!single && fy_node_get_type(v) != FYNT_SEQUENCE)
-		return at_error(err, ld->file, line, NULL,
-				"<< (merge key): expected a mapping or a list of mappings");
+		return diag_error_at(err, ld->file, line, NULL,
+				     "<< (merge key): expected a mapping or a list of mappings");
 	sources[0] = vn; /* unresolved: convert() catches an alias to an ancestor */
 	for (;;) {
 		_cleanup_cnode_ struct cnode *src = NULL;
@@ -206,16 +213,19 @@ static int apply_merge_key(struct loader *ld, struct cnode *map, struct fy_node 
 			break;
 		if (fy_node_is_alias(item) && fy_node_resolve_alias(item) &&
 		    fy_node_get_type(fy_node_resolve_alias(item)) != FYNT_MAPPING)
-			return at_error(err, ld->file, line, NULL,
-					"<< (merge key): expected a mapping or a list of mappings");
+			return diag_error_at(
+				err, ld->file, line, NULL,
+				"<< (merge key): expected a mapping or a list of mappings");
 		if (!fy_node_is_alias(item) && fy_node_get_type(item) != FYNT_MAPPING)
-			return at_error(err, ld->file, line, NULL,
-					"<< (merge key): expected a mapping or a list of mappings");
+			return diag_error_at(
+				err, ld->file, line, NULL,
+				"<< (merge key): expected a mapping or a list of mappings");
 		if (convert(ld, item, line, &src, err) < 0)
 			return -1;
 		if (src->kind != CN_MAP)
-			return at_error(err, ld->file, line, NULL,
-					"<< (merge key): expected a mapping or a list of mappings");
+			return diag_error_at(
+				err, ld->file, line, NULL,
+				"<< (merge key): expected a mapping or a list of mappings");
 		/* explicit keys were added first; earlier sources win over later ones */
 		for (i = 0; i < src->n; i++) {
 			struct centry *e = &src->items[i];
@@ -323,9 +333,9 @@ static int convert(struct loader *ld, struct fy_node *fn, int line_hint, struct 
 	int i, line, ret;
 
 	if (++ld->nodes > COMPOSE_NODES_MAX)
-		return at_error(err, ld->file, line_hint, NULL,
-				"the file has more than %u nodes once aliases are expanded",
-				COMPOSE_NODES_MAX);
+		return diag_error_at(err, ld->file, line_hint, NULL,
+				     "the file has more than %u nodes once aliases are expanded",
+				     COMPOSE_NODES_MAX);
 	/* the node and the entry that holds it */
 	if (budget(ld, sizeof(struct cnode) + sizeof(struct centry), line_hint, err) < 0)
 		return -1;
@@ -340,13 +350,13 @@ static int convert(struct loader *ld, struct fy_node *fn, int line_hint, struct 
 
 		line = fy_line(fn) ?: line_hint;
 		if (!target)
-			return at_error(err, ld->file, line, NULL, "alias *%s: no such anchor",
-					name ? name : "");
+			return diag_error_at(err, ld->file, line, NULL, "alias *%s: no such anchor",
+					     name ? name : "");
 		for (i = 0; i < ld->depth; i++)
 			if (ld->stack[i] == target)
-				return at_error(err, ld->file, line, NULL,
-						"alias *%s refers to a node that contains it",
-						name ? name : "");
+				return diag_error_at(err, ld->file, line, NULL,
+						     "alias *%s refers to a node that contains it",
+						     name ? name : "");
 		if (ld->alias_line)
 			return convert(ld, target, line, out, err);
 		ld->alias_line = line;
@@ -360,8 +370,8 @@ static int convert(struct loader *ld, struct fy_node *fn, int line_hint, struct 
 
 	line = collection_line(fn, line_hint);
 	if (ld->depth >= COMPOSE_DEPTH_MAX)
-		return at_error(err, ld->file, line, NULL, "nested more than %d levels deep",
-				COMPOSE_DEPTH_MAX);
+		return diag_error_at(err, ld->file, line, NULL, "nested more than %d levels deep",
+				     COMPOSE_DEPTH_MAX);
 	n = cnode_new(type == FYNT_MAPPING ? CN_MAP : CN_SEQ, ld->file, line);
 	if (!n)
 		return oom(err);
@@ -386,7 +396,7 @@ static const char *walker_lookup(const char *name, void *payload)
 {
 	struct walker *w = payload;
 
-	return compose_var(w->ctx, name);
+	return ctx_var(w->ctx, name);
 }
 
 static void walker_unset(const char *name, void *payload)
@@ -439,10 +449,10 @@ static int interpolate_tree(struct compose_ctx *ctx, struct cnode *n, const char
 			char msg[ERROR_MSG_MAX];
 
 			snprintf(msg, sizeof(msg), "%s", err->msg);
-			return node_error(err, n, path, "%s", msg);
+			return diag_error(err, n, path, "%s", msg);
 		}
-		if (out.len > strlen(n->str) && !compose_budget_add(ctx, out.len - strlen(n->str)))
-			return node_error(err, n, path,
+		if (out.len > strlen(n->str) && !ctx_budget_add(ctx, out.len - strlen(n->str)))
+			return diag_error(err, n, path,
 					  "the stack grows past %u MiB once variables are "
 					  "substituted; use large variables fewer times",
 					  COMPOSE_EXPANDED_MAX >> 20);
@@ -490,12 +500,20 @@ static int syntax_error(struct loader *ld, struct fy_diag *diag, struct error *e
 	while ((e = fy_diag_errors_iterate(diag, &iter))) {
 		if (e->type < FYET_ERROR)
 			continue;
-		return at_error(err, ld->file, e->line, NULL, "YAML syntax error: %s (column %d)",
-				e->msg ? e->msg : "invalid YAML", e->column);
+		return diag_error_at(err, ld->file, e->line, NULL,
+				     "YAML syntax error: %s (column %d)",
+				     e->msg ? e->msg : "invalid YAML", e->column);
 	}
-	return at_error(err, ld->file, 0, NULL, "YAML syntax error");
+	return diag_error_at(err, ld->file, 0, NULL, "YAML syntax error");
 }
 
+/*
+ * text -> *out through libfyaml: a parser that collects its errors (the first
+ * becomes "YAML syntax error: ... (column N)" at its line), exactly one
+ * document (a second is refused), converted by convert(); an empty document,
+ * or one of just null, is an empty mapping, any other non-mapping refused.
+ * The libfyaml objects are freed at one exit.
+ */
 static int load_tree(struct loader *ld, const char *text, size_t len, struct cnode **out,
 		     struct error *err)
 {
@@ -544,8 +562,8 @@ static int load_tree(struct loader *ld, const char *text, size_t len, struct cno
 			goto out;
 		}
 		root = fy_document_root(extra);
-		at_error(err, ld->file, root ? collection_line(root, 0) : 0, NULL,
-			 "more than one YAML document in a stack file is not supported");
+		diag_error_at(err, ld->file, root ? collection_line(root, 0) : 0, NULL,
+			      "more than one YAML document in a stack file is not supported");
 		goto out;
 	}
 	root = fy_document_root(doc);
@@ -564,7 +582,7 @@ static int load_tree(struct loader *ld, const char *text, size_t len, struct cno
 		goto out;
 	}
 	if ((*out)->kind != CN_MAP) {
-		node_error(err, *out, NULL, "the file must be a mapping (services:, ...), not %s",
+		diag_error(err, *out, NULL, "the file must be a mapping (services:, ...), not %s",
 			   cnode_kind_name(*out));
 		cnode_free(*out);
 		*out = NULL;
@@ -633,11 +651,11 @@ static int check_text(const char *file, const char *text, size_t len, struct err
 		if (p[i] == '\n')
 			line++;
 		if (p[i] == '\0')
-			return at_error(err, file, line, NULL, "the file contains a NUL byte");
+			return diag_error_at(err, file, line, NULL, "the file contains a NUL byte");
 		n = utf8_seq(p + i, len - i);
 		if (!n)
-			return at_error(err, file, line, NULL,
-					"invalid UTF-8 (stack files must be saved as UTF-8)");
+			return diag_error_at(err, file, line, NULL,
+					     "invalid UTF-8 (stack files must be saved as UTF-8)");
 		i += n;
 	}
 	return 0;
@@ -650,8 +668,8 @@ int compose_yaml_load(struct compose_ctx *ctx, const char *file, const char *tex
 	_cleanup_cnode_ struct cnode *root = NULL;
 
 	if (len > COMPOSE_FILE_MAX)
-		return at_error(err, file, 0, NULL, "the file is larger than %u bytes",
-				COMPOSE_FILE_MAX);
+		return diag_error_at(err, file, 0, NULL, "the file is larger than %u bytes",
+				     COMPOSE_FILE_MAX);
 	if (check_text(file, text, len, err) < 0)
 		return -1;
 	if (load_tree(&ld, text, len, &root, err) < 0)

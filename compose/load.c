@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* compose_load(): read each file, check, normalize, merge, build the model. */
-#define COMPOSE_ERROR_DEFINE /* node_error and at_error themselves */
-#include "compose/internal.h"
+#define COMPOSE_ERROR_DEFINE /* diag_error and diag_error_at themselves */
+#include "compose/compose.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,139 +15,16 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
-
-void diag_add(struct compose_diags *d, const char *file, int line, const char *fmt, ...)
-{
-	struct compose_diag *items, *it;
-	va_list ap;
-	char *msg = NULL;
-	int n;
-
-	if (!d)
-		return;
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 8;
-
-		items = realloc(d->items, cap * sizeof(*items));
-		if (!items) {
-			free(msg);
-			return;
-		}
-		d->items = items;
-		d->cap = cap;
-	}
-	it = &d->items[d->n];
-	it->file = strdup(file ? file : "");
-	it->line = line;
-	it->message = msg;
-	if (!it->file) {
-		free(msg);
-		return;
-	}
-	d->n++;
-}
-
-void compose_diags_release(struct compose_diags *d)
-{
-	size_t i;
-
-	if (!d)
-		return;
-	for (i = 0; i < d->n; i++) {
-		free(d->items[i].file);
-		free(d->items[i].message);
-	}
-	free(d->items);
-	d->items = NULL;
-	d->n = d->cap = 0;
-}
-
-static int vat_error(struct error *err, const char *file, int line, const char *path,
-		     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-
-static int vat_error(struct error *err, const char *file, int line, const char *path,
-		     const char *fmt, va_list ap)
-{
-	_cleanup_free_ char *msg = NULL;
-	char where[ERROR_MSG_MAX / 2];
-
-	/* whole, not cut: error_set masks secrets before it cuts the message */
-	if (vasprintf(&msg, fmt, ap) < 0)
-		return error_set(err, ERR_SYSTEM, "out of memory");
-	if (line > 0)
-		snprintf(where, sizeof(where), "%s:%d", file ? file : "?", line);
-	else
-		snprintf(where, sizeof(where), "%s", file ? file : "?");
-	if (path && *path)
-		return error_set(err, ERR_COMPOSE, "%s: %s: %s", where, path, msg);
-	return error_set(err, ERR_COMPOSE, "%s: %s", where, msg);
-}
-
-int at_error(struct error *err, const char *file, int line, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = vat_error(err, file, line, path, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-int node_error(struct error *err, const struct cnode *n, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = vat_error(err, n ? n->file : NULL, n ? n->line : 0, path, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-char *compose_abspath(const char *dir, const char *p)
-{
-	_cleanup_free_ char *joined = NULL;
-	char *out, *seg, *save = NULL;
-	size_t len = 0;
-
-	if (p[0] == '/')
-		joined = strdup(p);
-	else if (asprintf(&joined, "%s/%s", dir, p) < 0)
-		joined = NULL;
-	if (!joined)
-		return NULL;
-	out = malloc(strlen(joined) + 2);
-	if (!out)
-		return NULL;
-	out[0] = '\0';
-	for (seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(seg, "."))
-			continue;
-		if (!strcmp(seg, "..")) {
-			char *slash = strrchr(out, '/');
-
-			if (slash) {
-				*slash = '\0';
-				len = (size_t)(slash - out);
-			}
-			continue;
-		}
-		out[len++] = '/';
-		memcpy(out + len, seg, strlen(seg) + 1);
-		len += strlen(seg);
-	}
-	if (!len) {
-		out[0] = '/';
-		out[1] = '\0';
-	}
-	return out;
-}
+#include "compose/ctx.h"
+#include "compose/diag.h"
+#include "compose/envfile.h"
+#include "compose/kv.h"
+#include "compose/merge.h"
+#include "compose/model.h"
+#include "compose/node.h"
+#include "compose/scalar.h"
+#include "compose/schema.h"
+#include "compose/yaml.h"
 
 static char *default_project_dir(const char *file)
 {
@@ -164,61 +41,11 @@ static char *default_project_dir(const char *file)
 	else
 		snprintf(copy, strlen(file) + 1, "%s", "."); /* names are never empty */
 	if (copy[0] == '/')
-		dir = compose_abspath("/", copy);
+		dir = ctx_abspath("/", copy);
 	else if (getcwd(cwd, sizeof(cwd)))
-		dir = compose_abspath(cwd, copy);
+		dir = ctx_abspath(cwd, copy);
 	free(copy);
 	return dir;
-}
-
-static void ctx_release(struct compose_ctx *ctx)
-{
-	size_t i;
-
-	for (i = 0; i < ctx->nfiles; i++)
-		free(ctx->files[i]);
-	free(ctx->files);
-	for (i = 0; i < ctx->nwarned; i++)
-		free(ctx->warned_vars[i]);
-	free(ctx->warned_vars);
-	free(ctx->project_dir);
-	free(ctx->root);
-	for (i = 0; i < ctx->ndotenv; i++) {
-		free(ctx->dotenv[i].key);
-		free(ctx->dotenv[i].value);
-	}
-	free(ctx->dotenv);
-	for (i = 0; i < ctx->ninc_env; i++) {
-		free(ctx->inc_env[i].key);
-		free(ctx->inc_env[i].value);
-	}
-	free(ctx->inc_env);
-	free(ctx->including);
-	strv_free(ctx->disabled, ctx->ndisabled);
-}
-
-const char *compose_var(struct compose_ctx *ctx, const char *name)
-{
-	const char *v = ctx->lookup ? ctx->lookup(name, ctx->payload) : NULL;
-	size_t i;
-
-	if (v)
-		return v;
-	for (i = 0; i < ctx->ndotenv; i++)
-		if (!strcmp(ctx->dotenv[i].key, name))
-			return ctx->dotenv[i].value;
-	for (i = 0; i < ctx->ninc_env; i++)
-		if (!strcmp(ctx->inc_env[i].key, name))
-			return ctx->inc_env[i].value;
-	return NULL;
-}
-
-const char *compose_confine(const struct compose_ctx *ctx, const char *abs, const char **rel)
-{
-	const char *base = ctx->root ? ctx->root : ctx->project_dir;
-
-	*rel = fs_rel_below(base, abs);
-	return *rel ? base : NULL;
 }
 
 /* A file name the nodes of a file may point at for as long as the load runs. */
@@ -330,7 +157,7 @@ static int rebase_scalar(struct cnode *n, const char *dir, bool dot_only)
 		return 0;
 	if (strstr(n->str, "://") || !strncmp(n->str, "git@", 4))
 		return 0;
-	abs = compose_abspath(dir, n->str);
+	abs = ctx_abspath(dir, n->str);
 	if (!abs)
 		return -1;
 	free(n->str);
@@ -373,7 +200,7 @@ static int rebase_service(struct cnode *svc, const char *dir)
 
 			if (parse_volume_short(it->str, &src, &dst, &mode) < 0)
 				continue;
-			abs = src ? compose_abspath(dir, src) : NULL;
+			abs = src ? ctx_abspath(dir, src) : NULL;
 			if (abs && asprintf(&joined, "%s:%s%s%s", abs, dst, mode ? ":" : "",
 					    mode ? mode : "") < 0)
 				joined = NULL;
@@ -455,27 +282,27 @@ static int extends_base(struct compose_ctx *ctx, struct cnode *services, const c
 		svc_n = cnode_get(ext, "service");
 		file_n = cnode_get(ext, "file");
 		if (!svc_n)
-			return node_error(err, ext, path, "service is required");
+			return diag_error(err, ext, path, "service is required");
 	}
 	if (svc_n->kind != CN_SCALAR || !*svc_n->str)
-		return node_error(err, svc_n, path, "expected a service name");
+		return diag_error(err, svc_n, path, "expected a service name");
 	if (file_n && file_n->kind != CN_NULL) {
 		_cleanup_free_ char *dir = NULL;
 
 		if (file_n->kind != CN_SCALAR || !*file_n->str)
-			return node_error(err, file_n, path, "file: expected a path");
+			return diag_error(err, file_n, path, "file: expected a path");
 		{
 			char cwd[PATH_MAX];
 			_cleanup_free_ char *self = NULL;
 
 			if (!getcwd(cwd, sizeof(cwd)))
 				return error_set_errno(err, ERR_IO, errno, "current directory");
-			self = compose_abspath(cwd, file);
+			self = ctx_abspath(cwd, file);
 			dir = self ? dir_of(self) : NULL;
 		}
 		if (!dir)
 			return error_set(err, ERR_SYSTEM, "out of memory");
-		other_abs = compose_abspath(dir, file_n->str);
+		other_abs = ctx_abspath(dir, file_n->str);
 		if (!other_abs || !(other_dir = dir_of(other_abs)))
 			return error_set(err, ERR_SYSTEM, "out of memory");
 		if (load_path(ctx, other_abs, &other, err) < 0) {
@@ -484,7 +311,7 @@ static int extends_base(struct compose_ctx *ctx, struct cnode *services, const c
 
 				snprintf(msg, sizeof(msg), "%s", err->msg);
 				error_clear(err);
-				return node_error(err, file_n, path, "%s", msg);
+				return diag_error(err, file_n, path, "%s", msg);
 			}
 			return -1;
 		}
@@ -494,13 +321,13 @@ static int extends_base(struct compose_ctx *ctx, struct cnode *services, const c
 			return error_set(err, ERR_SYSTEM, "out of memory");
 	}
 	if (!cnode_get(from, svc_n->str))
-		return node_error(err, svc_n, path, "service \"%s\" not found in %s", svc_n->str,
+		return diag_error(err, svc_n, path, "service \"%s\" not found in %s", svc_n->str,
 				  from_file);
 	if (resolve_extends(ctx, from, svc_n->str, from_file, chain, depth + 1, err) < 0)
 		return -1;
 	base = cnode_get(from, svc_n->str);
-	if (!compose_budget_add(ctx, tree_bytes(base)))
-		return node_error(err, ext, path,
+	if (!ctx_budget_add(ctx, tree_bytes(base)))
+		return diag_error(err, ext, path,
 				  "the stack grows past %u MiB once extends copies its base; "
 				  "extend large services fewer times",
 				  COMPOSE_EXPANDED_MAX >> 20);
@@ -534,11 +361,12 @@ static int resolve_extends(struct compose_ctx *ctx, struct cnode *services, cons
 	snprintf(path, sizeof(path), "services.%s.extends", name);
 	for (i = 0; i < depth; i++)
 		if (!strcmp(chain[i].service, name) && !strcmp(chain[i].file, file))
-			return at_error(err, svc->file, ext->line, path,
-					"extends cycle: %s extends itself through the chain", name);
+			return diag_error_at(err, svc->file, ext->line, path,
+					     "extends cycle: %s extends itself through the chain",
+					     name);
 	if (depth >= EXTENDS_DEPTH_MAX)
-		return at_error(err, svc->file, ext->line, path, "extends nested more than %d deep",
-				EXTENDS_DEPTH_MAX);
+		return diag_error_at(err, svc->file, ext->line, path,
+				     "extends nested more than %d deep", EXTENDS_DEPTH_MAX);
 	chain[depth].file = file;
 	chain[depth].service = name;
 	if (extends_base(ctx, services, file, ext->val, name, chain, depth, &base, err) < 0)
@@ -626,10 +454,11 @@ static int import_resources(struct cnode *root, struct cnode *inc, const char *i
 				if (cnode_equal(have, e->val))
 					continue;
 				path_key(path, sizeof(path), sections[s], e->key);
-				return at_error(err, at->val->file, at->line, path,
-						"%s (included) defines it differently from this "
-						"project; rename one of them",
-						inc_file);
+				return diag_error_at(
+					err, at->val->file, at->line, path,
+					"%s (included) defines it differently from this "
+					"project; rename one of them",
+					inc_file);
 			}
 			if (cnode_append(to, e->key, e->line, e->val) < 0) {
 				e->val = cnode_new(CN_NULL, NULL, 0);
@@ -653,7 +482,7 @@ static int include_env(struct compose_ctx *ctx, const char *abs, const char *nam
 	_cleanup_buf_ struct buf text = BUF_INIT;
 	struct compose_kv *kv = NULL;
 	size_t n = 0, i;
-	const char *rel = NULL, *base = compose_confine(ctx, abs, &rel);
+	const char *rel = NULL, *base = ctx_confine(ctx, abs, &rel);
 	int ret = 0;
 
 	if (!base) {
@@ -711,8 +540,8 @@ static int include_files(struct compose_ctx *ctx, const struct cnode *paths, con
 		struct cnode *tree = NULL;
 
 		if (one->kind != CN_SCALAR || !*one->str)
-			return node_error(err, one, "include", "expected a file path");
-		abs = compose_abspath(dir, one->str);
+			return diag_error(err, one, "include", "expected a file path");
+		abs = ctx_abspath(dir, one->str);
 		if (!abs)
 			return error_set(err, ERR_SYSTEM, "out of memory");
 		if (load_path(ctx, abs, &tree, err) < 0) {
@@ -721,7 +550,7 @@ static int include_files(struct compose_ctx *ctx, const struct cnode *paths, con
 
 				snprintf(msg, sizeof(msg), "%s", err->msg);
 				error_clear(err);
-				return node_error(err, one, "include", "%s", msg);
+				return diag_error(err, one, "include", "%s", msg);
 			}
 			return -1;
 		}
@@ -743,7 +572,7 @@ static int include_envs(struct compose_ctx *ctx, const struct cnode *envs, const
 	size_t i;
 
 	if (!envs || envs->kind == CN_NULL) {
-		_cleanup_free_ char *abs = compose_abspath(proj, ".env");
+		_cleanup_free_ char *abs = ctx_abspath(proj, ".env");
 
 		if (!abs)
 			return error_set(err, ERR_SYSTEM, "out of memory");
@@ -754,8 +583,8 @@ static int include_envs(struct compose_ctx *ctx, const struct cnode *envs, const
 		_cleanup_free_ char *abs = NULL;
 
 		if (one->kind != CN_SCALAR || !*one->str)
-			return node_error(err, one, "include", "env_file: expected a path");
-		abs = compose_abspath(dir, one->str);
+			return diag_error(err, one, "include", "env_file: expected a path");
+		abs = ctx_abspath(dir, one->str);
 		if (!abs)
 			return error_set(err, ERR_SYSTEM, "out of memory");
 		if (include_env(ctx, abs, one->str, true, err) < 0)
@@ -780,26 +609,26 @@ static int include_one(struct compose_ctx *ctx, struct cnode *root, const struct
 		pd = cnode_get(it, "project_directory");
 		envs = cnode_get(it, "env_file");
 		if (!paths)
-			return node_error(err, it, "include", "path is required");
+			return diag_error(err, it, "include", "path is required");
 	}
 	if ((paths->kind != CN_SCALAR && paths->kind != CN_SEQ) || count_of(paths) == 0)
-		return node_error(err, paths, "include", "expected a path or a list of paths");
+		return diag_error(err, paths, "include", "expected a path or a list of paths");
 	if (ctx->include_depth >= INCLUDE_DEPTH_MAX)
-		return node_error(err, it, "include", "includes nested more than %d deep",
+		return diag_error(err, it, "include", "includes nested more than %d deep",
 				  INCLUDE_DEPTH_MAX);
 	p0 = item_of(paths, 0);
 	if (p0->kind != CN_SCALAR || !*p0->str)
-		return node_error(err, p0, "include", "expected a file path");
-	first = compose_abspath(dir, p0->str);
+		return diag_error(err, p0, "include", "expected a file path");
+	first = ctx_abspath(dir, p0->str);
 	if (!first)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	for (i = 0; i < ctx->nincluding; i++)
 		if (!strcmp(ctx->including[i], first))
-			return node_error(err, p0, "include", "include cycle: %s includes itself",
+			return diag_error(err, p0, "include", "include cycle: %s includes itself",
 					  p0->str);
 	/* its project directory: project_directory, else its first file's directory */
 	if (pd && pd->kind == CN_SCALAR && *pd->str)
-		proj = compose_abspath(dir, pd->str);
+		proj = ctx_abspath(dir, pd->str);
 	else
 		proj = dir_of(first);
 	if (!proj)
@@ -850,7 +679,7 @@ static int apply_include(struct compose_ctx *ctx, struct cnode *root, const char
 	if (!inc)
 		return 0;
 	if (inc->val->kind != CN_NULL && inc->val->kind != CN_SEQ)
-		return node_error(err, inc->val, "include", "expected a list, got %s",
+		return diag_error(err, inc->val, "include", "expected a list, got %s",
 				  cnode_kind_name(inc->val));
 	n = inc->val->kind == CN_SEQ ? inc->val->n : 0;
 	for (i = 0; i < n; i++) {
@@ -905,7 +734,7 @@ static int apply_profiles(struct compose_ctx *ctx, struct cnode *root, struct er
 
 			snprintf(path, sizeof(path), "services.%s.profiles",
 				 services->items[i].key);
-			return node_error(err, pr, path, "expected a list of profile names, got %s",
+			return diag_error(err, pr, path, "expected a list of profile names, got %s",
 					  cnode_kind_name(pr));
 		}
 		for (j = 0; !on && pr && j < pr->n; j++)
@@ -930,12 +759,12 @@ static int apply_profiles(struct compose_ctx *ctx, struct cnode *root, struct er
 static int read_dotenv(struct compose_ctx *ctx, struct error *err)
 {
 	_cleanup_buf_ struct buf text = BUF_INIT;
-	_cleanup_free_ char *abs = compose_abspath(ctx->project_dir, ".env");
+	_cleanup_free_ char *abs = ctx_abspath(ctx->project_dir, ".env");
 	const char *rel = NULL, *base;
 
 	if (!abs)
 		return error_set(err, ERR_SYSTEM, "out of memory");
-	base = compose_confine(ctx, abs, &rel);
+	base = ctx_confine(ctx, abs, &rel);
 	if (!base)
 		return 0; /* the project directory lies outside the root: nothing to read */
 	buf_init(&text, COMPOSE_ENV_FILE_MAX);
@@ -972,13 +801,13 @@ static int load(struct compose_ctx *ctx, const struct compose_load_opts *opts,
 	if (!getcwd(cwd, sizeof(cwd)))
 		return error_set_errno(err, ERR_IO, errno, "current directory");
 	if (opts->project_dir)
-		ctx->project_dir = compose_abspath(cwd, opts->project_dir);
+		ctx->project_dir = ctx_abspath(cwd, opts->project_dir);
 	else
 		ctx->project_dir = default_project_dir(opts->files[0]);
 	if (!ctx->project_dir)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	if (opts->root) {
-		ctx->root = compose_abspath(cwd, opts->root);
+		ctx->root = ctx_abspath(cwd, opts->root);
 		if (!ctx->root)
 			return error_set(err, ERR_SYSTEM, "out of memory");
 	}
@@ -995,7 +824,7 @@ static int load(struct compose_ctx *ctx, const struct compose_load_opts *opts,
 				return -1;
 		} else {
 			_cleanup_buf_ struct buf text = BUF_INIT;
-			_cleanup_free_ char *abs = compose_abspath(cwd, file);
+			_cleanup_free_ char *abs = ctx_abspath(cwd, file);
 
 			if (!abs)
 				return error_set(err, ERR_SYSTEM, "out of memory");
