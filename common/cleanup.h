@@ -2,6 +2,7 @@
 #ifndef COMMON_CLEANUP_H
 #define COMMON_CLEANUP_H
 
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -24,9 +25,16 @@ static inline void cleanup_fclosep(FILE **f)
 		fclose(*f);
 }
 
+/* json_object_put(NULL) is a no-op. */
+static inline void cleanup_jsonp(json_object **j)
+{
+	json_object_put(*j);
+}
+
 #define _cleanup_free_	 __attribute__((cleanup(cleanup_freep)))
 #define _cleanup_close_	 __attribute__((cleanup(cleanup_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(cleanup_fclosep)))
+#define _cleanup_json_	 __attribute__((cleanup(cleanup_jsonp)))
 
 /* Hand ownership out of a cleanup-managed local. */
 #define steal_ptr(p)                                                                               \

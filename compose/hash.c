@@ -10,12 +10,6 @@
 
 #include "common/cleanup.h"
 
-static void cleanup_jsonp(json_object **j)
-{
-	json_object_put(*j);
-}
-#define _cleanup_json_ __attribute__((cleanup(cleanup_jsonp)))
-
 /*
  * Adders that take ownership of val in every case.  JSON null is a NULL
  * json_object in json-c, so nulls are written as JNULL here and a NULL val

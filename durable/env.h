@@ -5,9 +5,11 @@
 /*
  * Per-environment state directory.
  *
- * Everything the driver keeps about an env lives under one directory:
+ * Everything the driver keeps about an env lives under one directory.  The
+ * state_dir the functions below take is the app's root, <state_dir of the
+ * configuration>/apps/<app> (deploy_state_root):
  *
- *   <state_dir>/apps/<app>/envs/<env>/  0700  (created by durable_env_ensure)
+ *   <state_dir>/envs/<env>/         0700  (created by durable_env_ensure)
  *       lock                        0600  flock(2) target; never unlinked
  *       lock.holder                 0600  JSON: who holds the lock (durable/lock.h)
  *       state.json                  0600  live/preview colors, deployments (durable/state.h)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -12,6 +13,12 @@
 #include "durable/env.h"
 
 #define STATE_FILE_LIMIT (16u * 1024u * 1024u)
+
+/* The file's object as json-c holds it: keys in the file's order, unknown
+ * keys kept.  Only this file spells the keys. */
+struct env_state {
+	json_object *root;
+};
 
 static json_object *get(json_object *o, const char *key)
 {
@@ -42,7 +49,27 @@ static int is_null(json_object *v)
 	return v == NULL || json_object_is_type(v, json_type_null);
 }
 
-json_object *durable_state_new(void)
+static struct env_state *wrap(json_object *root)
+{
+	struct env_state *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		json_object_put(root);
+		return NULL;
+	}
+	st->root = root;
+	return st;
+}
+
+void durable_state_free(struct env_state *st)
+{
+	if (!st)
+		return;
+	json_object_put(st->root);
+	free(st);
+}
+
+static json_object *new_root(void)
 {
 	json_object *st = json_object_new_object();
 	json_object *durable = json_object_new_object();
@@ -60,6 +87,13 @@ json_object *durable_state_new(void)
 	json_object_object_add(durable, "config_hash", json_object_new_object());
 	json_object_object_add(st, "durable", durable);
 	return st;
+}
+
+struct env_state *durable_state_new(void)
+{
+	json_object *root = new_root();
+
+	return root ? wrap(root) : NULL;
 }
 
 static int bad_shape(struct error *err, const char *path, const char *why)
@@ -133,13 +167,14 @@ static int normalise(json_object *st, const char *path, struct error *err)
 	return 0;
 }
 
-int durable_state_load(const char *state_dir, const char *env, json_object **out, struct error *err)
+int durable_state_load(const char *state_dir, const char *env, struct env_state **out,
+		       struct error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_buf_ struct buf data = BUF_INIT;
 	enum json_tokener_error jerr;
 	struct error e = ERROR_INIT;
-	json_object *st;
+	_cleanup_json_ json_object *st = NULL;
 
 	*out = NULL;
 	if (durable_env_path(state_dir, env, DURABLE_STATE_FILE, &path, err) < 0)
@@ -158,28 +193,28 @@ int durable_state_load(const char *state_dir, const char *env, json_object **out
 	st = json_tokener_parse_verbose(buf_str(&data), &jerr);
 	if (!st)
 		return bad_shape(err, path, json_tokener_error_desc(jerr));
-	if (normalise(st, path, err) < 0) {
-		json_object_put(st);
+	if (normalise(st, path, err) < 0)
 		return -1;
-	}
-	*out = st;
+	*out = wrap(steal_ptr(st));
+	if (!*out)
+		return error_set(err, ERR_SYSTEM, "out of memory");
 	return 0;
 }
 
-int durable_state_save(const char *state_dir, const char *env, json_object *state,
+int durable_state_save(const char *state_dir, const char *env, const struct env_state *state,
 		       struct error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	const char *text;
 
-	if (!state || !json_object_is_type(state, json_type_object))
+	if (!state || !json_object_is_type(state->root, json_type_object))
 		return error_set(err, ERR_SYSTEM, "save state of env '%s': no state object", env);
 	if (durable_env_ensure(state_dir, env, err) < 0 ||
 	    durable_env_path(state_dir, env, DURABLE_STATE_FILE, &path, err) < 0)
 		return -1;
-	text = json_object_to_json_string_ext(state, JSON_C_TO_STRING_PRETTY |
-							     JSON_C_TO_STRING_SPACED |
-							     JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(state->root, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_SPACED |
+								   JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	if (fs_write_atomic(path, text, strlen(text), 0600, err) < 0)
@@ -192,14 +227,29 @@ static const char *str_or_null(json_object *v)
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-const char *durable_state_live(json_object *state)
+const char *durable_state_live(const struct env_state *state)
 {
-	return str_or_null(get(state, "live"));
+	return str_or_null(get(state->root, "live"));
 }
 
-const char *durable_state_preview(json_object *state)
+const char *durable_state_preview(const struct env_state *state)
 {
-	return str_or_null(get(state, "preview"));
+	return str_or_null(get(state->root, "preview"));
+}
+
+static int same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+int durable_state_is_live(const struct env_state *state, const char *color)
+{
+	return same(durable_state_live(state), color);
+}
+
+int durable_state_is_preview(const struct env_state *state, const char *color)
+{
+	return same(durable_state_preview(state), color);
 }
 
 static int set_str_or_null(json_object *o, const char *key, const char *val)
@@ -214,40 +264,44 @@ static int set_str_or_null(json_object *o, const char *key, const char *val)
 	return json_object_object_add(o, key, v) < 0 ? -1 : 0;
 }
 
-int durable_state_set_live(json_object *state, const char *color)
+int durable_state_set_live(struct env_state *state, const char *color)
 {
-	return set_str_or_null(state, "live", color);
+	return set_str_or_null(state->root, "live", color);
 }
 
-int durable_state_set_preview(json_object *state, const char *color)
+int durable_state_set_preview(struct env_state *state, const char *color)
 {
-	return set_str_or_null(state, "preview", color);
+	return set_str_or_null(state->root, "preview", color);
 }
 
-const char *durable_state_canary(json_object *state, int *weight)
+const char *durable_state_canary(const struct env_state *state, int *weight)
 {
-	json_object *c = get(state, "canary"), *color = get(c, "color"), *w = get(c, "weight");
-	const char *preview = durable_state_preview(state);
+	json_object *c = get(state->root, "canary");
+	const char *color = str_or_null(get(c, "color"));
+	json_object *w = get(c, "weight");
 	int n = w && json_object_is_type(w, json_type_int) ? json_object_get_int(w) : 0;
 
 	*weight = 0;
-	if (!color || !json_object_is_type(color, json_type_string) || n < 1 || n > 99 ||
-	    !preview || strcmp(preview, json_object_get_string(color)) ||
+	if (!color || n < 1 || n > 99 || !durable_state_is_preview(state, color) ||
 	    !durable_state_live(state))
 		return NULL;
 	*weight = n;
-	return json_object_get_string(color);
+	return color;
 }
 
-int durable_state_set_canary(json_object *state, const char *color, int weight, const char *steps)
+const char *durable_state_canary_since(const struct env_state *state)
 {
-	json_object *c, *old = get(state, "canary");
+	return str_or_null(get(get(state->root, "canary"), "since"));
+}
+
+int durable_state_set_canary(struct env_state *state, const char *color, int weight,
+			     const char *steps)
+{
+	json_object *c, *old = get(state->root, "canary");
 	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
 
 	if (!color || weight <= 0) {
-		json_object_object_del(state, "canary");
+		json_object_object_del(state->root, "canary");
 		return 0;
 	}
 	c = json_object_new_object();
@@ -257,26 +311,80 @@ int durable_state_set_canary(json_object *state, const char *color, int weight, 
 	json_object_object_add(c, "weight", json_object_new_int(weight));
 	if (steps)
 		json_object_object_add(c, "steps", json_object_new_string(steps));
-	if (old && get(old, "since") && get(old, "color") &&
-	    !strcmp(json_object_get_string(get(old, "color")), color)) {
+	if (get(old, "since") && same(str_or_null(get(old, "color")), color)) {
 		json_object_object_add(c, "since", json_object_get(get(old, "since")));
 	} else {
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		durable_time_rfc3339(time(NULL), when, sizeof(when));
 		json_object_object_add(c, "since", json_object_new_string(when));
 	}
-	json_object_object_add(state, "canary", c);
+	json_object_object_add(state->root, "canary", c);
 	return 0;
 }
 
-json_object *durable_state_color(json_object *state, const char *color)
+static json_object *color_rec(const struct env_state *state, const char *color)
 {
-	json_object *rec = get(get(state, "colors"), color);
+	json_object *rec = color ? get(get(state->root, "colors"), color) : NULL;
 
 	return rec && json_object_is_type(rec, json_type_object) ? rec : NULL;
 }
 
-int durable_state_set_color(json_object *state, const char *color,
+static json_object *array_or_null(json_object *v)
+{
+	return v && json_object_is_type(v, json_type_array) ? v : NULL;
+}
+
+static void view(const char *name, json_object *rec, struct env_color *out)
+{
+	json_object *images = get(rec, "images");
+
+	out->name = name;
+	out->commit = str_or_null(get(rec, "commit"));
+	out->ref = str_or_null(get(rec, "ref"));
+	out->deployed_at = str_or_null(get(rec, "deployed_at"));
+	out->status = str_or_null(get(rec, "status"));
+	out->project = str_or_null(get(rec, "project"));
+	out->images = images && json_object_is_type(images, json_type_object) ? images : NULL;
+	out->routes = array_or_null(get(rec, "routes"));
+	out->networks = array_or_null(get(rec, "networks"));
+}
+
+int durable_state_color(const struct env_state *state, const char *color, struct env_color *out)
+{
+	json_object *rec = color_rec(state, color);
+
+	memset(out, 0, sizeof(*out));
+	if (!rec)
+		return 0;
+	view(color, rec, out);
+	return 1;
+}
+
+size_t durable_state_ncolors(const struct env_state *state)
+{
+	json_object *colors = get(state->root, "colors");
+
+	return colors ? (size_t)json_object_object_length(colors) : 0;
+}
+
+int durable_state_color_at(const struct env_state *state, size_t i, struct env_color *out)
+{
+	json_object *colors = get(state->root, "colors");
+	size_t k = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!colors)
+		return 0;
+	json_object_object_foreach(colors, name, rec)
+	{
+		if (k++ == i) {
+			view(name, rec, out);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int durable_state_set_color(struct env_state *state, const char *color,
 			    const struct durable_color_record *r, struct error *err)
 {
 	json_object *colors, *rec;
@@ -284,7 +392,7 @@ int durable_state_set_color(json_object *state, const char *color,
 
 	if (!color || !*color)
 		return error_set(err, ERR_SYSTEM, "state: color without a name");
-	colors = get_obj(state, "colors");
+	colors = get_obj(state->root, "colors");
 	rec = json_object_new_object();
 	if (!colors || !rec) {
 		json_object_put(rec);
@@ -304,10 +412,10 @@ int durable_state_set_color(json_object *state, const char *color,
 	return 0;
 }
 
-int durable_state_set_color_status(json_object *state, const char *color, const char *status,
+int durable_state_set_color_status(struct env_state *state, const char *color, const char *status,
 				   struct error *err)
 {
-	json_object *rec = durable_state_color(state, color);
+	json_object *rec = color_rec(state, color);
 
 	if (!rec)
 		return error_set(err, ERR_SYSTEM, "state: color '%s' has no record", color);
@@ -316,19 +424,31 @@ int durable_state_set_color_status(json_object *state, const char *color, const 
 	return 0;
 }
 
-void durable_state_remove_color(json_object *state, const char *color)
+int durable_state_set_color_links(struct env_state *state, const char *color, const char *project,
+				  json_object *routes, json_object *networks, struct error *err)
+{
+	json_object *rec = color_rec(state, color);
+
+	if (!rec)
+		return error_set(err, ERR_SYSTEM, "state: color '%s' has no record", color);
+	if ((routes && json_object_object_add(rec, "routes", json_object_get(routes)) < 0) ||
+	    (networks && json_object_object_add(rec, "networks", json_object_get(networks)) < 0) ||
+	    (project && set_str_or_null(rec, "project", project) < 0))
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	return 0;
+}
+
+void durable_state_remove_color(struct env_state *state, const char *color)
 {
 	const char *p;
 
-	json_object_object_del(get(state, "colors"), color);
+	json_object_object_del(get(state->root, "colors"), color);
 	p = durable_state_canary(state, &(int){0});
-	if (p && !strcmp(p, color))
+	if (same(p, color))
 		durable_state_set_canary(state, NULL, 0, NULL);
-	p = durable_state_preview(state);
-	if (p && !strcmp(p, color))
+	if (durable_state_is_preview(state, color))
 		durable_state_set_preview(state, NULL);
-	p = durable_state_live(state);
-	if (p && !strcmp(p, color))
+	if (durable_state_is_live(state, color))
 		durable_state_set_live(state, NULL);
 }
 
@@ -348,10 +468,93 @@ int durable_state_image_set(json_object *images, const char *service, const char
 	return 0;
 }
 
-int durable_state_mark_setup(json_object *state, time_t when, int force, json_object *config_hash,
-			     struct error *err)
+static json_object *router_rec(const struct env_state *state)
 {
-	json_object *durable = get_obj(state, "durable");
+	json_object *r = get(state->root, "router");
+
+	return r && json_object_is_type(r, json_type_object) ? r : NULL;
+}
+
+const char *durable_state_router(const struct env_state *state)
+{
+	return str_or_null(get(router_rec(state), "container"));
+}
+
+int durable_state_router_port(const struct env_state *state, enum env_entry entry)
+{
+	json_object *v =
+		get(router_rec(state), entry == ENV_ENTRY_LIVE ? "live_port" : "preview_port");
+
+	return v ? json_object_get_int(v) : 0;
+}
+
+int durable_state_set_router(struct env_state *state, const char *container, int live_port,
+			     int preview_port)
+{
+	json_object *r;
+
+	if (!container) {
+		json_object_object_del(state->root, "router");
+		return 0;
+	}
+	r = json_object_new_object();
+	if (!r)
+		return -1;
+	json_object_object_add(r, "container", json_object_new_string(container));
+	json_object_object_add(r, "live_port", json_object_new_int(live_port));
+	json_object_object_add(r, "preview_port", json_object_new_int(preview_port));
+	if (json_object_object_add(state->root, "router", r) < 0) {
+		json_object_put(r);
+		return -1;
+	}
+	return 0;
+}
+
+static json_object *tls_names(const struct env_state *state)
+{
+	return array_or_null(get(state->root, "tls_names"));
+}
+
+int durable_state_add_tls_name(struct env_state *state, const char *name)
+{
+	json_object *names = tls_names(state), *v;
+	size_t i, n;
+
+	if (!names) {
+		names = json_object_new_array();
+		if (!names || json_object_object_add(state->root, "tls_names", names) < 0) {
+			json_object_put(names);
+			return -1;
+		}
+	}
+	n = json_object_array_length(names);
+	for (i = 0; i < n; i++)
+		if (same(json_object_get_string(json_object_array_get_idx(names, i)), name))
+			return 0;
+	v = json_object_new_string(name);
+	if (!v || json_object_array_add(names, v) < 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+size_t durable_state_tls_names(const struct env_state *state, const char **out, size_t max)
+{
+	json_object *names = tls_names(state);
+	size_t i, n = names ? json_object_array_length(names) : 0;
+
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		out[i] = json_object_get_string(json_object_array_get_idx(names, i));
+	return n;
+}
+
+int durable_state_mark_setup(struct env_state *state, time_t when, int force,
+			     json_object *config_hash, struct error *err)
+{
+	json_object *durable = get_obj(state->root, "durable");
 	char text[32];
 
 	if (!durable)
@@ -367,9 +570,9 @@ int durable_state_mark_setup(json_object *state, time_t when, int force, json_ob
 	return 0;
 }
 
-void durable_state_clear_setup(json_object *state)
+void durable_state_clear_setup(struct env_state *state)
 {
-	json_object *durable = get_obj(state, "durable");
+	json_object *durable = get_obj(state->root, "durable");
 
 	if (!durable)
 		return;
@@ -377,9 +580,14 @@ void durable_state_clear_setup(json_object *state)
 	json_object_object_add(durable, "config_hash", json_object_new_object());
 }
 
-time_t durable_state_setup_at(json_object *state)
+const char *durable_state_setup_at_text(const struct env_state *state)
 {
-	const char *s = str_or_null(get(get(state, "durable"), "setup_at"));
+	return str_or_null(get(get(state->root, "durable"), "setup_at"));
+}
+
+time_t durable_state_setup_at(const struct env_state *state)
+{
+	const char *s = durable_state_setup_at_text(state);
 	time_t t;
 
 	if (!s || durable_time_parse_rfc3339(s, &t) < 0)
@@ -387,9 +595,9 @@ time_t durable_state_setup_at(json_object *state)
 	return t;
 }
 
-json_object *durable_state_config_hash(json_object *state)
+json_object *durable_state_config_hash(const struct env_state *state)
 {
-	json_object *h = get(get(state, "durable"), "config_hash");
+	json_object *h = get(get(state->root, "durable"), "config_hash");
 
 	return h && json_object_is_type(h, json_type_object) ? h : NULL;
 }

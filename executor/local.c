@@ -14,9 +14,9 @@
 #include "docker/docker.h"
 #include "docker/engine.h"
 #include "executor/commands.h"
+#include "executor/status.h"
 #include "stages/context.h"
 #include "stages/perform.h"
-#include "stages/status.h"
 
 struct local_args {
 	const char *positional[4];
@@ -189,7 +189,7 @@ int cmd_status(int argc, char **argv, struct config *cfg, struct error *err)
 		return -1;
 	if (with_engine(cfg, &docker, err) < 0)
 		return -1;
-	rc = action_status(cfg, docker, a.json, err);
+	rc = status_print(cfg, docker, a.json, err);
 	engine_cache_update(cfg, docker);
 	docker_client_free(docker);
 	return rc;

@@ -824,7 +824,9 @@ out:
 
 int job_join_color(struct job_ctx *ctx, struct error *err)
 {
-	json_object *state = NULL, *rec, *nets = NULL;
+	_cleanup_env_state_ struct env_state *state = NULL;
+	struct env_color rec;
+	json_object *nets;
 	char app[64], root[4096];
 	size_t i, n;
 
@@ -844,16 +846,13 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 		return -1;
 	if (durable_state_load(root, ctx->action.env, &state, err) < 0)
 		return error_wrap(err, "read env %s", ctx->action.env);
-	rec = durable_state_color(state, ctx->action.color);
-	if (!rec || !json_object_object_get_ex(rec, "networks", &nets) ||
-	    !json_object_array_length(nets)) {
-		json_object_put(state);
+	nets = durable_state_color(state, ctx->action.color, &rec) ? rec.networks : NULL;
+	if (!nets || !json_object_array_length(nets))
 		return error_set(
 			err, ERR_JOB,
 			"EXECUTOR_COLOR=%s: color %s is not deployed in env %s, so the job "
 			"cannot join its network; deploy it first",
 			ctx->action.color, ctx->action.color, ctx->action.env);
-	}
 	/* the env's CA (never a key), so tests verify the color's certificates */
 	{
 		char ca[4200];
@@ -880,15 +879,13 @@ int job_join_color(struct job_ctx *ctx, struct error *err)
 		const char *net = json_object_get_string(json_object_array_get_idx(nets, i));
 
 		if (docker_network_connect(ctx->docker, net, ctx->name, NULL, err) < 0) {
-			/* net lives in state: the message first, then the put */
-			error_wrap(err, "join network %s of color %s", net, ctx->action.color);
-			json_object_put(state);
-			return -1;
+			/* net lives in state, which is put on return */
+			return error_wrap(err, "join network %s of color %s", net,
+					  ctx->action.color);
 		}
 		log_info("Job container joined network %s (color %s of env %s)", net,
 			 ctx->action.color, ctx->action.env);
 	}
-	json_object_put(state);
 	return 0;
 }
 

@@ -9,11 +9,11 @@
 #include "stages/route.h"
 
 /* Back to 0%: the live color serves every client again. */
-int canary_reset(struct deploy_ctx *d, json_object *state, const char *target, struct error *err)
+int canary_reset(struct deploy_ctx *d, struct env_state *state, const char *target,
+		 struct error *err)
 {
 	durable_state_set_canary(state, NULL, 0, NULL);
-	d->router_watch = 0;
-	if (route_apply(d, state, durable_state_live(state), target, err) < 0)
+	if (route_apply(d, state, durable_state_live(state), target, ROUTE_UNWATCHED, err) < 0)
 		return -1;
 	return durable_state_save(d->state_root, d->action.env, state, err);
 }
@@ -23,7 +23,7 @@ int canary_reset(struct deploy_ctx *d, json_object *state, const char *target, s
  * entry's clients to `target` and watch for the pause.  *full is set when the
  * steps reach 100% (or an operator asks for it): the caller switches fully.
  */
-int canary_steps(struct deploy_ctx *d, json_object *state, const char *target,
+int canary_steps(struct deploy_ctx *d, struct env_state *state, const char *target,
 		 const struct promote_plan *p, struct watch *w, int *full, int *rolled_back,
 		 struct error *err)
 {
@@ -47,8 +47,8 @@ int canary_steps(struct deploy_ctx *d, json_object *state, const char *target,
 		}
 		if (durable_state_set_canary(state, target, step, p->steps_text) < 0)
 			return error_set(err, ERR_SYSTEM, "out of memory");
-		d->router_watch = p->pause > 0;
-		if (route_apply(d, state, durable_state_live(state), target, err) < 0) {
+		if (route_apply(d, state, durable_state_live(state), target,
+				p->pause > 0 ? ROUTE_WATCHED : ROUTE_UNWATCHED, err) < 0) {
 			durable_state_set_canary(state, weight ? target : NULL, weight,
 						 p->steps_text);
 			return -1;

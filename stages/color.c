@@ -2,18 +2,20 @@
 /* What the color actions share: the env's state, and a color's health. */
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "durable/state.h"
 #include "stages/color.h"
 #include "stages/layer.h"
+#include "stages/names.h"
 #include "stages/route.h"
 #include "stages/stack.h"
 
-int color_state_load(struct deploy_ctx *d, json_object **state, struct error *err)
+int color_state_load(struct deploy_ctx *d, struct env_state **state, struct error *err)
 {
 	if (durable_state_load(d->state_root, d->action.env, state, err) < 0)
 		return -1;
-	if (!durable_state_setup_at(*state) || !route_router_container(*state))
+	if (!durable_state_setup_at(*state) || !durable_state_router(*state))
 		return error_set(err, ERR_JOB,
 				 "the durable layer of env %s is not set up: run durable:setup-%s "
 				 "(or executor durable setup %s) first",
@@ -27,19 +29,17 @@ int color_state_load(struct deploy_ctx *d, json_object **state, struct error *er
  * starting. */
 static int color_health_once(struct deploy_ctx *d, const char *color, struct error *err)
 {
-	char project[160];
-	json_object *list = NULL;
+	char project[NAMES_PROJECT_MAX];
+	_cleanup_json_ json_object *list = NULL;
 	size_t i, n;
 
-	snprintf(project, sizeof(project), "%s-%s", d->app, color);
+	names_color_project(d->app, color, project, sizeof(project));
 	if (stack_containers(d->docker, project, &list, err) < 0)
 		return -1;
 	n = json_object_array_length(list);
-	if (!n) {
-		json_object_put(list);
+	if (!n)
 		return error_set(err, ERR_JOB, "color %s of env %s is not running: deploy:%s first",
 				 color, d->action.env, color);
-	}
 	for (i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(list, i), *st, *names;
 		const char *status = "";
@@ -56,11 +56,9 @@ static int color_health_once(struct deploy_ctx *d, const char *color, struct err
 
 			error_set(err, ERR_HEALTH, "%s of color %s is not healthy (%s)",
 				  name[0] == '/' ? name + 1 : name, color, status);
-			json_object_put(list);
 			return starting ? 1 : -1;
 		}
 	}
-	json_object_put(list);
 	return 0;
 }
 

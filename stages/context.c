@@ -14,6 +14,7 @@
 #include "gitlab/git.h"
 #include "gitlab/registry.h"
 #include "stages/context.h"
+#include "stages/names.h"
 #include "stages/stack.h"
 #include "stages/control.h"
 
@@ -352,9 +353,8 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		return -1;
 	if (fs_mkdir_p(d->state_root, 0700, err) < 0)
 		return -1;
-	snprintf(d->durable_project, sizeof(d->durable_project), "%s-%s-durable", d->app,
-		 action->env);
-	snprintf(d->durable_network, sizeof(d->durable_network), "%s-network", d->durable_project);
+	names_durable_project(d->app, action->env, d->durable_project, sizeof(d->durable_project));
+	names_network(d->durable_project, d->durable_network, sizeof(d->durable_network));
 
 	if (durable_env_ensure(d->state_root, action->env, err) < 0 ||
 	    durable_env_path(d->state_root, action->env, NULL, &d->env_dir, err) < 0 ||
@@ -468,8 +468,8 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	vars_set(&d->vars, "EXECUTOR_TLS_DIR", tmp);
 	if (action->color[0]) {
 		vars_set(&d->vars, "EXECUTOR_COLOR", action->color);
-		snprintf(tmp, sizeof(tmp), "%s-%s", d->app, action->color);
-		vars_set(&d->vars, "EXECUTOR_PROJECT", tmp);
+		vars_set(&d->vars, "EXECUTOR_PROJECT",
+			 names_color_project(d->app, action->color, tmp, sizeof(tmp)));
 	} else {
 		vars_set(&d->vars, "EXECUTOR_PROJECT", d->durable_project);
 	}
@@ -611,11 +611,18 @@ int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfi
 void deploy_history(struct deploy_ctx *d, const char *result, long long duration_ms,
 		    json_object *images, const char *message)
 {
+	deploy_history_color(d, d->action.color[0] ? d->action.color : NULL, result, duration_ms,
+			     images, message);
+}
+
+void deploy_history_color(struct deploy_ctx *d, const char *color, const char *result,
+			  long long duration_ms, json_object *images, const char *message)
+{
 	struct durable_history_entry e = {0};
 	struct error err = ERROR_INIT;
 
 	e.action = action_name(d->action.kind);
-	e.color = d->action.color[0] ? d->action.color : NULL;
+	e.color = color;
 	e.result = result;
 	e.duration_ms = duration_ms;
 	e.who = &d->who;

@@ -22,6 +22,7 @@
 #include "durable/tls.h"
 #include "gitlab/gitlab.h"
 #include "stages/action.h"
+#include "stages/names.h"
 
 /* Ordered variables offered to stack files; later sets overwrite. */
 struct vars {
@@ -42,15 +43,15 @@ struct deploy_ctx {
 	int runner_mode;
 	struct action action;
 
-	char app[64];		   /* EXECUTOR_APP, default: the project's name */
-	char state_root[4096];	   /* <state_dir>/apps/<app>: envs of this app live here */
-	char project_dir[4096];	   /* the checkout holding the stack files */
-	char durable_project[160]; /* <app>-<env>-durable */
-	char durable_network[192]; /* <app>-<env>-durable-network */
-	char *env_dir;		   /* <state>/envs/<env> */
-	char *router_dir;	   /* <state>/envs/<env>/router */
-	char files_dir[4400];	   /* <env>/files/<project>: its secrets and configs */
-	char commit[41];	   /* the checkout's HEAD, when it is a git tree */
+	char app[64];		/* EXECUTOR_APP, default: the project's name */
+	char state_root[4096];	/* <state_dir>/apps/<app>: envs of this app live here */
+	char project_dir[4096]; /* the checkout holding the stack files */
+	char durable_project[NAMES_PROJECT_MAX]; /* <app>-<env>-durable (stages/names.h) */
+	char durable_network[NAMES_NETWORK_MAX]; /* <app>-<env>-durable-network */
+	char *env_dir;				 /* <state>/envs/<env> */
+	char *router_dir;			 /* <state>/envs/<env>/router */
+	char files_dir[4400]; /* <env>/files/<project>: its secrets and configs */
+	char commit[41];      /* the checkout's HEAD, when it is a git tree */
 
 	struct durable_secrets secrets;
 	struct durable_tls tls;
@@ -67,10 +68,7 @@ struct deploy_ctx {
 	int have_router_template;
 	int router_template_store; /* a trusted checkout: keep its template on success */
 	char action_text[128];
-	volatile sig_atomic_t *cancel;
 	int force; /* local `cleanup <color> --force`: even the live color */
-	/* the router file logs the live entry's requests for a watch (stages/watch.c) */
-	int router_watch;
 	/* promote --abort / --full handed to the promote that holds the lock:
 	 * nothing else to do (deploy_ctx_init returned without the lock) */
 	int handed_over;
@@ -119,9 +117,12 @@ int deploy_remove_files(struct deploy_ctx *d, const char *project, struct error 
 int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfiles,
 		      const char *project_name, struct compose_project **out, struct error *err);
 
-/* Record an entry in the env's history. */
+/* Record an entry in the env's history, of the action's color. */
 void deploy_history(struct deploy_ctx *d, const char *result, long long duration_ms,
 		    json_object *images, const char *message);
+/* The same for the color an action resolved (NULL: none). */
+void deploy_history_color(struct deploy_ctx *d, const char *color, const char *result,
+			  long long duration_ms, json_object *images, const char *message);
 
 /* Check that a guarded action runs from a protected ref of an allowed
  * project, as the trusted payload says. */

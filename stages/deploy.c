@@ -13,6 +13,7 @@
 #include "stages/context.h"
 #include "stages/deploy.h"
 #include "stages/layer.h"
+#include "stages/names.h"
 #include "stages/route.h"
 #include "stages/stack.h"
 
@@ -170,13 +171,15 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 {
 	char files[8][512];
 	const char *fptr[8];
-	char joined[4096] = "", project[160], tlsdir[4096];
+	char joined[4096] = "", project[NAMES_PROJECT_MAX], tlsdir[4096];
 	const char *roots[3];
 	size_t nfiles = 0, i;
 	struct compose_project *p = NULL;
 	struct stack_report rep = {0};
 	struct stack s = {0};
-	json_object *state = NULL, *routes = NULL, *images = NULL, *rec;
+	_cleanup_env_state_ struct env_state *state = NULL;
+	_cleanup_json_ json_object *networks = NULL;
+	json_object *routes = NULL, *images = NULL;
 	const char *old_preview;
 	char *prev_preview = NULL;
 	long long t0 = clock_ms();
@@ -211,7 +214,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
 			 i ? "," : "", files[i]);
 	}
-	snprintf(project, sizeof(project), "%s-%s", d->app, d->action.color);
+	names_color_project(d->app, d->action.color, project, sizeof(project));
 	if (deploy_load_stack(d, fptr, nfiles, project, &p, err) < 0)
 		goto out;
 	routes = deploy_routes(p, err);
@@ -251,16 +254,17 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 		if (durable_state_set_color(state, d->action.color, &r, err) < 0)
 			goto out;
 	}
-	rec = durable_state_color(state, d->action.color);
-	json_object_object_add(rec, "routes", json_object_get(routes));
-	json_object_object_add(rec, "networks", stack_networks(p));
-	json_object_object_add(rec, "project", json_object_new_string(project));
+	networks = stack_networks(p);
+	if (durable_state_set_color_links(state, d->action.color, project, routes, networks, err) <
+	    0)
+		goto out;
 
 	/* point the preview entry at the candidate and probe through it */
 	old_preview = durable_state_preview(state);
 	prev_preview = old_preview ? strdup(old_preview) : NULL;
 	gitlab_section_start(stderr, "preview", "Pointing the preview entry at the candidate", 0);
-	if (route_apply(d, state, durable_state_live(state), d->action.color, err) < 0) {
+	if (route_apply(d, state, durable_state_live(state), d->action.color, ROUTE_UNWATCHED,
+			err) < 0) {
 		gitlab_section_end(stderr, "preview");
 		goto out;
 	}
@@ -282,9 +286,9 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 		/* not EXECUTOR_*: jobs that need this one inherit the report, and
 		 * must not have their own action variables overridden */
 		snprintf(url, sizeof(url), "https://localhost:%d/",
-			 route_router_port(state, "preview_port"));
+			 durable_state_router_port(state, ENV_ENTRY_PREVIEW));
 		snprintf(live, sizeof(live), "https://localhost:%d/",
-			 route_router_port(state, "live_port"));
+			 durable_state_router_port(state, ENV_ENTRY_LIVE));
 		kv[n++] = "ENVIRONMENT_URL";
 		kv[n++] = url;
 		kv[n++] = "PREVIEW_URL";
@@ -304,19 +308,21 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	}
 	log_notice("Color %s of env %s is deployed and healthy; the preview entry "
 		   "https://localhost:%d/ serves it. Promote it with promote:%s",
-		   d->action.color, d->action.env, route_router_port(state, "preview_port"),
-		   d->action.color);
+		   d->action.color, d->action.env,
+		   durable_state_router_port(state, ENV_ENTRY_PREVIEW), d->action.color);
 	rc = 0;
 out:
 	/* a deploy refused or failed before it touched the color (the live color,
 	 * bad stack files) leaves the color's record as it was */
-	if (rc < 0 && touched && state && durable_state_color(state, d->action.color)) {
+	if (rc < 0 && touched && state &&
+	    durable_state_color(state, d->action.color, &(struct env_color){0})) {
 		struct error e2 = ERROR_INIT;
 
 		durable_state_set_color_status(state, d->action.color, "unhealthy", &e2);
 		if (switched) {
 			/* the preview entry goes back to what it served */
-			if (route_apply(d, state, durable_state_live(state), prev_preview, &e2) < 0)
+			if (route_apply(d, state, durable_state_live(state), prev_preview,
+					ROUTE_UNWATCHED, &e2) < 0)
 				log_warn("could not restore the preview entry: %s", e2.msg);
 		}
 		durable_state_save(d->state_root, d->action.env, state, &e2);
@@ -329,7 +335,6 @@ out:
 	free(prev_preview);
 	json_object_put(images);
 	json_object_put(routes);
-	json_object_put(state);
 	compose_project_free(p);
 	stack_report_release(&rep);
 	return rc;

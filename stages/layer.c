@@ -16,6 +16,7 @@
 #include "gitlab/gitlab.h"
 #include "stages/context.h"
 #include "stages/layer.h"
+#include "stages/names.h"
 #include "stages/route.h"
 #include "stages/stack.h"
 
@@ -51,47 +52,23 @@ static const struct compose_service *find_router(const struct compose_project *p
 /* TLS names: every service and container name of the durable stack and,
  * when the repository has one, of the app stack; kept in the state so the
  * set only grows and the certificate is not reissued back and forth. */
-static int ensure_tls(struct deploy_ctx *d, json_object *state, const struct compose_project *p,
-		      struct error *err)
+static int ensure_tls(struct deploy_ctx *d, struct env_state *state,
+		      const struct compose_project *p, struct error *err)
 {
-	json_object *names, *v;
 	const char **list;
 	size_t i, n;
 	int rc;
 
-	if (!json_object_object_get_ex(state, "tls_names", &names) ||
-	    !json_object_is_type(names, json_type_array)) {
-		names = json_object_new_array();
-		json_object_object_add(state, "tls_names", names);
-	}
 	for (i = 0; p && i < p->nservices; i++) {
-		const char *cand[2] = {p->services[i].name, p->services[i].container_name};
-		size_t c, j;
-
-		for (c = 0; c < 2; c++) {
-			int found = 0;
-
-			if (!cand[c])
-				continue;
-			for (j = 0; j < json_object_array_length(names); j++)
-				if (!strcmp(json_object_get_string(
-						    json_object_array_get_idx(names, j)),
-					    cand[c]))
-					found = 1;
-			if (!found)
-				json_object_array_add(names, json_object_new_string(cand[c]));
-		}
+		if (durable_state_add_tls_name(state, p->services[i].name) < 0 ||
+		    (p->services[i].container_name &&
+		     durable_state_add_tls_name(state, p->services[i].container_name) < 0))
+			return error_set(err, ERR_SYSTEM, "out of memory");
 	}
-	n = json_object_array_length(names);
-	if (n > DURABLE_TLS_MAX_NAMES - 1)
-		n = DURABLE_TLS_MAX_NAMES - 1;
-	list = calloc(n + 1, sizeof(*list));
+	list = calloc(DURABLE_TLS_MAX_NAMES, sizeof(*list));
 	if (!list)
 		return error_set(err, ERR_SYSTEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		v = json_object_array_get_idx(names, i);
-		list[i] = json_object_get_string(v);
-	}
+	n = durable_state_tls_names(state, list, DURABLE_TLS_MAX_NAMES - 1);
 	durable_tls_release(&d->tls);
 	rc = durable_tls_ensure(d->state_root, d->action.env, list, &d->tls, err);
 	free(list);
@@ -100,8 +77,8 @@ static int ensure_tls(struct deploy_ctx *d, json_object *state, const struct com
 	return rc;
 }
 
-int deploy_ensure_tls(struct deploy_ctx *d, json_object *state, const struct compose_project *p,
-		      struct error *err)
+int deploy_ensure_tls(struct deploy_ctx *d, struct env_state *state,
+		      const struct compose_project *p, struct error *err)
 {
 	return ensure_tls(d, state, p, err);
 }
@@ -116,14 +93,13 @@ static int port_of(const struct compose_service *svc, int target)
 	return 0;
 }
 
-static void record_router(json_object *state, const struct compose_service *router)
+static int record_router(struct env_state *state, const struct compose_service *router,
+			 struct error *err)
 {
-	json_object *r = json_object_new_object();
-
-	json_object_object_add(r, "container", json_object_new_string(router->container_name));
-	json_object_object_add(r, "live_port", json_object_new_int(port_of(router, 443)));
-	json_object_object_add(r, "preview_port", json_object_new_int(port_of(router, 1443)));
-	json_object_object_add(state, "router", r);
+	if (durable_state_set_router(state, router->container_name, port_of(router, 443),
+				     port_of(router, 1443)) < 0)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	return 0;
 }
 
 static int state_running(json_object *info)
@@ -134,29 +110,25 @@ static int state_running(json_object *info)
 	       json_object_object_get_ex(st, "Running", &v) && json_object_get_boolean(v);
 }
 
-static void forget_missing_colors(struct deploy_ctx *d, json_object *state)
+static void forget_missing_colors(struct deploy_ctx *d, struct env_state *state)
 {
-	json_object *colors, *gone = json_object_new_array();
+	_cleanup_json_ json_object *gone = json_object_new_array();
+	struct env_color c;
 	size_t i;
 
-	if (json_object_object_get_ex(state, "colors", &colors)) {
-		json_object_object_foreach(colors, color, rec)
-		{
-			char project[160];
-			json_object *list = NULL;
-			struct error e = ERROR_INIT;
+	for (i = 0; durable_state_color_at(state, i, &c); i++) {
+		char project[NAMES_PROJECT_MAX];
+		_cleanup_json_ json_object *list = NULL;
+		struct error e = ERROR_INIT;
 
-			(void)rec;
-			snprintf(project, sizeof(project), "%s-%s", d->app, color);
-			if (stack_containers(d->docker, project, &list, &e) == 0 &&
-			    json_object_array_length(list) == 0) {
-				json_object_array_add(gone, json_object_new_string(color));
-				/* its network may have outlived its containers */
-				if (stack_down(d->docker, project, "color", d->app, 0, &e) < 0)
-					log_warn("could not remove what is left of color %s: %s",
-						 color, e.msg);
-			}
-			json_object_put(list);
+		names_color_project(d->app, c.name, project, sizeof(project));
+		if (stack_containers(d->docker, project, &list, &e) == 0 &&
+		    json_object_array_length(list) == 0) {
+			json_object_array_add(gone, json_object_new_string(c.name));
+			/* its network may have outlived its containers */
+			if (stack_down(d->docker, project, "color", d->app, 0, &e) < 0)
+				log_warn("could not remove what is left of color %s: %s", c.name,
+					 e.msg);
 		}
 	}
 	for (i = 0; i < json_object_array_length(gone); i++) {
@@ -167,7 +139,6 @@ static void forget_missing_colors(struct deploy_ctx *d, json_object *state)
 			 color, d->action.env);
 		durable_state_remove_color(state, color);
 	}
-	json_object_put(gone);
 }
 
 int action_durable_setup(struct deploy_ctx *d, struct error *err)
@@ -175,7 +146,8 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	const char *file = durable_file(d);
 	struct compose_project *p = NULL;
 	struct stack_report rep = {0};
-	json_object *state = NULL, *hashes = NULL;
+	_cleanup_env_state_ struct env_state *state = NULL;
+	json_object *hashes = NULL;
 	const struct compose_service *router;
 	char tlsdir[4096];
 	const char *roots[3];
@@ -297,10 +269,12 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	error_clear(err);
 	if (durable_state_mark_setup(state, 0, rep.created > 0, hashes, err) < 0)
 		goto out;
-	if (router)
-		record_router(state, router);
-	else
+	if (router) {
+		if (record_router(state, router, err) < 0)
+			goto out;
+	} else {
 		log_warn("the durable stack has no router service: deploy and promote need one");
+	}
 	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;
 	rc = 0;
@@ -312,7 +286,6 @@ out:
 						: "verified")
 			       : err->msg);
 	json_object_put(hashes);
-	json_object_put(state);
 	compose_project_free(p);
 	stack_report_release(&rep);
 	buf_release(&router_text);
@@ -355,7 +328,7 @@ static int running_colors(struct deploy_ctx *d, struct buf *names, struct error 
 int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct error *err)
 {
 	struct buf colors = BUF_INIT;
-	json_object *state = NULL;
+	_cleanup_env_state_ struct env_state *state = NULL;
 	long long t0 = clock_ms();
 	int rc = -1;
 
@@ -374,7 +347,7 @@ int action_durable_teardown(struct deploy_ctx *d, int remove_volumes, struct err
 	if (durable_state_load(d->state_root, d->action.env, &state, err) < 0)
 		goto out;
 	durable_state_clear_setup(state);
-	json_object_object_del(state, "router");
+	durable_state_set_router(state, NULL, 0, 0);
 	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;
 	if (remove_volumes) {
@@ -392,7 +365,6 @@ out:
 		       NULL,
 		       rc == 0 ? (remove_volumes ? "removed with volumes" : "removed, volumes kept")
 			       : err->msg);
-	json_object_put(state);
 	buf_release(&colors);
 	return rc;
 }

@@ -8,12 +8,13 @@
 #include <json-c/json.h>
 
 #include "compose/compose.h"
+#include "durable/state.h"
 #include "stages/context.h"
 
 /* Make sure the env's TLS material covers the stack's service and container
  * names (the set, kept in the state, only grows). */
-int deploy_ensure_tls(struct deploy_ctx *d, json_object *state, const struct compose_project *p,
-		      struct error *err);
+int deploy_ensure_tls(struct deploy_ctx *d, struct env_state *state,
+		      const struct compose_project *p, struct error *err);
 
 int action_durable_setup(struct deploy_ctx *d, struct error *err);
 /* teardown: keep volumes unless remove_volumes */

@@ -13,26 +13,23 @@
 #include "common/log.h"
 #include "durable/router.h"
 #include "durable/state.h"
+#include "stages/names.h"
 #include "stages/probe.h"
 #include "stages/route.h"
 
-static int target_from_state(const struct deploy_ctx *d, json_object *state, const char *color,
+static int target_from_state(const struct deploy_ctx *d, struct env_state *state, const char *color,
 			     struct router_target *t, char *project, size_t psize,
 			     struct router_route **routes)
 {
-	json_object *rec, *jr = NULL;
+	struct env_color rec;
 
 	memset(t, 0, sizeof(*t));
 	*routes = NULL;
-	if (!color)
+	if (!color || !durable_state_color(state, color, &rec))
 		return 0;
-	rec = durable_state_color(state, color);
-	if (!rec)
-		return 0;
-	json_object_object_get_ex(rec, "routes", &jr);
-	if (router_routes_from_json(jr, routes, &t->nroutes) < 0)
+	if (router_routes_from_json(rec.routes, routes, &t->nroutes) < 0)
 		return -1;
-	snprintf(project, psize, "%s-%s", d->app, color);
+	names_color_project(d->app, color, project, psize);
 	t->color = color;
 	t->project = project;
 	t->routes = *routes;
@@ -69,12 +66,13 @@ static void new_generation(char *out, size_t size)
 		 (int)getpid());
 }
 
-int route_render_as(const struct deploy_ctx *d, json_object *state, const char *live,
-		    const char *preview, const char *generation, struct buf *out, struct error *err)
+int route_render_as(const struct deploy_ctx *d, struct env_state *state, const char *live,
+		    const char *preview, enum route_watch watch, const char *generation,
+		    struct buf *out, struct error *err)
 {
 	struct router_target lt, pt;
 	struct router_route *lr = NULL, *pr = NULL;
-	char lp[160], pp[160];
+	char lp[NAMES_PROJECT_MAX], pp[NAMES_PROJECT_MAX];
 	/* chosen once per action (deploy_ctx_init): a protected ref's */
 	const char *tpl_text = d->have_router_template ? buf_str(&d->router_template) : NULL;
 	int rc;
@@ -88,7 +86,7 @@ int route_render_as(const struct deploy_ctx *d, json_object *state, const char *
 	{
 		struct router_view v = {.live = &lt,
 					.preview = &pt,
-					.watch_log = d->router_watch,
+					.watch_log = watch == ROUTE_WATCHED,
 					.generation = generation};
 		const char *canary = durable_state_canary(state, &v.canary_weight);
 
@@ -102,7 +100,7 @@ int route_render_as(const struct deploy_ctx *d, json_object *state, const char *
 	return rc;
 }
 
-int route_in_place(const struct deploy_ctx *d, json_object *state, const char *live,
+int route_in_place(const struct deploy_ctx *d, struct env_state *state, const char *live,
 		   const char *preview)
 {
 	_cleanup_free_ char *path = NULL;
@@ -117,7 +115,7 @@ int route_in_place(const struct deploy_ctx *d, json_object *state, const char *l
 	}
 	same = fs_read_file(path, &cur, 4 << 20, &e) == 0 &&
 	       route_generation_of(buf_str(&cur), gen, sizeof(gen)) == 0 &&
-	       route_render_as(d, state, live, preview, gen, &text, &e) == 0 &&
+	       route_render_as(d, state, live, preview, ROUTE_UNWATCHED, gen, &text, &e) == 0 &&
 	       !strcmp(buf_str(&text), buf_str(&cur));
 	buf_release(&cur);
 	buf_release(&text);
@@ -140,13 +138,13 @@ void route_health_url(char *out, size_t size, json_object *route)
 	snprintf(out, size, "%s%s", path, health);
 }
 
-int route_render(const struct deploy_ctx *d, json_object *state, const char *live,
+int route_render(const struct deploy_ctx *d, struct env_state *state, const char *live,
 		 const char *preview, struct buf *out, struct error *err)
 {
 	char gen[64];
 
 	new_generation(gen, sizeof(gen));
-	return route_render_as(d, state, live, preview, gen, out, err);
+	return route_render_as(d, state, live, preview, ROUTE_UNWATCHED, gen, out, err);
 }
 
 /*
@@ -158,9 +156,9 @@ int route_render(const struct deploy_ctx *d, json_object *state, const char *liv
  */
 #define GENERATION_WAIT_MS 10000
 
-static int wait_generation(const struct deploy_ctx *d, json_object *state, const char *gen)
+static int wait_generation(const struct deploy_ctx *d, struct env_state *state, const char *gen)
 {
-	int port = route_router_port(state, "live_port"), streak = 0;
+	int port = durable_state_router_port(state, ENV_ENTRY_LIVE), streak = 0;
 	long long deadline = clock_ms() + GENERATION_WAIT_MS;
 
 	if (port <= 0 || !d->tls.ca_cert)
@@ -188,38 +186,10 @@ static int wait_generation(const struct deploy_ctx *d, json_object *state, const
 	return 1;
 }
 
-json_object *route_router_info(json_object *state)
+int route_apply(const struct deploy_ctx *d, struct env_state *state, const char *live,
+		const char *preview, enum route_watch watch, struct error *err)
 {
-	json_object *r;
-
-	if (json_object_object_get_ex(state, "router", &r) &&
-	    json_object_is_type(r, json_type_object))
-		return r;
-	return NULL;
-}
-
-const char *route_router_container(json_object *state)
-{
-	json_object *r = route_router_info(state), *v;
-
-	if (r && json_object_object_get_ex(r, "container", &v))
-		return json_object_get_string(v);
-	return NULL;
-}
-
-int route_router_port(json_object *state, const char *which)
-{
-	json_object *r = route_router_info(state), *v;
-
-	if (r && json_object_object_get_ex(r, which, &v))
-		return json_object_get_int(v);
-	return 0;
-}
-
-int route_apply(const struct deploy_ctx *d, json_object *state, const char *live,
-		const char *preview, struct error *err)
-{
-	const char *container = route_router_container(state);
+	const char *container = durable_state_router(state);
 	struct buf text = BUF_INIT;
 	char gen[64];
 	int rc;
@@ -231,7 +201,7 @@ int route_apply(const struct deploy_ctx *d, json_object *state, const char *live
 			"router (or labelled io.executor.role=router); run durable:setup-%s",
 			d->action.env, d->action.env);
 	new_generation(gen, sizeof(gen));
-	if (route_render_as(d, state, live, preview, gen, &text, err) < 0) {
+	if (route_render_as(d, state, live, preview, watch, gen, &text, err) < 0) {
 		buf_release(&text);
 		return -1;
 	}
@@ -317,11 +287,13 @@ static void *probe_route(void *arg)
  * answers below 400 with the color's header `need` times in a row; the
  * routes in parallel.
  */
-int route_probe_all(struct deploy_ctx *d, json_object *state, const char *color, const char *entry,
-		    int need, int timeout_s, struct error *err)
+int route_probe_all(struct deploy_ctx *d, struct env_state *state, const char *color,
+		    const char *entry, int need, int timeout_s, struct error *err)
 {
-	json_object *rec = durable_state_color(state, color), *routes = NULL;
-	int port = route_router_port(state, !strcmp(entry, "live") ? "live_port" : "preview_port");
+	struct env_color rec;
+	json_object *routes = durable_state_color(state, color, &rec) ? rec.routes : NULL;
+	int port = durable_state_router_port(state, !strcmp(entry, "live") ? ENV_ENTRY_LIVE
+									   : ENV_ENTRY_PREVIEW);
 	long long deadline = clock_ms() + (long long)timeout_s * 1000;
 	struct route_probe *p;
 	pthread_t *th;
@@ -329,8 +301,6 @@ int route_probe_all(struct deploy_ctx *d, json_object *state, const char *color,
 	size_t i, n;
 	int rc = 0;
 
-	if (rec)
-		json_object_object_get_ex(rec, "routes", &routes);
 	n = routes ? json_object_array_length(routes) : 0;
 	if (!n) {
 		log_info("Color %s declares no routes (io.executor.route.path labels): nothing "

@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* executor status: per env, the durable layer, the colors, live and preview,
- * the last deployments.  Reads only; takes no lock. */
+/* executor status as data: per env, the durable layer, the colors, live and
+ * preview, the last deployments (executor/status.c prints it).  Reads only;
+ * takes no lock. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "durable/env.h"
 #include "durable/history.h"
 #include "durable/lock.h"
 #include "durable/state.h"
 #include "stages/context.h"
-#include "stages/route.h"
 #include "stages/stack.h"
 #include "stages/status.h"
 
@@ -70,7 +71,7 @@ static const char *summarize(json_object *list, const char *color, char *out, si
 	return out;
 }
 
-static void age(char *out, size_t size, const char *rfc3339)
+void status_age(char *out, size_t size, const char *rfc3339)
 {
 	time_t t;
 	long s;
@@ -90,176 +91,146 @@ static void age(char *out, size_t size, const char *rfc3339)
 		snprintf(out, size, "%ldd ago", s / 86400);
 }
 
-static const char *str_of(json_object *o, const char *key)
+/* json string, or null for NULL */
+static json_object *jstr(const char *s)
 {
-	json_object *v;
-
-	if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
+	return s ? json_object_new_string(s) : NULL;
 }
 
-static int status_app(const char *root, const char *app, struct docker_client *docker, int json,
-		      json_object *out, struct error *err)
+/* The colors as `status --json` shows them. */
+static json_object *status_colors(const struct env_state *state, json_object *col)
 {
-	char **envs = NULL;
-	size_t nenvs = 0, i;
+	json_object *jc = json_object_new_object();
+	struct env_color c;
+	char text[256];
+	size_t i;
 
-	if (durable_env_list(root, &envs, &nenvs, err) < 0)
-		return error_wrap(err, "list envs in %s", root);
-	for (i = 0; i < nenvs; i++) {
-		const char *env = envs[i];
-		json_object *state = NULL, *dur = NULL, *col = NULL, *hist = NULL, *colors, *e;
-		json_object *je = json_object_new_object(), *jc = json_object_new_object();
-		struct durable_lock_info lock;
-		char text[256], when[64], split_text[192];
+	for (i = 0; durable_state_color_at(state, i, &c); i++) {
+		json_object *jr = json_object_new_object();
+		const char *role = durable_state_is_live(state, c.name)	     ? "live"
+				   : durable_state_is_preview(state, c.name) ? "preview"
+									     : "idle";
 
-		if (durable_state_load(root, env, &state, err) < 0) {
-			log_warn("env %s: %s", env, err->msg);
-			error_clear(err);
-			json_object_put(je);
-			json_object_put(jc);
-			continue;
-		}
-		dur = containers_of(docker, app, env, "durable", err);
-		col = containers_of(docker, app, env, "color", err);
-		if (!dur || !col) {
-			json_object_put(state);
-			json_object_put(dur);
-			json_object_put(col);
-			json_object_put(je);
-			json_object_put(jc);
-			durable_env_list_free(envs);
-			return -1;
-		}
-		durable_history_read(root, env, 5, &hist, err);
-		error_clear(err);
-		memset(&lock, 0, sizeof(lock));
-		durable_lock_query(root, env, &lock, err);
-		error_clear(err);
-
-		json_object_object_add(je, "app", json_object_new_string(app));
-		json_object_object_add(je, "env", json_object_new_string(env));
-		json_object_object_add(
-			je, "durable",
-			json_object_new_string(summarize(dur, NULL, text, sizeof(text))));
-		json_object_object_add(je, "live",
-				       durable_state_live(state)
-					       ? json_object_new_string(durable_state_live(state))
-					       : NULL);
-		json_object_object_add(
-			je, "preview",
-			durable_state_preview(state)
-				? json_object_new_string(durable_state_preview(state))
-				: NULL);
-		{
-			int weight = 0;
-			const char *canary = durable_state_canary(state, &weight);
-			json_object *split = json_object_new_object();
-
-			/* the live entry's split: {"blue": 90, "green": 10} */
-			if (durable_state_live(state))
-				json_object_object_add(split, durable_state_live(state),
-						       json_object_new_int(100 - weight));
-			if (canary)
-				json_object_object_add(split, canary, json_object_new_int(weight));
-			json_object_object_add(je, "split", split);
-			if (!json && canary)
-				snprintf(split_text, sizeof(split_text),
-					 "   split: %s %d%%, %s %d%% (canary since %s)",
-					 durable_state_live(state), 100 - weight, canary, weight,
-					 str_of(json_object_object_get(state, "canary"), "since")
-						 ? str_of(json_object_object_get(state, "canary"),
-							  "since")
-						 : "?");
-			else
-				split_text[0] = '\0';
-		}
-		if (!json) {
-			printf("app %s, env %s\n", app, env);
-			printf("  durable   %s\n", text);
-			printf("  live      %s   (https://localhost:%d/)%s\n",
-			       durable_state_live(state) ? durable_state_live(state) : "-",
-			       route_router_port(state, "live_port"), split_text);
-			printf("  preview   %s   (https://localhost:%d/)\n",
-			       durable_state_preview(state) ? durable_state_preview(state) : "-",
-			       route_router_port(state, "preview_port"));
-			if (lock.held)
-				printf("  lock      held by %s (%s)\n",
-				       lock.job_id[0] ? lock.job_id : "a local command",
-				       lock.action);
-		}
-		if (json_object_object_get_ex(state, "colors", &colors)) {
-			json_object_object_foreach(colors, color, rec)
-			{
-				json_object *jr = json_object_new_object();
-				const char *commit = str_of(rec, "commit");
-				const char *role =
-					durable_state_live(state) &&
-							!strcmp(durable_state_live(state), color)
-						? "live"
-					: durable_state_preview(state) &&
-							!strcmp(durable_state_preview(state), color)
-						? "preview"
-						: "idle";
-
-				summarize(col, color, text, sizeof(text));
-				age(when, sizeof(when), str_of(rec, "deployed_at"));
-				json_object_object_add(jr, "containers",
-						       json_object_new_string(text));
-				json_object_object_add(jr, "role", json_object_new_string(role));
-				json_object_object_add(jr, "commit",
-						       commit ? json_object_new_string(commit)
-							      : NULL);
-				json_object_object_add(
-					jr, "deployed_at",
-					str_of(rec, "deployed_at")
-						? json_object_new_string(str_of(rec, "deployed_at"))
-						: NULL);
-				json_object_object_add(
-					jr, "status",
-					str_of(rec, "status")
-						? json_object_new_string(str_of(rec, "status"))
-						: NULL);
-				json_object_object_add(jc, color, jr);
-				if (!json)
-					printf("  color %-8s %-8s %s, commit %.12s, deployed %s\n",
-					       color, role, text, commit ? commit : "-", when);
-			}
-		}
-		json_object_object_add(je, "colors", jc);
-		json_object_object_add(je, "history", hist ? hist : json_object_new_array());
-		if (!json && hist && json_object_array_length(hist)) {
-			size_t k, nh = json_object_array_length(hist);
-
-			printf("  last deployments:\n");
-			for (k = 0; k < nh; k++) {
-				e = json_object_array_get_idx(hist, k);
-				printf("    %s  %-15s %-6s %-8s %s\n",
-				       str_of(e, "time") ? str_of(e, "time") : "",
-				       str_of(e, "action") ? str_of(e, "action") : "",
-				       str_of(e, "color") ? str_of(e, "color") : "",
-				       str_of(e, "result") ? str_of(e, "result") : "",
-				       str_of(e, "job_id") ? str_of(e, "job_id") : "");
-			}
-		}
-		json_object_array_add(out, je);
-		json_object_put(state);
-		json_object_put(dur);
-		json_object_put(col);
+		summarize(col, c.name, text, sizeof(text));
+		json_object_object_add(jr, "containers", json_object_new_string(text));
+		json_object_object_add(jr, "role", json_object_new_string(role));
+		json_object_object_add(jr, "commit", jstr(c.commit));
+		json_object_object_add(jr, "deployed_at", jstr(c.deployed_at));
+		json_object_object_add(jr, "status", jstr(c.status));
+		json_object_object_add(jc, c.name, jr);
 	}
-	durable_env_list_free(envs);
+	return jc;
+}
+
+/* One env: its --json object into out->doc (a new reference), what only the
+ * text shows into the rest of out.  -1 (err set) when the engine fails. */
+static int status_env(const char *root, const char *app, const char *env,
+		      struct docker_client *docker, struct status_env *out, struct error *err)
+{
+	_cleanup_env_state_ struct env_state *state = NULL;
+	_cleanup_json_ json_object *dur = NULL, *col = NULL;
+	json_object *je, *hist = NULL, *split;
+	const char *canary, *live;
+	char text[256];
+	int weight = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (durable_state_load(root, env, &state, err) < 0) {
+		log_warn("env %s: %s", env, err->msg);
+		error_clear(err);
+		return 1;
+	}
+	dur = containers_of(docker, app, env, "durable", err);
+	col = containers_of(docker, app, env, "color", err);
+	if (!dur || !col)
+		return -1;
+	durable_history_read(root, env, 5, &hist, err);
+	error_clear(err);
+	durable_lock_query(root, env, &out->lock, err);
+	error_clear(err);
+
+	live = durable_state_live(state);
+	canary = durable_state_canary(state, &weight);
+	out->doc = je = json_object_new_object();
+	json_object_object_add(je, "app", json_object_new_string(app));
+	json_object_object_add(je, "env", json_object_new_string(env));
+	json_object_object_add(je, "durable",
+			       json_object_new_string(summarize(dur, NULL, text, sizeof(text))));
+	json_object_object_add(je, "live", jstr(live));
+	json_object_object_add(je, "preview", jstr(durable_state_preview(state)));
+	/* the live entry's split: {"blue": 90, "green": 10} */
+	split = json_object_new_object();
+	if (live)
+		json_object_object_add(split, live, json_object_new_int(100 - weight));
+	if (canary)
+		json_object_object_add(split, canary, json_object_new_int(weight));
+	json_object_object_add(je, "split", split);
+	json_object_object_add(je, "colors", status_colors(state, col));
+	json_object_object_add(je, "history", hist ? hist : json_object_new_array());
+
+	out->live_port = durable_state_router_port(state, ENV_ENTRY_LIVE);
+	out->preview_port = durable_state_router_port(state, ENV_ENTRY_PREVIEW);
+	if (canary) {
+		snprintf(out->canary, sizeof(out->canary), "%s", canary);
+		out->canary_weight = weight;
+		snprintf(out->canary_since, sizeof(out->canary_since), "%s",
+			 durable_state_canary_since(state) ? durable_state_canary_since(state)
+							   : "?");
+	}
 	return 0;
 }
 
-int action_status(struct config *cfg, struct docker_client *docker, int json, struct error *err)
+static int status_app(const char *root, const char *app, struct docker_client *docker,
+		      struct status_report *r, struct error *err)
 {
-	json_object *out = json_object_new_array();
+	char **envs = NULL;
+	size_t nenvs = 0, i;
+	int rc = 0;
+
+	if (durable_env_list(root, &envs, &nenvs, err) < 0)
+		return error_wrap(err, "list envs in %s", root);
+	for (i = 0; i < nenvs && rc == 0; i++) {
+		struct status_env e;
+		struct status_env *grown;
+		int one = status_env(root, app, envs[i], docker, &e, err);
+
+		if (one < 0)
+			rc = -1;
+		if (one)
+			continue;
+		grown = realloc(r->envs, (r->nenvs + 1) * sizeof(*grown));
+		if (!grown) {
+			json_object_put(e.doc);
+			rc = error_set(err, ERR_SYSTEM, "out of memory");
+			continue;
+		}
+		r->envs = grown;
+		json_object_array_add(r->doc, e.doc); /* the array owns it, e.doc borrows */
+		r->envs[r->nenvs++] = e;
+	}
+	durable_env_list_free(envs);
+	return rc;
+}
+
+void status_report_release(struct status_report *r)
+{
+	json_object_put(r->doc);
+	free(r->envs);
+	memset(r, 0, sizeof(*r));
+}
+
+int status_collect(struct config *cfg, struct docker_client *docker, struct status_report *r,
+		   struct error *err)
+{
 	char apps[4096];
 	DIR *dir;
 	struct dirent *de;
 	int rc = 0;
 
+	memset(r, 0, sizeof(*r));
+	r->doc = json_object_new_array();
+	if (!r->doc)
+		return error_set(err, ERR_SYSTEM, "out of memory");
 	snprintf(apps, sizeof(apps), "%s/apps", cfg->state_dir);
 	dir = opendir(apps);
 	while (dir && (de = readdir(dir))) {
@@ -268,19 +239,14 @@ int action_status(struct config *cfg, struct docker_client *docker, int json, st
 		if (de->d_name[0] == '.')
 			continue;
 		deploy_state_root(cfg, de->d_name, root, sizeof(root));
-		if (status_app(root, de->d_name, docker, json, out, err) < 0) {
+		if (status_app(root, de->d_name, docker, r, err) < 0) {
 			rc = -1;
 			break;
 		}
 	}
 	if (dir)
 		closedir(dir);
-	if (rc == 0 && !json && json_object_array_length(out) == 0)
-		printf("No env has been set up under %s (executor durable setup <env>)\n",
-		       cfg->state_dir);
-	if (rc == 0 && json)
-		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(out);
+	if (rc < 0)
+		status_report_release(r);
 	return rc;
 }

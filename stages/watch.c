@@ -148,9 +148,10 @@ static void *follow(void *arg)
 	return NULL;
 }
 
-void watch_begin(struct watch *w, struct deploy_ctx *d, json_object *state, const char *candidate)
+void watch_begin(struct watch *w, struct deploy_ctx *d, struct env_state *state,
+		 const char *candidate, volatile sig_atomic_t *cancel)
 {
-	const char *router = route_router_container(state);
+	const char *router = durable_state_router(state);
 	struct follow_args *a;
 	struct error err = ERROR_INIT;
 	long long deadline = clock_ms() + WATCH_ATTACH_MS;
@@ -159,7 +160,7 @@ void watch_begin(struct watch *w, struct deploy_ctx *d, json_object *state, cons
 	memset(w, 0, sizeof(*w));
 	pthread_mutex_init(&w->mu, NULL);
 	snprintf(w->candidate, sizeof(w->candidate), "%s", candidate);
-	w->cancel = d->cancel;
+	w->cancel = cancel;
 	buf_init(&w->line, 512);
 	docker_demux_init(&w->demux, on_frame, w);
 	if (!router) {
@@ -220,15 +221,16 @@ void watch_end(struct watch *w)
 
 /* One pass over the candidate's routes through the entry: 0 when every
  * route answered below 500 from the candidate. */
-static int probe_pass(struct watch *w, struct deploy_ctx *d, json_object *state, const char *entry)
+static int probe_pass(struct watch *w, struct deploy_ctx *d, struct env_state *state,
+		      const char *entry)
 {
-	json_object *rec = durable_state_color(state, w->candidate), *routes = NULL;
-	int port = route_router_port(state, !strcmp(entry, "live") ? "live_port" : "preview_port");
+	struct env_color rec;
+	json_object *routes = durable_state_color(state, w->candidate, &rec) ? rec.routes : NULL;
+	int port = durable_state_router_port(state, !strcmp(entry, "live") ? ENV_ENTRY_LIVE
+									   : ENV_ENTRY_PREVIEW);
 	size_t i, n;
 	int rc = 0;
 
-	if (rec)
-		json_object_object_get_ex(rec, "routes", &routes);
 	n = routes ? json_object_array_length(routes) : 0;
 	for (i = 0; i < n; i++) {
 		struct probe_result r;
@@ -312,7 +314,7 @@ static int too_many_errors(const struct watch_counts *c, double max_rate)
 	return c->errors > 0 && (double)c->errors > max_rate * (double)c->requests;
 }
 
-enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, json_object *state,
+enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, struct env_state *state,
 			     const struct watch_opts *o, struct buf *reason)
 {
 	long long t0 = clock_ms(), end = t0 + (long long)o->seconds * 1000, next_probe = t0;
@@ -443,11 +445,11 @@ int watch_outcome_error(enum watch_outcome o, struct buf *reason, const char *th
 
 /* Drop the watch's log lines from the router file; a failure only warns
  * (the routing itself is what it should be). */
-void watch_log_off(struct deploy_ctx *d, json_object *state, const char *live, const char *preview)
+void watch_log_off(struct deploy_ctx *d, struct env_state *state, const char *live,
+		   const char *preview)
 {
 	struct error e2 = ERROR_INIT;
 
-	d->router_watch = 0;
-	if (route_apply(d, state, live, preview, &e2) < 0)
+	if (route_apply(d, state, live, preview, ROUTE_UNWATCHED, &e2) < 0)
 		log_warn("could not turn the router's watch log off: %s", e2.msg);
 }

@@ -28,6 +28,7 @@
 #include <signal.h>
 
 #include "common/buf.h"
+#include "durable/state.h"
 #include "stages/context.h"
 #include "stages/control.h"
 
@@ -82,10 +83,12 @@ struct watch {
 
 /* Attach to the router's log before the switch.  Never fails the action: a
  * router whose log cannot be read is watched by the probes alone (log_error
- * says why, and the figures say so). */
-void watch_begin(struct watch *w, struct deploy_ctx *d, json_object *state, const char *candidate);
+ * says why, and the figures say so).  cancel: set by a signal handler when
+ * the job is canceled (the window then ends), or NULL. */
+void watch_begin(struct watch *w, struct deploy_ctx *d, struct env_state *state,
+		 const char *candidate, volatile sig_atomic_t *cancel);
 /* Run one window.  The counters start from zero. */
-enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, json_object *state,
+enum watch_outcome watch_run(struct watch *w, struct deploy_ctx *d, struct env_state *state,
 			     const struct watch_opts *o, struct buf *reason);
 /* The window's figures, one line: "green: 240 requests, 0 5xx ...". */
 void watch_figures(struct watch *w, struct buf *out);
@@ -107,6 +110,7 @@ struct promote_plan {
 int watch_outcome_error(enum watch_outcome o, struct buf *reason, const char *then,
 			struct error *err);
 /* Drop the watch's log lines from the router file (a failure only warns). */
-void watch_log_off(struct deploy_ctx *d, json_object *state, const char *live, const char *preview);
+void watch_log_off(struct deploy_ctx *d, struct env_state *state, const char *live,
+		   const char *preview);
 
 #endif

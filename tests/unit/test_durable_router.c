@@ -174,7 +174,7 @@ static void test_router__canary_refuses_colors_with_different_routes(void **stat
 
 static void test_router__state_canary_needs_the_preview_color(void **state)
 {
-	json_object *st = durable_state_new();
+	struct env_state *st = durable_state_new();
 	int w = -1;
 
 	durable_state_set_live(st, "blue");
@@ -190,13 +190,14 @@ static void test_router__state_canary_needs_the_preview_color(void **state)
 	/* removing the candidate removes the split */
 	durable_state_remove_color(st, "green");
 	assert_null(durable_state_canary(st, &w));
-	assert_false(json_object_object_get_ex(st, "canary", NULL));
+	assert_null(durable_state_canary_since(st));
 	/* weight 0 clears */
 	durable_state_set_preview(st, "green");
 	durable_state_set_canary(st, "green", 50, NULL);
+	assert_non_null(durable_state_canary_since(st));
 	durable_state_set_canary(st, "green", 0, NULL);
-	assert_false(json_object_object_get_ex(st, "canary", NULL));
-	json_object_put(st);
+	assert_null(durable_state_canary_since(st));
+	durable_state_free(st);
 }
 
 int main(void)
