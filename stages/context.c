@@ -321,6 +321,13 @@ int deploy_store_router_template(struct deploy_ctx *d, struct error *err)
 
 /* ---- context ---- */
 
+/* A stored or generated value as a variable, unless the job sets that name. */
+static void secret_to_vars(struct deploy_ctx *d, const struct durable_secret *it)
+{
+	if (!vars_get(&d->vars, it->name))
+		vars_set(&d->vars, it->name, it->value);
+}
+
 int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_client *docker,
 		    const struct gitlab_job *job, const struct action *action,
 		    const char *project_dir, struct error *err)
@@ -445,13 +452,16 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	if (durable_lock_acquire(d->state_root, action->env, &d->who, cfg->lock_timeout, &d->lock,
 				 err) < 0)
 		return -1;
-	if (durable_secrets_ensure(d->state_root, action->env, NULL, &d->secrets, err) < 0)
+	/* the env's stored values; which ones are generated is the durable
+	 * stack's declaration, read by durable setup (deploy_secrets_declare) */
+	if (durable_secrets_load(d->state_root, action->env, &d->secrets, err) < 0)
 		return error_wrap(err, "secrets of env %s", action->env);
 	if (load_router_template(d, err) < 0)
 		return -1;
 
-	/* defaults first, then what the job says, then the driver's own names
-	 * and the secrets, which nothing overrides */
+	/* defaults first, then what the job says, then the driver's own names,
+	 * which nothing overrides; the env's stored secrets fill in what the
+	 * job does not set (a job or CI/CD variable of the same name wins) */
 	for (i = 0; i < ARRAY_SIZE(env_ports); i++) {
 		if (strcmp(env_ports[i].env, action->env))
 			continue;
@@ -474,8 +484,49 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		vars_set(&d->vars, "EXECUTOR_PROJECT", d->durable_project);
 	}
 	for (i = 0; i < d->secrets.n; i++)
-		vars_set(&d->vars, d->secrets.items[i].name, d->secrets.items[i].value);
+		secret_to_vars(d, &d->secrets.items[i]);
 	return 0;
+}
+
+static bool job_gives(const char *name, void *payload)
+{
+	return vars_get(payload, name) != NULL;
+}
+
+int deploy_secrets_declare(struct deploy_ctx *d, const char *file, struct error *err)
+{
+	struct durable_secret_decls decls = {0};
+	struct buf text = BUF_INIT;
+	size_t before = d->secrets.n, i;
+	int rc;
+
+	if (fs_read_beneath(d->project_dir, file, &text, 4u << 20, err) < 0) {
+		/* the stack reader says what is wrong with the file */
+		error_clear(err);
+		buf_release(&text);
+		return 0;
+	}
+	rc = durable_secrets_parse_decls(file, buf_str(&text), text.len, &decls, err);
+	buf_release(&text);
+	if (rc < 0)
+		return -1;
+	for (i = 0; i < decls.n; i++)
+		if (!durable_secrets_get(&d->secrets, decls.items[i].name) &&
+		    vars_get(&d->vars, decls.items[i].name))
+			log_info("%s: %s is the job's variable; nothing generated for it", file,
+				 decls.items[i].name);
+	rc = durable_secrets_add(&d->secrets, &decls, job_gives, &d->vars, err);
+	durable_secret_decls_release(&decls);
+	if (rc < 0)
+		return -1;
+	for (i = before; i < d->secrets.n; i++)
+		secret_to_vars(d, &d->secrets.items[i]);
+	return 0;
+}
+
+int deploy_secrets_commit(struct deploy_ctx *d, struct error *err)
+{
+	return durable_secrets_save(d->state_root, d->action.env, &d->secrets, err);
 }
 
 void deploy_ctx_release(struct deploy_ctx *d)

@@ -88,6 +88,17 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		    const struct gitlab_job *job, const struct action *action,
 		    const char *project_dir, struct error *err);
 void deploy_ctx_release(struct deploy_ctx *d);
+
+/*
+ * Durable setup: read the x-executor.generate declaration of the durable
+ * stack file `file` (relative to the checkout) and make, in memory, every
+ * declared value the env does not store yet and the job does not set, as
+ * variables for the stack.  ERR_COMPOSE for a wrong declaration.  Nothing
+ * is written: deploy_secrets_commit() persists them once the stack is read
+ * and valid.
+ */
+int deploy_secrets_declare(struct deploy_ctx *d, const char *file, struct error *err);
+int deploy_secrets_commit(struct deploy_ctx *d, struct error *err);
 /* The registry credentials for the stack's pulls, read on first use
  * (gitlab_registry_auth: the job's, or the environment's for a local command). */
 const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d);

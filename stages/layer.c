@@ -195,7 +195,8 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 			  file, d->project_dir);
 		goto out;
 	}
-	if (deploy_load_stack(d, &file, 1, d->durable_project, &p, err) < 0)
+	if (deploy_secrets_declare(d, file, err) < 0 ||
+	    deploy_load_stack(d, &file, 1, d->durable_project, &p, err) < 0)
 		goto out;
 	if (p->nservices == 0) { /* an empty file is not a layer that is already up */
 		error_set(err, ERR_JOB,
@@ -214,7 +215,10 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	roots[2] = NULL;
 	deploy_stack_init(d, &s, p, file, roots);
 	/* a stack the policy refuses changes nothing, not even the certificate */
-	if (stack_check(&s, err) < 0 || ensure_tls(d, state, p, err) < 0)
+	if (stack_check(&s, err) < 0)
+		goto out;
+	/* the stack is read and valid: keep what it made the env generate */
+	if (deploy_secrets_commit(d, err) < 0 || ensure_tls(d, state, p, err) < 0)
 		goto out;
 
 	/* colors whose containers are gone (removed by hand, or an engine that
