@@ -133,6 +133,30 @@ static json_object *stack_routes(const struct compose_project *p, struct error *
 	return routes;
 }
 
+/* "api 3001->3001, web 8080->80" for the message of a deploy without router. */
+static const char *published_ports(const struct compose_project *p, char *out, size_t size)
+{
+	size_t i, k, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < p->nservices; i++)
+		for (k = 0; k < p->services[i].nports && len + 1 < size; k++) {
+			const struct compose_port *pt = &p->services[i].ports[k];
+			int n;
+
+			if (pt->published_start <= 0)
+				continue;
+			n = snprintf(out + len, size - len, "%s%s %d->%d", len ? ", " : "",
+				     p->services[i].name, pt->published_start, pt->target);
+			if (n < 0 || (size_t)n >= size - len)
+				break;
+			len += (size_t)n;
+		}
+	if (!len)
+		snprintf(out, size, "none published");
+	return out;
+}
+
 static json_object *stack_images(struct deploy_ctx *d, const struct compose_project *p)
 {
 	json_object *images = json_object_new_object();
@@ -171,7 +195,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 {
 	char files[8][512];
 	const char *fptr[8];
-	char joined[4096] = "", project[160], tlsdir[4096];
+	char joined[4096] = "", project[160], tlsdir[4096], ports[512];
 	const char *roots[3];
 	size_t nfiles = 0, i;
 	struct compose_project *p = NULL;
@@ -257,6 +281,32 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	json_object_object_add(rec, "networks", stack_networks(p));
 	json_object_object_add(rec, "project", json_object_new_string(project));
 
+	if (!route_router_container(state)) {
+		/* no router: the color is reached on its own ports; nothing to
+		 * point, and promote refuses (route_no_router) */
+		if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
+			goto out;
+		if (dotenv_path) {
+			const char *kv[] = {"DEPLOYED_ENV",
+					    d->action.env,
+					    "DEPLOYED_COLOR",
+					    d->action.color,
+					    "DEPLOYED_COMMIT",
+					    d->commit,
+					    NULL,
+					    NULL};
+
+			if (gitlab_dotenv_write(dotenv_path, kv, err) < 0)
+				goto out;
+		}
+		log_notice("Color %s of env %s is deployed and healthy on its own ports (%s); "
+			   "env %s has no router, so there is no preview or live entry to "
+			   "switch",
+			   d->action.color, d->action.env, published_ports(p, ports, sizeof(ports)),
+			   d->action.env);
+		rc = 0;
+		goto out;
+	}
 	/* point the preview entry at the candidate and probe through it */
 	old_preview = durable_state_preview(state);
 	prev_preview = old_preview ? strdup(old_preview) : NULL;

@@ -207,6 +207,16 @@ const char *route_router_container(json_object *state)
 	return NULL;
 }
 
+int route_no_router(const struct deploy_ctx *d, struct error *err)
+{
+	return error_set(err, ERR_JOB,
+			 "env %s has no router, so %s has no entry to switch (its colors run on "
+			 "their own ports): add a router service to the durable stack (labelled "
+			 "io.executor.role: router, publishing 443 and 1443) and run "
+			 "durable:setup-%s again",
+			 d->action.env, action_name(d->action.kind), d->action.env);
+}
+
 int route_router_port(json_object *state, const char *which)
 {
 	json_object *r = route_router_info(state), *v;

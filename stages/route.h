@@ -35,6 +35,9 @@ void route_health_url(char *out, size_t size, json_object *route);
 /* state["router"]: {"container", "live_port", "preview_port"} */
 json_object *route_router_info(json_object *state);
 const char *route_router_container(json_object *state);
+/* ERR_JOB: the env's durable stack has no router, so this action (promote,
+ * rollback...) has nothing to switch; says how to add one. */
+int route_no_router(const struct deploy_ctx *d, struct error *err);
 int route_router_port(json_object *state, const char *which);
 
 /* Every route of color probed through the router's entry ("live",
