@@ -7,6 +7,7 @@
 #include <libfyaml.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,50 @@ static int decl_one(const char *file, const char *name, struct fy_node *keyn, st
 	return 0;
 }
 
+/*
+ * Valid UTF-8 without NUL, as the stack reader requires (compose/yaml.c
+ * check_text): libfyaml 0.7.12 loops forever on some invalid UTF-8 in a `%`
+ * directive line, so such text never reaches it here either.
+ */
+static bool utf8_text(const unsigned char *p, size_t len)
+{
+	size_t i = 0, n, k;
+	uint32_t cp;
+
+	while (i < len) {
+		if (p[i] == '\0')
+			return false;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf) {
+			n = 2;
+			cp = p[i] & 0x1f;
+		} else if (p[i] >= 0xe0 && p[i] <= 0xef) {
+			n = 3;
+			cp = p[i] & 0x0f;
+		} else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
+			n = 4;
+			cp = p[i] & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i < n)
+			return false;
+		for (k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
 int durable_secrets_parse_decls(const char *file, const char *text, size_t len,
 				struct durable_secret_decls *out, struct error *err)
 {
@@ -504,6 +549,8 @@ int durable_secrets_parse_decls(const char *file, const char *text, size_t len,
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	if (!utf8_text((const unsigned char *)text, len))
+		return 0; /* the stack reader says where */
 	/* quiet: a file that is not YAML is the stack reader's to report */
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
