@@ -349,6 +349,28 @@ int deploy_check_project_name(struct deploy_ctx *d, const char *name, const char
 
 	char derived[192];
 
+	if (strcmp(name, d->durable_project)) {
+		/* a layer running under its previous name would be left behind */
+		char app_filter[128];
+		const char *mine[] = {filter, app_filter, "io.executor.layer=durable", NULL};
+		size_t n;
+
+		snprintf(filter, sizeof(filter), "com.docker.compose.project=%s",
+			 d->durable_project);
+		snprintf(app_filter, sizeof(app_filter), "io.executor.app=%s", d->app);
+		if (docker_container_list(d->docker, mine, 1, &list, err) < 0)
+			return error_wrap(err, "containers of project %s", d->durable_project);
+		n = json_object_array_length(list);
+		json_object_put(list);
+		list = NULL;
+		if (n)
+			return error_set(
+				err, ERR_JOB,
+				"%s: the durable layer of env %s runs as project %s, and "
+				"the file now names it %s: tear it down first (executor "
+				"durable teardown %s keeps the volumes), then set it up again",
+				file, d->action.env, d->durable_project, name, d->action.env);
+	}
 	snprintf(derived, sizeof(derived), "%s-%s-durable", d->app, d->action.env);
 	if (!strcmp(name, derived))
 		return 0;

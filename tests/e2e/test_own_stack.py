@@ -226,6 +226,11 @@ def test_the_files_name_is_the_project_and_another_apps_name_is_refused():
           f"the file's name: is the project: {labels.get('com.docker.compose.project')}")
     with open(os.path.join(w.env_dir(env), "durable-project")) as fh:
         check(fh.read() == "e2eown-durable", "the env records the name")
+    # renaming a running layer would leave it behind: refused until it is torn down
+    w.write("own/renamed.yml", open(os.path.join(w.repo, f)).read().replace("e2eown-durable", "e2eown-renamed"))
+    p = w.local("durable", "setup", env, EXECUTOR_DURABLE_FILE="own/renamed.yml")
+    check(p.returncode != 0 and f"own/renamed.yml: the durable layer of env {env} runs as project e2eown-durable, "
+          "and the file now names it e2eown-renamed: tear it down first" in p.stderr, f"rename refused: {p.stderr[-800:]}")
     p = w.local("durable", "teardown", env, EXECUTOR_DURABLE_FILE=f)
     check(p.returncode == 0, f"teardown: {p.stderr[-800:]}")
     check(docker("ps", "-aq", "--filter", "name=^e2eown-named-app$").stdout.strip() == "",

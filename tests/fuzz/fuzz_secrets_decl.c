@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!it->name || !it->name[0] || strlen(it->name) > DURABLE_SECRET_NAME_MAX ||
 		    !strncmp(it->name, "EXECUTOR_", 9))
 			abort();
-		if (!it->value && (it->length < DURABLE_SECRET_LEN_MIN ||
-				   it->length > DURABLE_SECRET_LEN_MAX))
+		if (!it->value &&
+		    (it->length < DURABLE_SECRET_LEN_MIN || it->length > DURABLE_SECRET_LEN_MAX))
 			abort();
 	}
 	durable_secret_decls_release(&d);
