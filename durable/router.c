@@ -150,13 +150,19 @@ static int render_locations(struct buf *out, const char *entry, const struct rou
 			/* the stack's choice (io.executor.route.tls-verify: off) */
 			if (buf_puts(out, "        proxy_ssl_verify off;\n") < 0)
 				return -1;
-		} else if (tls &&
-			   buf_printf(out,
-				      "        proxy_ssl_verify on;\n"
-				      "        proxy_ssl_verify_depth 4;\n"
-				      "        proxy_ssl_trusted_certificate %s%s;\n",
-				      r->tls_ca ? ROUTER_MOUNT "/" : "/etc/executor/tls/ca.pem",
-				      r->tls_ca ? r->tls_ca : "") < 0) {
+		} else if (tls && r->tls_ca) {
+			/* the stack's own CA (io.executor.route.tls-ca), which may
+			 * issue through an intermediate */
+			if (buf_printf(out,
+				       "        proxy_ssl_verify on;\n"
+				       "        proxy_ssl_verify_depth 4;\n"
+				       "        proxy_ssl_trusted_certificate " ROUTER_MOUNT
+				       "/%s;\n",
+				       r->tls_ca) < 0)
+				return -1;
+		} else if (tls && buf_puts(out, "        proxy_ssl_verify on;\n"
+						"        proxy_ssl_trusted_certificate "
+						"/etc/executor/tls/ca.pem;\n") < 0) {
 			return -1;
 		}
 		if (is_live && v->watch_log &&

@@ -205,7 +205,6 @@ static void test_router__upstream_tls_per_route(void **state)
 	assert_non_null(strstr(admin,
 			       "proxy_ssl_name admin;\n"
 			       "        proxy_ssl_verify on;\n"
-			       "        proxy_ssl_verify_depth 4;\n"
 			       "        proxy_ssl_trusted_certificate /etc/executor/tls/ca.pem;"));
 	free(api);
 	free(root);
