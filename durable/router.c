@@ -37,6 +37,11 @@ static int render_upstreams(struct buf *out, const char *entry, const struct rou
 	return 0;
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
 static const struct router_route *find_route(const struct router_target *t, const char *path)
 {
 	size_t i;
@@ -68,11 +73,14 @@ int router_canary_compatible(const struct router_target *live, const struct rout
 				"%s exists in %s only: give both colors the same routes, or "
 				"promote without EXECUTOR_CANARY_STEPS",
 				a->path, mine->color);
-		if (strcmp(a->service, b->service) || strcmp(a->scheme, b->scheme))
+		if (strcmp(a->service, b->service) || strcmp(a->scheme, b->scheme) ||
+		    !same_str(a->tls_verify, b->tls_verify) || !same_str(a->tls_ca, b->tls_ca) ||
+		    !same_str(a->tls_name, b->tls_name))
 			return error_set(err, ERR_COMPOSE,
-					 "route %s goes to %s://%s in %s but to %s://%s in %s: a "
-					 "canary needs the same service and scheme behind a route "
-					 "in both colors",
+					 "route %s goes to %s://%s in %s but to %s://%s in %s (or "
+					 "its io.executor.route.tls-* labels differ): a canary "
+					 "needs the same service, scheme and upstream TLS behind a "
+					 "route in both colors",
 					 a->path, a->scheme, a->service, mine->color, b->scheme,
 					 b->service, theirs->color);
 	}
@@ -133,14 +141,30 @@ static int render_locations(struct buf *out, const char *entry, const struct rou
 			    "        add_header X-Executor-Color %s always;\n",
 			    split ? "$executor_split_color" : t->color) < 0)
 			return -1;
-		if (tls &&
-		    buf_printf(out,
-			       "        proxy_ssl_server_name on;\n"
-			       "        proxy_ssl_name %s;\n"
-			       "        proxy_ssl_verify on;\n"
-			       "        proxy_ssl_trusted_certificate /etc/executor/tls/ca.pem;\n",
-			       r->service) < 0)
+		if (tls && buf_printf(out,
+				      "        proxy_ssl_server_name on;\n"
+				      "        proxy_ssl_name %s;\n",
+				      r->tls_name && *r->tls_name ? r->tls_name : r->service) < 0)
 			return -1;
+		if (tls && r->tls_verify && !strcmp(r->tls_verify, "off")) {
+			/* the stack's choice (io.executor.route.tls-verify: off) */
+			if (buf_puts(out, "        proxy_ssl_verify off;\n") < 0)
+				return -1;
+		} else if (tls && r->tls_ca) {
+			/* the stack's own CA (io.executor.route.tls-ca), which may
+			 * issue through an intermediate */
+			if (buf_printf(out,
+				       "        proxy_ssl_verify on;\n"
+				       "        proxy_ssl_verify_depth 4;\n"
+				       "        proxy_ssl_trusted_certificate " ROUTER_MOUNT
+				       "/%s;\n",
+				       r->tls_ca) < 0)
+				return -1;
+		} else if (tls && buf_puts(out, "        proxy_ssl_verify on;\n"
+						"        proxy_ssl_trusted_certificate "
+						"/etc/executor/tls/ca.pem;\n") < 0) {
+			return -1;
+		}
 		if (is_live && v->watch_log &&
 		    buf_puts(out, "        access_log /dev/stdout executor_watch;\n") < 0)
 			return -1;
@@ -253,9 +277,8 @@ oom:
  * SIGKILL at any point leaves a broken file where a router restart would
  * load it.
  */
-#define ROUTER_NEXT  ".executor.conf.next"
-#define ROUTER_TEST  ".executor-test.conf"
-#define ROUTER_MOUNT "/etc/nginx/conf.d"
+#define ROUTER_NEXT ".executor.conf.next"
+#define ROUTER_TEST ".executor-test.conf"
 
 /* Run argv in the router; its exit code (output in *out), or -1 when the
  * exec itself failed. */
@@ -386,6 +409,12 @@ int router_routes_from_json(json_object *routes, struct router_route **out, size
 			r[i].scheme = json_object_get_string(v);
 		if (json_object_object_get_ex(o, "health", &v))
 			r[i].health = json_object_get_string(v);
+		if (json_object_object_get_ex(o, "tls_verify", &v))
+			r[i].tls_verify = json_object_get_string(v);
+		if (json_object_object_get_ex(o, "tls_ca", &v))
+			r[i].tls_ca = json_object_get_string(v);
+		if (json_object_object_get_ex(o, "tls_name", &v))
+			r[i].tls_name = json_object_get_string(v);
 	}
 	*out = r;
 	*n = len;

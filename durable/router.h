@@ -26,7 +26,20 @@ struct router_route {
 	int port;	     /* container port */
 	const char *scheme;  /* "http" or "https" */
 	const char *health;  /* probe path below the route: "/health" */
+	/*
+	 * An https upstream's certificate (io.executor.route.tls-* labels):
+	 * tls_verify "off" does not verify it; else it is verified against
+	 * tls_ca (a file the driver wrote into the router's directory, the
+	 * stack's own CA) or, when NULL, the env's CA; for the name tls_name
+	 * (NULL: the service's name).
+	 */
+	const char *tls_verify;
+	const char *tls_ca;
+	const char *tls_name;
 };
+
+/* Where the router reads the driver's directory (its conf.d). */
+#define ROUTER_MOUNT "/etc/nginx/conf.d"
 
 struct router_target {
 	const char *color;   /* NULL: nothing behind this entry */

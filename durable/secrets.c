@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <libfyaml.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +23,8 @@
 #define SECRETS_FILE_LIMIT (1024 * 1024)
 #define SECRETS_VERSION	   1
 
-static const struct {
-	const char *name;
-	const char *plain; /* NULL: generated secret */
-} standard[] = {
-	{"DB_ROOT_PASSWORD", NULL},
-	{"DB_PASSWORD", NULL},
-	{"DB_USER", "app"},
-	{"DB_NAME", "echobase"},
-	{"ROUTER_AUTH_USER", "executor"},
-	{"ROUTER_AUTH_PASSWORD", NULL},
-};
+/* Plain settings of secrets.json files written before the "plain" list. */
+static const char *const legacy_plain[] = {"DB_USER", "DB_NAME", "ROUTER_AUTH_USER"};
 
 static const char charset[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -67,30 +60,30 @@ static int name_ok(const char *name)
 	return 1;
 }
 
-/* DURABLE_SECRET_LEN characters, uniform over charset (rejection sampling). */
-static int generate(char **out, struct error *err)
+/* len characters, uniform over charset (rejection sampling). */
+static int generate(size_t len, char **out, struct error *err)
 {
 	/* 62 * 4 = 248: bytes >= 248 would bias the first characters */
 	const unsigned limit = 62u * (256u / 62u);
 	unsigned char rnd[64];
-	char *s = malloc(DURABLE_SECRET_LEN + 1);
+	char *s = malloc(len + 1);
 	size_t n = 0;
 
 	if (!s)
 		return error_set(err, ERR_SYSTEM, "out of memory");
-	while (n < DURABLE_SECRET_LEN) {
+	while (n < len) {
 		size_t i;
 
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 			unsigned long e = ERR_get_error();
 
-			explicit_bzero(s, DURABLE_SECRET_LEN + 1);
+			explicit_bzero(s, len + 1);
 			free(s);
 			explicit_bzero(rnd, sizeof(rnd));
 			return error_set(err, ERR_SYSTEM, "OpenSSL random generator failed: %s",
 					 e ? ERR_reason_error_string(e) : "no entropy");
 		}
-		for (i = 0; i < sizeof(rnd) && n < DURABLE_SECRET_LEN; i++)
+		for (i = 0; i < sizeof(rnd) && n < len; i++)
 			if (rnd[i] < limit)
 				s[n++] = charset[rnd[i] % 62];
 	}
@@ -113,15 +106,16 @@ static int corrupt(struct error *err, const char *path, const char *why)
  * Read secrets.json into *stored (an object name -> string), or an empty
  * object when the file does not exist.
  */
-static int load_file(const char *path, json_object **stored, struct error *err)
+static int load_file(const char *path, json_object **stored, json_object **plain, struct error *err)
 {
 	_cleanup_buf_ struct buf data = BUF_INIT;
-	json_object *root = NULL, *secrets = NULL, *version = NULL;
+	json_object *root = NULL, *secrets = NULL, *version = NULL, *pl = NULL;
 	enum json_tokener_error jerr;
 	struct stat st;
 	int fd;
 
 	*stored = NULL;
+	*plain = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno != ENOENT)
@@ -186,12 +180,27 @@ static int load_file(const char *path, json_object **stored, struct error *err)
 			return corrupt(err, path, "entries must be NAME: \"non-empty string\"");
 		}
 	}
+	if (json_object_object_get_ex(root, "plain", &pl)) {
+		size_t i;
+
+		if (!json_object_is_type(pl, json_type_array)) {
+			json_object_put(root);
+			return corrupt(err, path, "\"plain\" must be a list of names");
+		}
+		for (i = 0; i < json_object_array_length(pl); i++)
+			if (!json_object_is_type(json_object_array_get_idx(pl, i),
+						 json_type_string)) {
+				json_object_put(root);
+				return corrupt(err, path, "\"plain\" must be a list of names");
+			}
+		*plain = json_object_get(pl);
+	}
 	*stored = json_object_get(secrets);
 	json_object_put(root);
 	return 0;
 }
 
-static int save_file(const char *path, json_object *stored, struct error *err)
+static int save_file(const char *path, json_object *stored, json_object *plain, struct error *err)
 {
 	json_object *root = json_object_new_object();
 	const char *text;
@@ -202,6 +211,7 @@ static int save_file(const char *path, json_object *stored, struct error *err)
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	json_object_object_add(root, "version", json_object_new_int(SECRETS_VERSION));
 	json_object_object_add(root, "secrets", json_object_get(stored));
+	json_object_object_add(root, "plain", json_object_get(plain));
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							    JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(text);
@@ -210,19 +220,6 @@ static int save_file(const char *path, json_object *stored, struct error *err)
 	explicit_bzero((char *)text, len);
 	json_object_put(root);
 	return ret;
-}
-
-static int is_standard_secret(const char *name, int *idx)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(standard); i++)
-		if (!strcmp(standard[i].name, name)) {
-			if (idx)
-				*idx = (int)i;
-			return 1;
-		}
-	return 0;
 }
 
 static struct durable_secret *find(struct durable_secrets *s, const char *name)
@@ -235,121 +232,414 @@ static struct durable_secret *find(struct durable_secrets *s, const char *name)
 	return NULL;
 }
 
-/* Add `name` to the result (once), taking its value from `stored` or
- * generating it (and recording it in `stored`). */
-static int add_item(struct durable_secrets *s, size_t cap, json_object *stored, const char *name,
-		    const char *plain, int *changed, struct error *err)
+/* Append name = value (taken: freed on failure). */
+static int push(struct durable_secrets *s, const char *name, char *value, bool secret,
+		struct error *err)
 {
-	struct durable_secret *it;
-	json_object *val;
-	char *value = NULL;
+	struct durable_secret *p = realloc(s->items, (s->n + 1) * sizeof(*p));
+	char *n = strdup(name);
 
-	if (find(s, name))
-		return 0;
-	if (s->n >= cap)
-		return error_set(err, ERR_SYSTEM, "secrets: internal list overflow");
-	if (json_object_object_get_ex(stored, name, &val)) {
-		value = strdup(json_object_get_string(val));
-		if (!value)
-			return error_set(err, ERR_SYSTEM, "out of memory");
-	} else {
-		if (plain) {
-			value = strdup(plain);
-			if (!value)
-				return error_set(err, ERR_SYSTEM, "out of memory");
-		} else {
-			if (generate(&value, err) < 0)
-				return -1;
-			s->generated++;
-		}
-		if (json_object_object_add(stored, name, json_object_new_string(value)) < 0) {
-			wipe_free(value);
-			return error_set(err, ERR_SYSTEM, "out of memory");
-		}
-		*changed = 1;
-	}
-	it = &s->items[s->n];
-	it->name = strdup(name);
-	if (!it->name) {
+	if (p)
+		s->items = p;
+	if (!p || !n) {
+		free(n);
 		wipe_free(value);
 		return error_set(err, ERR_SYSTEM, "out of memory");
 	}
-	it->value = value;
-	it->secret = plain == NULL;
+	s->items[s->n].name = n;
+	s->items[s->n].value = value;
+	s->items[s->n].secret = secret;
 	s->n++;
+	if (secret)
+		log_add_secret(value);
 	return 0;
 }
 
-int durable_secrets_ensure(const char *state_dir, const char *env, const char *const *extra,
-			   struct durable_secrets *out, struct error *err)
+static bool in_array(json_object *arr, const char *name)
+{
+	size_t i;
+
+	for (i = 0; arr && i < json_object_array_length(arr); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), name))
+			return true;
+	return false;
+}
+
+static int secrets_path(const char *state_dir, const char *env, char **path, struct error *err)
+{
+	if (durable_env_path(state_dir, env, DURABLE_SECRETS_FILE, path, err) < 0)
+		return -1;
+	return 0;
+}
+
+int durable_secrets_load(const char *state_dir, const char *env, struct durable_secrets *out,
+			 struct error *err)
 {
 	_cleanup_free_ char *path = NULL;
+	json_object *stored = NULL, *plain = NULL;
 	struct durable_secrets s = {0};
-	json_object *stored = NULL;
-	size_t cap, i, n_extra = 0;
-	int changed = 0;
+	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	for (; extra && extra[n_extra]; n_extra++)
-		if (!name_ok(extra[n_extra]))
-			return error_set(
-				err, ERR_JOB,
-				"invalid secret name '%.80s': use an environment variable "
-				"name (A-Z, 0-9 and '_', not starting with a digit, at most "
-				"%d characters)",
-				extra[n_extra], DURABLE_SECRET_NAME_MAX);
-	if (durable_env_ensure(state_dir, env, err) < 0)
+	if (secrets_path(state_dir, env, &path, err) < 0)
 		return -1;
-	if (durable_env_path(state_dir, env, DURABLE_SECRETS_FILE, &path, err) < 0)
-		return -1;
-	if (load_file(path, &stored, err) < 0)
+	if (load_file(path, &stored, &plain, err) < 0)
 		return error_wrap(err, "secrets of env '%s'", env);
-
-	cap = ARRAY_SIZE(standard) + n_extra + (size_t)json_object_object_length(stored);
-	s.items = calloc(cap, sizeof(*s.items));
-	if (!s.items) {
-		json_object_put(stored);
-		return error_set(err, ERR_SYSTEM, "out of memory");
-	}
-	for (i = 0; i < ARRAY_SIZE(standard); i++)
-		if (add_item(&s, cap, stored, standard[i].name, standard[i].plain, &changed, err) <
-		    0)
-			goto fail;
-	for (i = 0; i < n_extra; i++) {
-		int idx;
-		const char *plain = NULL;
-
-		if (is_standard_secret(extra[i], &idx))
-			plain = standard[idx].plain;
-		if (add_item(&s, cap, stored, extra[i], plain, &changed, err) < 0)
-			goto fail;
-	}
-	/* names stored by earlier runs that nobody asked for this time */
 	{
 		json_object_object_foreach(stored, key, val)
 		{
-			(void)val;
-			if (add_item(&s, cap, stored, key, NULL, &changed, err) < 0)
+			char *v = strdup(json_object_get_string(val));
+			bool is_plain = plain ? in_array(plain, key) : false;
+
+			for (i = 0; !plain && i < ARRAY_SIZE(legacy_plain); i++)
+				is_plain |= !strcmp(key, legacy_plain[i]);
+			if (!v) {
+				error_set(err, ERR_SYSTEM, "out of memory");
+				goto fail;
+			}
+			if (push(&s, key, v, !is_plain, err) < 0)
 				goto fail;
 		}
 	}
-	for (i = 0; i < s.n; i++)
-		if (s.items[i].secret)
-			log_add_secret(s.items[i].value);
-	if (changed && save_file(path, stored, err) < 0) {
-		error_wrap(err, "secrets of env '%s'", env);
-		goto fail;
-	}
-	if (s.generated)
-		log_info("env '%s': generated %zu new credential%s in %s", env, s.generated,
-			 s.generated == 1 ? "" : "s", path);
 	json_object_put(stored);
+	json_object_put(plain);
 	*out = s;
 	return 0;
 fail:
 	json_object_put(stored);
+	json_object_put(plain);
 	durable_secrets_release(&s);
 	return -1;
+}
+
+int durable_secrets_add(struct durable_secrets *s, const struct durable_secret_decls *d,
+			bool (*given)(const char *name, void *payload), void *payload,
+			struct error *err)
+{
+	size_t i;
+
+	for (i = 0; d && i < d->n; i++) {
+		const struct durable_secret_decl *it = &d->items[i];
+		char *value = NULL;
+
+		if (find(s, it->name) || (given && given(it->name, payload)))
+			continue;
+		if (it->value)
+			value = strdup(it->value);
+		else if (generate(it->length ? it->length : DURABLE_SECRET_LEN, &value, err) < 0)
+			return -1;
+		if (!value)
+			return error_set(err, ERR_SYSTEM, "out of memory");
+		if (push(s, it->name, value, it->value == NULL, err) < 0)
+			return -1;
+		s->generated++;
+	}
+	return 0;
+}
+
+int durable_secrets_save(const char *state_dir, const char *env, struct durable_secrets *s,
+			 struct error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	json_object *stored, *plain;
+	size_t i;
+	int rc;
+
+	if (!s->generated)
+		return 0;
+	if (durable_env_ensure(state_dir, env, err) < 0 ||
+	    secrets_path(state_dir, env, &path, err) < 0)
+		return -1;
+	stored = json_object_new_object();
+	plain = json_object_new_array();
+	if (!stored || !plain) {
+		json_object_put(stored);
+		json_object_put(plain);
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
+	for (i = 0; i < s->n; i++) {
+		json_object_object_add(stored, s->items[i].name,
+				       json_object_new_string(s->items[i].value));
+		if (!s->items[i].secret)
+			json_object_array_add(plain, json_object_new_string(s->items[i].name));
+	}
+	rc = save_file(path, stored, plain, err);
+	/* the values live in the json strings: wipe them before they are freed */
+	{
+		json_object_object_foreach(stored, key, val)
+		{
+			(void)key;
+			explicit_bzero((char *)json_object_get_string(val),
+				       (size_t)json_object_get_string_len(val));
+		}
+	}
+	json_object_put(stored);
+	json_object_put(plain);
+	if (rc < 0)
+		return error_wrap(err, "secrets of env '%s'", env);
+	log_info("env '%s': generated %zu new value%s in %s", env, s->generated,
+		 s->generated == 1 ? "" : "s", path);
+	s->generated = 0;
+	return 0;
+}
+
+int durable_secrets_ensure(const char *state_dir, const char *env,
+			   const struct durable_secret_decls *d, struct durable_secrets *out,
+			   struct error *err)
+{
+	if (durable_secrets_load(state_dir, env, out, err) < 0)
+		return -1;
+	if (durable_secrets_add(out, d, NULL, NULL, err) < 0 ||
+	    durable_secrets_save(state_dir, env, out, err) < 0) {
+		durable_secrets_release(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- x-executor.generate ---- */
+
+/* Line of a node: its scalar, or the first key or item of a collection. */
+static int fnode_line(struct fy_node *fn)
+{
+	struct fy_token *t = NULL;
+	const struct fy_mark *m;
+	void *iter = NULL;
+	int depth;
+
+	for (depth = 0; fn && depth < 8; depth++) {
+		if (fy_node_is_scalar(fn)) {
+			t = fy_node_get_scalar_token(fn);
+			break;
+		}
+		if (fy_node_is_mapping(fn)) {
+			struct fy_node_pair *p = fy_node_mapping_iterate(fn, &iter);
+
+			fn = p ? fy_node_pair_key(p) : NULL;
+		} else {
+			fn = fy_node_sequence_iterate(fn, &iter);
+		}
+		iter = NULL;
+	}
+	m = t ? fy_token_start_mark(t) : NULL;
+	return m ? m->line + 1 : 0;
+}
+
+static int decl_error(struct error *err, const char *file, struct fy_node *at, const char *key,
+		      const char *what)
+{
+	return error_set(err, ERR_COMPOSE, "%s:%d: x-executor%s%s: %s", file,
+			 at ? fnode_line(at) : 0, key ? "." : "", key ? key : "", what);
+}
+
+static int decl_one(const char *file, const char *name, struct fy_node *keyn, struct fy_node *spec,
+		    struct durable_secret_decl *out, struct error *err)
+{
+	char path[96];
+	struct fy_node_pair *pair;
+	void *iter = NULL;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "generate.%.80s", name);
+	if (!name_ok(name))
+		return decl_error(err, file, keyn, path,
+				  "not a variable name: use A-Z, 0-9 and '_', not starting "
+				  "with a digit, at most 64 characters");
+	if (!strncmp(name, "EXECUTOR_", 9))
+		return decl_error(err, file, keyn, path,
+				  "EXECUTOR_ names are the driver's own: choose another name");
+	out->line = fnode_line(keyn);
+	out->length = DURABLE_SECRET_LEN;
+	if (spec && fy_node_is_scalar(spec) && fy_node_is_null(spec))
+		spec = NULL;
+	if (spec && !fy_node_is_mapping(spec))
+		return decl_error(err, file, keyn, path,
+				  "expected a mapping ({} for a generated secret, {length: N}, "
+				  "or {value: TEXT})");
+	while (spec && (pair = fy_node_mapping_iterate(spec, &iter))) {
+		struct fy_node *k = fy_node_pair_key(pair), *v = fy_node_pair_value(pair);
+		const char *ks = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
+		const char *vs = v && fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
+		char sub[160];
+
+		snprintf(sub, sizeof(sub), "%s.%.40s", path, ks ? ks : "?");
+		if (ks && !strcmp(ks, "length")) {
+			char *end = NULL;
+			long n = vs ? strtol(vs, &end, 10) : 0;
+
+			if (!vs || !*vs || *end || n < DURABLE_SECRET_LEN_MIN ||
+			    n > DURABLE_SECRET_LEN_MAX)
+				return decl_error(err, file, v, sub,
+						  "expected a whole number from 16 to 256 "
+						  "(characters of [A-Za-z0-9])");
+			out->length = (unsigned)n;
+		} else if (ks && !strcmp(ks, "value")) {
+			if (!vs || !*vs || strlen(vs) > 1024)
+				return decl_error(err, file, v, sub,
+						  "expected a non-empty string (at most 1024 "
+						  "characters)");
+			free(out->value);
+			out->value = strdup(vs);
+			if (!out->value)
+				return error_set(err, ERR_SYSTEM, "out of memory");
+		} else {
+			return decl_error(err, file, k, sub, "unknown key (known: length, value)");
+		}
+	}
+	out->name = strdup(name);
+	if (!out->name)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Valid UTF-8 without NUL, as the stack reader requires (compose/yaml.c
+ * check_text): libfyaml 0.7.12 loops forever on some invalid UTF-8 in a `%`
+ * directive line, so such text never reaches it here either.
+ */
+static bool utf8_text(const unsigned char *p, size_t len)
+{
+	size_t i = 0, n, k;
+	uint32_t cp;
+
+	while (i < len) {
+		if (p[i] == '\0')
+			return false;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf) {
+			n = 2;
+			cp = p[i] & 0x1f;
+		} else if (p[i] >= 0xe0 && p[i] <= 0xef) {
+			n = 3;
+			cp = p[i] & 0x0f;
+		} else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
+			n = 4;
+			cp = p[i] & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i < n)
+			return false;
+		for (k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+int durable_secrets_parse_decls(const char *file, const char *text, size_t len,
+				struct durable_secret_decls *out, struct error *err)
+{
+	struct fy_diag_cfg dcfg;
+	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 |
+					    FYPCF_JSON_NONE | FYPCF_RESOLVE_DOCUMENT};
+	struct fy_document *doc;
+	struct fy_node *root, *x, *gen;
+	struct fy_node_pair *pair;
+	void *iter = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!utf8_text((const unsigned char *)text, len))
+		return 0; /* the stack reader says where */
+	/* quiet: a file that is not YAML is the stack reader's to report */
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.colorize = false;
+	cfg.diag = fy_diag_create(&dcfg);
+	if (!cfg.diag)
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	fy_diag_set_collect_errors(cfg.diag, true);
+	doc = fy_document_build_from_string(&cfg, text, len);
+	if (!doc) {
+		fy_diag_destroy(cfg.diag);
+		return 0;
+	}
+	root = fy_document_root(doc);
+	x = root && fy_node_is_mapping(root)
+		    ? fy_node_mapping_lookup_by_string(root, "x-executor", 10)
+		    : NULL;
+	if (!x || (fy_node_is_scalar(x) && fy_node_is_null(x))) {
+		rc = 0;
+		goto out;
+	}
+	if (!fy_node_is_mapping(x)) {
+		decl_error(err, file, x, NULL, "expected a mapping (generate: ...)");
+		goto out;
+	}
+	while ((pair = fy_node_mapping_iterate(x, &iter))) {
+		struct fy_node *k = fy_node_pair_key(pair);
+		const char *ks = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
+
+		if (!ks || strcmp(ks, "generate")) {
+			char sub[64];
+
+			snprintf(sub, sizeof(sub), "%.40s", ks ? ks : "?");
+			decl_error(err, file, k, sub, "unknown key (known: generate)");
+			goto out;
+		}
+	}
+	gen = fy_node_mapping_lookup_by_string(x, "generate", 8);
+	if (!gen || (fy_node_is_scalar(gen) && fy_node_is_null(gen))) {
+		rc = 0;
+		goto out;
+	}
+	if (!fy_node_is_mapping(gen)) {
+		decl_error(err, file, gen, "generate",
+			   "expected a mapping of variable names ({DB_PASSWORD: {}})");
+		goto out;
+	}
+	if ((size_t)fy_node_mapping_item_count(gen) > DURABLE_SECRET_DECLS_MAX) {
+		decl_error(err, file, gen, "generate", "more than 64 names");
+		goto out;
+	}
+	out->items = calloc((size_t)fy_node_mapping_item_count(gen) + 1, sizeof(*out->items));
+	if (!out->items) {
+		error_set(err, ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	iter = NULL;
+	while ((pair = fy_node_mapping_iterate(gen, &iter))) {
+		struct fy_node *k = fy_node_pair_key(pair);
+		const char *ks = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
+
+		if (decl_one(file, ks ? ks : "?", k, fy_node_pair_value(pair), &out->items[out->n],
+			     err) < 0) {
+			free(out->items[out->n].value);
+			goto out;
+		}
+		out->n++;
+	}
+	rc = 0;
+out:
+	fy_document_destroy(doc);
+	fy_diag_destroy(cfg.diag);
+	if (rc < 0)
+		durable_secret_decls_release(out);
+	return rc;
+}
+
+void durable_secret_decls_release(struct durable_secret_decls *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->n; i++) {
+		free(d->items[i].name);
+		free(d->items[i].value);
+	}
+	free(d->items);
+	memset(d, 0, sizeof(*d));
 }
 
 const char *durable_secrets_get(const struct durable_secrets *s, const char *name)

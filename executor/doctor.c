@@ -405,11 +405,12 @@ static void check_limits(struct report *r, const struct config *cfg, json_object
 		return;
 	if (cfg->cpus > (double)ncpu)
 		check(r, "limits", CHECK_ERROR, "lower cpus in the admin config",
-		      "cpus = %g but the engine has %lld CPUs: it refuses every job container", cfg->cpus,
-		      ncpu);
+		      "cpus = %g but the engine has %lld CPUs: it refuses every job container",
+		      cfg->cpus, ncpu);
 	else if (cfg->cpus_max > (double)ncpu)
 		check(r, "limits", CHECK_WARN, "lower cpus_max in the admin config",
-		      "cpus_max = %g but the engine has %lld CPUs: a job asking for more than %lld fails",
+		      "cpus_max = %g but the engine has %lld CPUs: a job asking for more than %lld "
+		      "fails",
 		      cfg->cpus_max, ncpu, ncpu);
 	else if (cfg->memory && cfg->memory < min_mem)
 		check(r, "limits", CHECK_ERROR, "raise memory in the admin config to 6m or more",
@@ -420,7 +421,8 @@ static void check_limits(struct report *r, const struct config *cfg, json_object
 		      cfg->memory >> 20, mem >> 20);
 	else
 		check(r, "limits", CHECK_OK, NULL,
-		      "job limits fit the engine (%lld CPUs, %lld MB): cpus %g (max %g), memory %lld MB",
+		      "job limits fit the engine (%lld CPUs, %lld MB): cpus %g (max %g), memory "
+		      "%lld MB",
 		      ncpu, mem >> 20, cfg->cpus, cfg->cpus_max, cfg->memory >> 20);
 }
 

@@ -53,7 +53,9 @@ const struct command commands[] = {
 	 "Run in a checkout of the application repository: reads durable/docker-compose.yml\n"
 	 "(or $EXECUTOR_DURABLE_FILE) and takes variables from the environment.\n"
 	 "setup creates the env's network, volumes and containers (database, router), generates\n"
-	 "its secrets and TLS material on first use, and waits until healthy; a later run finds\n"
+	 "the secrets its x-executor.generate declares (a variable of the same name in the\n"
+	 "environment wins) and TLS material on first use, and waits until healthy; a later run "
+	 "finds\n"
 	 "them running and says so, starts stopped ones, and reports drift without recreating.\n"
 	 "teardown stops and removes the durable containers and network; volumes (data) are\n"
 	 "kept unless --volumes is given. It refuses while colors of the env still run.\n",
@@ -63,7 +65,8 @@ const struct command commands[] = {
 	 "Stands up docker-compose.yml plus docker-compose.<color>.yml (or\n"
 	 "$EXECUTOR_COMPOSE_FILES) as project <app>-<color>, attached to the env's durable\n"
 	 "network, waits until every service is healthy, points the router's preview entry at\n"
-	 "it and probes its routes through it. Refuses to deploy over the live color.\n"
+	 "it and probes its routes through it (an env without a router: the color runs on its\n"
+	 "own ports, and promote refuses). Refuses to deploy over the live color.\n"
 	 "$EXECUTOR_DOTENV names a dotenv report to write.\n",
 	 0},
 	{"promote", cmd_promote, "switch live traffic to a color (default: the preview)",

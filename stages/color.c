@@ -15,11 +15,14 @@ int color_state_load(struct deploy_ctx *d, struct env_state **state, struct erro
 {
 	if (durable_state_load(d->state_root, d->action.env, state, err) < 0)
 		return -1;
-	if (!durable_state_setup_at(*state) || !durable_state_router(*state))
+	if (!durable_state_setup_at(*state))
 		return error_set(err, ERR_JOB,
 				 "the durable layer of env %s is not set up: run durable:setup-%s "
 				 "(or executor durable setup %s) first",
 				 d->action.env, d->action.env, d->action.env);
+	/* a deploy without a router runs the color on its own ports */
+	if (!durable_state_router(*state) && d->action.kind != ACTION_DEPLOY)
+		return route_no_router(d, err);
 	/* the probes verify against the env's CA: load it (same names, no reissue) */
 	return deploy_ensure_tls(d, *state, NULL, err);
 }

@@ -2,6 +2,7 @@
 /* The context every deployment action runs in: names, variables, lock,
  * secrets and TLS material of one env. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 
@@ -320,7 +321,169 @@ int deploy_store_router_template(struct deploy_ctx *d, struct error *err)
 	return fs_write_atomic(stored, d->router_template.data, d->router_template.len, 0600, err);
 }
 
+/* ---- the durable stack's own project name ---- */
+
+/* Where durable setup keeps the project name the durable file chose
+ * (top-level name:), so that teardown and the color actions find it. */
+#define DURABLE_PROJECT_FILE "durable-project"
+
+static const char *label_in(json_object *obj, const char *key)
+{
+	json_object *labels, *v;
+
+	if (!json_object_object_get_ex(obj, "Labels", &labels) ||
+	    !json_object_object_get_ex(labels, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int deploy_check_project_name(struct deploy_ctx *d, const char *name, const char *file,
+			      struct error *err)
+{
+	char filter[256];
+	const char *filters[] = {filter, NULL};
+	json_object *list = NULL;
+	_cleanup_free_ char *apps = NULL;
+	size_t i;
+	DIR *dir;
+	struct dirent *de;
+
+	char derived[192];
+
+	if (strcmp(name, d->durable_project)) {
+		/* a layer running under its previous name would be left behind */
+		char app_filter[128];
+		const char *mine[] = {filter, app_filter, "io.executor.layer=durable", NULL};
+		size_t n;
+
+		snprintf(filter, sizeof(filter), "com.docker.compose.project=%s",
+			 d->durable_project);
+		snprintf(app_filter, sizeof(app_filter), "io.executor.app=%s", d->app);
+		if (docker_container_list(d->docker, mine, 1, &list, err) < 0)
+			return error_wrap(err, "containers of project %s", d->durable_project);
+		n = json_object_array_length(list);
+		json_object_put(list);
+		list = NULL;
+		if (n)
+			return error_set(
+				err, ERR_JOB,
+				"%s: the durable layer of env %s runs as project %s, and "
+				"the file now names it %s: tear it down first (executor "
+				"durable teardown %s keeps the volumes), then set it up again",
+				file, d->action.env, d->durable_project, name, d->action.env);
+	}
+	snprintf(derived, sizeof(derived), "%s-%s-durable", d->app, d->action.env);
+	if (!strcmp(name, derived))
+		return 0;
+	/* objects of that Compose project that are not this app's durable layer
+	 * in this env: another app's, env's or color's (names can be spelled alike) */
+	snprintf(filter, sizeof(filter), "com.docker.compose.project=%s", name);
+	for (i = 0; i < 2; i++) {
+		int rc = i == 0 ? docker_container_list(d->docker, filters, 1, &list, err)
+				: docker_network_list(d->docker, filters, &list, err);
+		size_t k;
+
+		if (rc < 0)
+			return error_wrap(err, "objects of project %s", name);
+		for (k = 0; k < json_object_array_length(list); k++) {
+			json_object *o = json_object_array_get_idx(list, k);
+			const char *app = label_in(o, "io.executor.app");
+			const char *env = label_in(o, "io.executor.env");
+			const char *layer = label_in(o, "io.executor.layer");
+
+			if (label_in(o, "io.executor.managed") && app && !strcmp(app, d->app) &&
+			    env && !strcmp(env, d->action.env) && layer &&
+			    !strcmp(layer, "durable"))
+				continue;
+			json_object_put(list);
+			return error_set(
+				err, ERR_POLICY,
+				"%s: name: %s is the Compose project of objects that are not app "
+				"%s's durable layer in env %s (they belong to %s%s%s): choose "
+				"another name:, or leave it out (the driver then names the "
+				"project %s)",
+				file, name, d->app, d->action.env,
+				app ? "app " : "nobody the driver knows", app ? app : "",
+				app && env ? (strcmp(app, d->app) ? "" : ", another env or layer")
+					   : "",
+				derived);
+		}
+		json_object_put(list);
+		list = NULL;
+	}
+	/* a name that spells another app's objects (<app>-...): that app's owner
+	 * decides, exactly as for a derived name */
+	if (asprintf(&apps, "%s/apps", d->cfg->state_dir) < 0) {
+		apps = NULL;
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
+	dir = opendir(apps);
+	while (dir && (de = readdir(dir))) {
+		char root[4096];
+		size_t n = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, d->app) ||
+		    strncmp(name, de->d_name, n) || name[n] != '-')
+			continue;
+		deploy_state_root(d->cfg, de->d_name, root, sizeof(root));
+		if (deploy_check_owner(d->cfg, de->d_name, root, d->job, 0, 0, err) < 0) {
+			closedir(dir);
+			return error_wrap(err, "%s: name: %s spells app %s's objects", file, name,
+					  de->d_name);
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return 0;
+}
+
+int deploy_set_durable_project(struct deploy_ctx *d, const char *name, struct error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	struct buf cur = BUF_INIT;
+	int same;
+
+	if (asprintf(&path, "%s/%s", d->env_dir, DURABLE_PROJECT_FILE) < 0) {
+		path = NULL;
+		return error_set(err, ERR_SYSTEM, "out of memory");
+	}
+	snprintf(d->durable_project, sizeof(d->durable_project), "%s", name);
+	vars_set(&d->vars, "EXECUTOR_DURABLE_PROJECT", d->durable_project);
+	same = fs_read_file(path, &cur, 256, NULL) == 0 && !strcmp(buf_str(&cur), name);
+	buf_release(&cur);
+	if (same)
+		return 0;
+	return fs_write_atomic(path, name, strlen(name), 0600, err);
+}
+
+/* The name durable setup recorded, when the durable file chose one. */
+static void read_durable_project(struct deploy_ctx *d)
+{
+	_cleanup_free_ char *path = NULL;
+	struct buf cur = BUF_INIT;
+	const char *s;
+	size_t n;
+
+	if (asprintf(&path, "%s/%s", d->env_dir, DURABLE_PROJECT_FILE) < 0)
+		return;
+	if (fs_read_file(path, &cur, 256, NULL) == 0) {
+		s = buf_str(&cur);
+		n = strlen(s);
+		if (n && n < sizeof(d->durable_project) &&
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n)
+			snprintf(d->durable_project, sizeof(d->durable_project), "%s", s);
+	}
+	buf_release(&cur);
+}
+
 /* ---- context ---- */
+
+/* A stored or generated value as a variable, unless the job sets that name. */
+static void secret_to_vars(struct deploy_ctx *d, const struct durable_secret *it)
+{
+	if (!vars_get(&d->vars, it->name))
+		vars_set(&d->vars, it->name, it->value);
+}
 
 int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_client *docker,
 		    const struct gitlab_job *job, const struct action *action,
@@ -362,6 +525,7 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		return -1;
 	if (fs_mkdir_p(d->router_dir, 0755, err) < 0)
 		return -1;
+	read_durable_project(d);
 
 	if (git_read_head(d->project_dir, d->commit, err) < 0) {
 		d->commit[0] = '\0';
@@ -445,13 +609,16 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 	if (durable_lock_acquire(d->state_root, action->env, &d->who, cfg->lock_timeout, &d->lock,
 				 err) < 0)
 		return -1;
-	if (durable_secrets_ensure(d->state_root, action->env, NULL, &d->secrets, err) < 0)
+	/* the env's stored values; which ones are generated is the durable
+	 * stack's declaration, read by durable setup (deploy_secrets_declare) */
+	if (durable_secrets_load(d->state_root, action->env, &d->secrets, err) < 0)
 		return error_wrap(err, "secrets of env %s", action->env);
 	if (load_router_template(d, err) < 0)
 		return -1;
 
-	/* defaults first, then what the job says, then the driver's own names
-	 * and the secrets, which nothing overrides */
+	/* defaults first, then what the job says, then the driver's own names,
+	 * which nothing overrides; the env's stored secrets fill in what the
+	 * job does not set (a job or CI/CD variable of the same name wins) */
 	for (i = 0; i < ARRAY_SIZE(env_ports); i++) {
 		if (strcmp(env_ports[i].env, action->env))
 			continue;
@@ -474,8 +641,49 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		vars_set(&d->vars, "EXECUTOR_PROJECT", d->durable_project);
 	}
 	for (i = 0; i < d->secrets.n; i++)
-		vars_set(&d->vars, d->secrets.items[i].name, d->secrets.items[i].value);
+		secret_to_vars(d, &d->secrets.items[i]);
 	return 0;
+}
+
+static bool job_gives(const char *name, void *payload)
+{
+	return vars_get(payload, name) != NULL;
+}
+
+int deploy_secrets_declare(struct deploy_ctx *d, const char *file, struct error *err)
+{
+	struct durable_secret_decls decls = {0};
+	struct buf text = BUF_INIT;
+	size_t before = d->secrets.n, i;
+	int rc;
+
+	if (fs_read_beneath(d->project_dir, file, &text, 4u << 20, err) < 0) {
+		/* the stack reader says what is wrong with the file */
+		error_clear(err);
+		buf_release(&text);
+		return 0;
+	}
+	rc = durable_secrets_parse_decls(file, buf_str(&text), text.len, &decls, err);
+	buf_release(&text);
+	if (rc < 0)
+		return -1;
+	for (i = 0; i < decls.n; i++)
+		if (!durable_secrets_get(&d->secrets, decls.items[i].name) &&
+		    vars_get(&d->vars, decls.items[i].name))
+			log_info("%s: %s is the job's variable; nothing generated for it", file,
+				 decls.items[i].name);
+	rc = durable_secrets_add(&d->secrets, &decls, job_gives, &d->vars, err);
+	durable_secret_decls_release(&decls);
+	if (rc < 0)
+		return -1;
+	for (i = before; i < d->secrets.n; i++)
+		secret_to_vars(d, &d->secrets.items[i]);
+	return 0;
+}
+
+int deploy_secrets_commit(struct deploy_ctx *d, struct error *err)
+{
+	return durable_secrets_save(d->state_root, d->action.env, &d->secrets, err);
 }
 
 void deploy_ctx_release(struct deploy_ctx *d)
@@ -560,6 +768,9 @@ int deploy_load_stack(struct deploy_ctx *d, const char *const *files, size_t nfi
 	opts.files = (const char *const *)paths;
 	opts.nfiles = nfiles;
 	opts.project_name = project_name;
+	/* the durable file's own name: wins over the driver's (checked by
+	 * deploy_check_project_name); a color's project stays <app>-<color> */
+	opts.file_name_wins = d->action.kind == ACTION_DURABLE_SETUP;
 	opts.project_dir = d->project_dir;
 	/* every file the stack reads is the repository's: opened beneath the
 	 * checkout, never through a link that leads out of it */

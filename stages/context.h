@@ -46,7 +46,7 @@ struct deploy_ctx {
 	char app[64];		/* EXECUTOR_APP, default: the project's name */
 	char state_root[4096];	/* <state_dir>/apps/<app>: envs of this app live here */
 	char project_dir[4096]; /* the checkout holding the stack files */
-	char durable_project[NAMES_PROJECT_MAX]; /* <app>-<env>-durable (stages/names.h) */
+	char durable_project[NAMES_PROJECT_MAX]; /* <app>-<env>-durable, or the file's name: */
 	char durable_network[NAMES_NETWORK_MAX]; /* <app>-<env>-durable-network */
 	char *env_dir;				 /* <state>/envs/<env> */
 	char *router_dir;			 /* <state>/envs/<env>/router */
@@ -86,6 +86,29 @@ int deploy_ctx_init(struct deploy_ctx *d, struct config *cfg, struct docker_clie
 		    const struct gitlab_job *job, const struct action *action,
 		    const char *project_dir, struct error *err);
 void deploy_ctx_release(struct deploy_ctx *d);
+
+/*
+ * Durable setup: read the x-executor.generate declaration of the durable
+ * stack file `file` (relative to the checkout) and make, in memory, every
+ * declared value the env does not store yet and the job does not set, as
+ * variables for the stack.  ERR_COMPOSE for a wrong declaration.  Nothing
+ * is written: deploy_secrets_commit() persists them once the stack is read
+ * and valid.
+ */
+int deploy_secrets_declare(struct deploy_ctx *d, const char *file, struct error *err);
+int deploy_secrets_commit(struct deploy_ctx *d, struct error *err);
+
+/*
+ * The durable file's top-level name: is the durable project's name, unless
+ * it names objects that are not this app's durable layer in this env
+ * (containers or networks of that Compose project), or spells another app's
+ * objects (<app>-...) whose owner refuses this job (deploy_check_owner):
+ * ERR_POLICY naming the file.  deploy_set_durable_project() records it in
+ * the env (durable-project) for teardown and the color actions.
+ */
+int deploy_check_project_name(struct deploy_ctx *d, const char *name, const char *file,
+			      struct error *err);
+int deploy_set_durable_project(struct deploy_ctx *d, const char *name, struct error *err);
 /* The registry credentials for the stack's pulls, read on first use
  * (gitlab_registry_auth: the job's, or the environment's for a local command). */
 const struct registry_auth *deploy_registry_auth(struct deploy_ctx *d);

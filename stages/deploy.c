@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* deploy:<color>: the color's stack started beside the live one, reached
  * through the preview entry. */
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "common/cleanup.h"
@@ -84,7 +85,133 @@ static int color_files(const struct deploy_ctx *d, char files[][512], size_t *n,
 	return 0;
 }
 
-json_object *deploy_routes(const struct compose_project *p, struct error *err)
+#define ROUTE_CA_MAX (256 * 1024)
+
+/* The stack's own CA of an https route (io.executor.route.tls-ca): a PEM file
+ * of the checkout.  *name: the file the router reads it from, named by its
+ * content (so both colors of a canary with the same CA agree). */
+static int route_ca(const struct deploy_ctx *d, const struct compose_service *svc, const char *rel,
+		    struct buf *pem, char *name, size_t size, struct error *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	int rc;
+
+	if (deploy_check_relpath("io.executor.route.tls-ca", rel, err) < 0)
+		return error_wrap(err, "%s:%d: service %s", svc->file, svc->line, svc->name);
+	rc = fs_exists_beneath(d->project_dir, rel);
+	if (rc == 0)
+		return error_set(err, ERR_JOB,
+				 "%s:%d: service %s: io.executor.route.tls-ca names %s, which is "
+				 "not in the repository: commit the CA certificate the upstream's "
+				 "certificate is issued by",
+				 svc->file, svc->line, svc->name, rel);
+	if (fs_read_beneath(d->project_dir, rel, pem, ROUTE_CA_MAX, err) < 0)
+		return error_wrap(err, "%s:%d: service %s: io.executor.route.tls-ca", svc->file,
+				  svc->line, svc->name);
+	if (!strstr(buf_str(pem), "-----BEGIN CERTIFICATE-----"))
+		return error_set(err, ERR_COMPOSE,
+				 "%s:%d: service %s: io.executor.route.tls-ca %s holds no PEM "
+				 "certificate (-----BEGIN CERTIFICATE-----)",
+				 svc->file, svc->line, svc->name, rel);
+	if (EVP_Digest(pem->data, pem->len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 8)
+		return error_set(err, ERR_SYSTEM, "sha256 of %s failed", rel);
+	rc = snprintf(name, size, "upstream-ca-");
+	for (i = 0; i < 8 && (size_t)rc + 2 < size; i++, rc += 2)
+		snprintf(name + rc, size - (size_t)rc, "%02x", md[i]);
+	snprintf(name + rc, size - (size_t)rc, ".pem");
+	return 0;
+}
+
+/* Write the stack's own CAs of the routes where the router reads them. */
+static int write_route_cas(const struct deploy_ctx *d, const struct compose_project *p,
+			   json_object *routes, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(routes); i++) {
+		json_object *r = json_object_array_get_idx(routes, i), *v;
+		const struct compose_service *svc;
+		_cleanup_free_ char *path = NULL;
+		struct buf pem = BUF_INIT;
+		char name[64];
+		int rc;
+
+		if (!json_object_object_get_ex(r, "tls_ca_src", &v))
+			continue;
+		svc = compose_project_service(
+			p, json_object_get_string(json_object_object_get(r, "service")));
+		if (!svc)
+			continue;
+		rc = route_ca(d, svc, json_object_get_string(v), &pem, name, sizeof(name), err);
+		if (rc == 0 && asprintf(&path, "%s/%s", d->router_dir, name) < 0) {
+			path = NULL;
+			rc = error_set(err, ERR_SYSTEM, "out of memory");
+		}
+		if (rc == 0)
+			rc = fs_write_atomic(path, pem.data, pem.len, 0644, err);
+		buf_release(&pem);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* An https route's upstream TLS labels into the route r. */
+static int route_tls(const struct deploy_ctx *d, const struct compose_service *svc,
+		     const char *scheme, json_object *r, struct error *err)
+{
+	const char *verify = label_value(svc, "io.executor.route.tls-verify");
+	const char *ca = label_value(svc, "io.executor.route.tls-ca");
+	const char *name = label_value(svc, "io.executor.route.tls-name");
+	struct buf pem = BUF_INIT;
+	char file[64];
+	int rc;
+
+	if (!verify && !ca && !name)
+		return 0;
+	if (!scheme || strcmp(scheme, "https"))
+		return error_set(
+			err, ERR_COMPOSE,
+			"%s:%d: service %s: io.executor.route.tls-* labels apply to an "
+			"https upstream only: add io.executor.route.scheme: https, or drop "
+			"them",
+			svc->file, svc->line, svc->name);
+	if (verify && strcmp(verify, "on") && strcmp(verify, "off"))
+		return error_set(err, ERR_COMPOSE,
+				 "%s:%d: service %s: io.executor.route.tls-verify must be on or "
+				 "off, not \"%.40s\"",
+				 svc->file, svc->line, svc->name, verify);
+	if (verify && !strcmp(verify, "off") && ca)
+		return error_set(err, ERR_COMPOSE,
+				 "%s:%d: service %s: io.executor.route.tls-verify: off and "
+				 "io.executor.route.tls-ca contradict each other: keep one",
+				 svc->file, svc->line, svc->name);
+	if (name &&
+	    (!*name || strlen(name) > 253 ||
+	     strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+		     strlen(name)))
+		return error_set(err, ERR_COMPOSE,
+				 "%s:%d: service %s: io.executor.route.tls-name must be a host "
+				 "name (letters, digits, dots and dashes)",
+				 svc->file, svc->line, svc->name);
+	if (verify)
+		json_object_object_add(r, "tls_verify", json_object_new_string(verify));
+	if (name)
+		json_object_object_add(r, "tls_name", json_object_new_string(name));
+	if (!ca)
+		return 0;
+	rc = route_ca(d, svc, ca, &pem, file, sizeof(file), err);
+	buf_release(&pem);
+	if (rc < 0)
+		return -1;
+	json_object_object_add(r, "tls_ca", json_object_new_string(file));
+	json_object_object_add(r, "tls_ca_src", json_object_new_string(ca));
+	return 0;
+}
+
+json_object *deploy_routes(const struct deploy_ctx *d, const struct compose_project *p,
+			   struct error *err)
 {
 	json_object *routes = json_object_new_array();
 	size_t i;
@@ -129,8 +256,36 @@ json_object *deploy_routes(const struct compose_project *p, struct error *err)
 			r, "health",
 			json_object_new_string(health && health[0] == '/' ? health : "/"));
 		json_object_array_add(routes, r);
+		if (route_tls(d, svc, scheme, r, err) < 0) {
+			json_object_put(routes);
+			return NULL;
+		}
 	}
 	return routes;
+}
+
+/* "api 3001->3001, web 8080->80" for the message of a deploy without router. */
+static const char *published_ports(const struct compose_project *p, char *out, size_t size)
+{
+	size_t i, k, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < p->nservices; i++)
+		for (k = 0; k < p->services[i].nports && len + 1 < size; k++) {
+			const struct compose_port *pt = &p->services[i].ports[k];
+			int n;
+
+			if (pt->published_start <= 0)
+				continue;
+			n = snprintf(out + len, size - len, "%s%s %d->%d", len ? ", " : "",
+				     p->services[i].name, pt->published_start, pt->target);
+			if (n < 0 || (size_t)n >= size - len)
+				break;
+			len += (size_t)n;
+		}
+	if (!len)
+		snprintf(out, size, "none published");
+	return out;
 }
 
 static json_object *stack_images(struct deploy_ctx *d, const struct compose_project *p)
@@ -171,7 +326,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 {
 	char files[8][512];
 	const char *fptr[8];
-	char joined[4096] = "", project[NAMES_PROJECT_MAX], tlsdir[4096];
+	char joined[4096] = "", project[NAMES_PROJECT_MAX], tlsdir[4096], ports[512];
 	const char *roots[3];
 	size_t nfiles = 0, i;
 	struct compose_project *p = NULL;
@@ -217,7 +372,7 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	names_color_project(d->app, d->action.color, project, sizeof(project));
 	if (deploy_load_stack(d, fptr, nfiles, project, &p, err) < 0)
 		goto out;
-	routes = deploy_routes(p, err);
+	routes = deploy_routes(d, p, err);
 	if (!routes)
 		goto out;
 
@@ -259,7 +414,36 @@ int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *e
 	    0)
 		goto out;
 
-	/* point the preview entry at the candidate and probe through it */
+	if (!durable_state_router(state)) {
+		/* no router: the color is reached on its own ports; nothing to
+		 * point, and promote refuses (route_no_router) */
+		if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
+			goto out;
+		if (dotenv_path) {
+			const char *kv[] = {"DEPLOYED_ENV",
+					    d->action.env,
+					    "DEPLOYED_COLOR",
+					    d->action.color,
+					    "DEPLOYED_COMMIT",
+					    d->commit,
+					    NULL,
+					    NULL};
+
+			if (gitlab_dotenv_write(dotenv_path, kv, err) < 0)
+				goto out;
+		}
+		log_notice("Color %s of env %s is deployed and healthy on its own ports (%s); "
+			   "env %s has no router, so there is no preview or live entry to "
+			   "switch",
+			   d->action.color, d->action.env, published_ports(p, ports, sizeof(ports)),
+			   d->action.env);
+		rc = 0;
+		goto out;
+	}
+	/* point the preview entry at the candidate and probe through it (the
+	 * stack's own upstream CAs first: nginx -t reads them) */
+	if (write_route_cas(d, p, routes, err) < 0)
+		goto out;
 	old_preview = durable_state_preview(state);
 	prev_preview = old_preview ? strdup(old_preview) : NULL;
 	gitlab_section_start(stderr, "preview", "Pointing the preview entry at the candidate", 0);

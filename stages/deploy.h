@@ -13,7 +13,10 @@ struct compose_project;
 
 int action_deploy(struct deploy_ctx *d, const char *dotenv_path, struct error *err);
 /* Routes the stack declares with io.executor.route.* labels: an array of
- * {service, path, port, scheme, health}; ERR_COMPOSE naming the service. */
-json_object *deploy_routes(const struct compose_project *p, struct error *err);
+ * {service, path, port, scheme, health, and the upstream TLS labels: tls_verify,
+ * tls_name, tls_ca}; ERR_COMPOSE naming the service.  d->project_dir holds the
+ * CA files an io.executor.route.tls-ca label names. */
+json_object *deploy_routes(const struct deploy_ctx *d, const struct compose_project *p,
+			   struct error *err);
 
 #endif

@@ -149,7 +149,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	_cleanup_env_state_ struct env_state *state = NULL;
 	json_object *hashes = NULL;
 	const struct compose_service *router;
-	char tlsdir[4096];
+	char tlsdir[4096], derived[192];
 	const char *roots[3];
 	struct stack s = {0};
 	struct buf router_text = BUF_INIT;
@@ -167,7 +167,10 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 			  file, d->project_dir);
 		goto out;
 	}
-	if (deploy_load_stack(d, &file, 1, d->durable_project, &p, err) < 0)
+	snprintf(derived, sizeof(derived), "%s-%s-durable", d->app, d->action.env);
+	if (deploy_secrets_declare(d, file, err) < 0 ||
+	    deploy_load_stack(d, &file, 1, derived, &p, err) < 0 ||
+	    deploy_check_project_name(d, p->name, file, err) < 0)
 		goto out;
 	if (p->nservices == 0) { /* an empty file is not a layer that is already up */
 		error_set(err, ERR_JOB,
@@ -186,7 +189,12 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	roots[2] = NULL;
 	deploy_stack_init(d, &s, p, file, roots);
 	/* a stack the policy refuses changes nothing, not even the certificate */
-	if (stack_check(&s, err) < 0 || ensure_tls(d, state, p, err) < 0)
+	if (stack_check(&s, err) < 0)
+		goto out;
+	/* the stack is read and valid: keep what it made the env generate, and
+	 * the project name it chose */
+	if (deploy_secrets_commit(d, err) < 0 || deploy_set_durable_project(d, p->name, err) < 0 ||
+	    ensure_tls(d, state, p, err) < 0)
 		goto out;
 
 	/* colors whose containers are gone (removed by hand, or an engine that
@@ -273,7 +281,13 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 		if (record_router(state, router, err) < 0)
 			goto out;
 	} else {
-		log_warn("the durable stack has no router service: deploy and promote need one");
+		if (durable_state_set_router(state, NULL, 0, 0) < 0) {
+			rc = error_set(err, ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		log_notice("The durable stack has no router service: colors deploy on their own "
+			   "ports, and promote refuses (add a service labelled "
+			   "io.executor.role: router to switch traffic)");
 	}
 	if (durable_state_save(d->state_root, d->action.env, state, err) < 0)
 		goto out;

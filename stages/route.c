@@ -186,6 +186,16 @@ static int wait_generation(const struct deploy_ctx *d, struct env_state *state, 
 	return 1;
 }
 
+int route_no_router(const struct deploy_ctx *d, struct error *err)
+{
+	return error_set(err, ERR_JOB,
+			 "env %s has no router, so %s has no entry to switch (its colors run on "
+			 "their own ports): add a router service to the durable stack (labelled "
+			 "io.executor.role: router, publishing 443 and 1443) and run "
+			 "durable:setup-%s again",
+			 d->action.env, action_name(d->action.kind), d->action.env);
+}
+
 int route_apply(const struct deploy_ctx *d, struct env_state *state, const char *live,
 		const char *preview, enum route_watch watch, struct error *err)
 {

@@ -38,6 +38,10 @@ int route_apply(const struct deploy_ctx *d, struct env_state *state, const char 
 /* A route's location prefix joined with its health path: "/api/" + "/health". */
 void route_health_url(char *out, size_t size, json_object *route);
 
+/* ERR_JOB: the env's durable stack has no router, so this action (promote,
+ * rollback...) has nothing to switch; says how to add one. */
+int route_no_router(const struct deploy_ctx *d, struct error *err);
+
 /* Every route of color probed through the router's entry ("live",
  * "preview") until each answers from the color `need` times in a row. */
 int route_probe_all(struct deploy_ctx *d, struct env_state *state, const char *color,

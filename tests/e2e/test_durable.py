@@ -289,7 +289,7 @@ class World:
             doc = json.load(f)
         s = doc["secrets"]
         self.secrets_seen.setdefault(env, set()).update(
-            v for k, v in s.items() if k in ("DB_ROOT_PASSWORD", "DB_PASSWORD", "ROUTER_AUTH_PASSWORD"))
+            v for k, v in s.items() if k in ("DB_ROOT_PASSWORD", "DB_PASSWORD"))
         return s
 
     def note_secrets(self, env: str) -> None:
@@ -791,7 +791,7 @@ def test_secrets_stay_out_of_logs_and_their_files_are_private():
         check("generated" in res.text and "secrets.json" in res.text,
               "the first setup says it generated credentials (without printing them)", res)
         s = w.secrets(env)
-        for k in ("DB_ROOT_PASSWORD", "DB_PASSWORD", "ROUTER_AUTH_PASSWORD"):
+        for k in ("DB_ROOT_PASSWORD", "DB_PASSWORD"):
             check(re.fullmatch(r"[A-Za-z0-9]{32}", s[k]) is not None, f"{k} is 32 random alphanumerics")
         # the generated credentials are the database's
         check(w.sql(env, "SELECT CURRENT_USER()").stdout.startswith(s["DB_USER"] + "@"), "app user logs in")
@@ -823,14 +823,14 @@ def test_secrets_stay_out_of_logs_and_their_files_are_private():
         n = _names(env)
         for svc in SERVICES:
             labels = json.dumps(inspect(n[svc])["Config"]["Labels"])
-            for k in ("DB_ROOT_PASSWORD", "DB_PASSWORD", "ROUTER_AUTH_PASSWORD"):
+            for k in ("DB_ROOT_PASSWORD", "DB_PASSWORD"):
                 check(s[k] not in labels, f"{k} appears in the labels of {n[svc]}")
         # nor in the env's other state files
         for f in ("state.json", "history.jsonl"):
             p = os.path.join(envdir, f)
             if os.path.exists(p):
                 text = open(p).read()
-                for k in ("DB_ROOT_PASSWORD", "DB_PASSWORD", "ROUTER_AUTH_PASSWORD"):
+                for k in ("DB_ROOT_PASSWORD", "DB_PASSWORD"):
                     check(s[k] not in text, f"{k} appears in {f}")
         check(len(w.captured) > 20, f"captured {len(w.captured)} outputs to check")
         w.assert_no_secret_leaked()

@@ -155,8 +155,9 @@ static void test_router__canary_refuses_colors_with_different_routes(void **stat
 	assert_int_equal(err.cls, ERR_COMPOSE);
 	assert_string_equal(err.msg,
 			    "route / goes to http://frontend in blue but to https://frontend in "
-			    "green: a canary needs the same service and scheme behind a route in "
-			    "both colors");
+			    "green (or its io.executor.route.tls-* labels differ): a canary needs "
+			    "the same service, scheme and upstream TLS behind a route in both "
+			    "colors");
 	error_clear(&err);
 	preview.routes = fewer;
 	preview.nroutes = 1;
@@ -170,6 +171,62 @@ static void test_router__canary_refuses_colors_with_different_routes(void **stat
 	preview.nroutes = 2;
 	assert_null(render(&v, &err));
 	assert_int_equal(err.cls, ERR_SYSTEM);
+}
+
+static void test_router__upstream_tls_per_route(void **state)
+{
+	static const struct router_route own[] = {
+		/* the stack's own CA, a name of its certificate */
+		{"api-gateway", "/api/", 3001, "https", "/health", NULL, "upstream-ca-0011.pem",
+		 "api.internal"},
+		/* verification off */
+		{"frontend", "/", 3443, "https", "/", "off", NULL, NULL},
+		/* default: the env's CA, the service's name */
+		{"admin", "/admin/", 8443, "https", "/", "on", NULL, NULL},
+	};
+	struct router_target live = {"blue", "app-blue", own, 3};
+	struct router_target preview = {"green", "app-green", own, 3};
+	struct router_view v = {&live, &preview, 0, 0};
+	struct error err = ERROR_INIT;
+	char *conf = render(&v, &err), *api, *root, *admin;
+
+	assert_non_null(conf);
+	api = location(conf, "listen 443 ssl", "/api/");
+	assert_non_null(strstr(api, "proxy_ssl_name api.internal;\n"
+				    "        proxy_ssl_verify on;\n"
+				    "        proxy_ssl_verify_depth 4;\n"
+				    "        proxy_ssl_trusted_certificate "
+				    "/etc/nginx/conf.d/upstream-ca-0011.pem;"));
+	root = location(conf, "listen 1443 ssl", "/");
+	assert_non_null(strstr(root, "proxy_ssl_name frontend;\n"
+				     "        proxy_ssl_verify off;"));
+	assert_null(strstr(root, "trusted_certificate"));
+	admin = location(conf, "listen 443 ssl", "/admin/");
+	assert_non_null(strstr(admin,
+			       "proxy_ssl_name admin;\n"
+			       "        proxy_ssl_verify on;\n"
+			       "        proxy_ssl_trusted_certificate /etc/executor/tls/ca.pem;"));
+	free(api);
+	free(root);
+	free(admin);
+	free(conf);
+}
+
+static void test_router__canary_needs_the_same_upstream_tls(void **state)
+{
+	static const struct router_route off[] = {
+		{"api-gateway", "/api/", 3001, "https", "/health", "off", NULL, NULL},
+		{"frontend", "/", 3443, "http", "/"},
+	};
+	struct router_target live = {"blue", "app-blue", blue_routes, 2};
+	struct router_target preview = {"green", "app-green", off, 2};
+	struct router_view v = {&live, &preview, 10, 0};
+	struct error err = ERROR_INIT;
+
+	assert_null(render(&v, &err));
+	assert_int_equal(err.cls, ERR_COMPOSE);
+	assert_non_null(strstr(err.msg, "route /api/ goes to https://api-gateway in blue"));
+	assert_non_null(strstr(err.msg, "tls-* labels differ"));
 }
 
 static void test_router__state_canary_needs_the_preview_color(void **state)
@@ -209,6 +266,8 @@ int main(void)
 		cmocka_unit_test(test_router__regex_metacharacters_in_a_canary_path_are_escaped),
 		cmocka_unit_test(test_router__canary_refuses_colors_with_different_routes),
 		cmocka_unit_test(test_router__state_canary_needs_the_preview_color),
+		cmocka_unit_test(test_router__upstream_tls_per_route),
+		cmocka_unit_test(test_router__canary_needs_the_same_upstream_tls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

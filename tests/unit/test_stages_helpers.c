@@ -178,8 +178,9 @@ static void test_helpers__color_may_not_name_a_durable_layer(void **state)
 static json_object *routes_of(struct compose_service *svc, size_t n, struct error *err)
 {
 	struct compose_project p = {.name = (char *)"shop-green", .services = svc, .nservices = n};
+	static struct deploy_ctx d; /* project_dir "": no tls-ca label here */
 
-	return deploy_routes(&p, err);
+	return deploy_routes(&d, &p, err);
 }
 
 static const char *field(json_object *route, const char *key)
