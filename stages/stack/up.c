@@ -92,7 +92,7 @@ static int wait_dependency(const struct stack *s, const struct compose_service *
 }
 
 static int create_container(const struct stack *s, const struct compose_service *svc,
-			    json_object *cfg, struct error *err)
+			    json_object *cfg, char **id_out, struct error *err)
 {
 	json_object *netcfg, *eps;
 	_cleanup_free_ char *id = NULL;
@@ -155,6 +155,8 @@ static int create_container(const struct stack *s, const struct compose_service 
 		}
 	}
 	json_object_put(rest);
+	*id_out = id;
+	id = NULL;
 	return 0;
 }
 
@@ -179,7 +181,9 @@ struct create_task {
 	const struct stack *s;
 	const struct compose_service *svc;
 	json_object *cfg;
-	int replace; /* remove the old container first */
+	int replace;  /* remove the old container first */
+	char id[80];  /* an existing container's Id */
+	int starting; /* running, and the engine has not called it healthy yet */
 };
 
 static int plan_service(const struct stack *s, const struct compose_service *svc,
@@ -205,7 +209,9 @@ struct up_task {
 	const struct stack *s;
 	const struct compose_service *svc;
 	struct up_sched *sched;
-	int done; /* 0 running, 1 up, -1 failed (under sched->mu) */
+	int done;    /* 0 running, 1 up, -1 failed (under sched->mu) */
+	int started; /* started by this run or found running (under sched->mu) */
+	int ready;   /* its healthcheck passed, run by the driver (under sched->mu) */
 	struct error err;
 };
 
@@ -221,29 +227,49 @@ static int wait_dependencies(const struct stack *s, struct up_task *t, struct er
 		const struct compose_dependency *d = &svc->depends_on[i];
 		int done = 1;
 
+		int started = 0, ready = 0;
+
+		/* service_started needs only the start; the others the thread's end
+		 * (after the driver's own healthcheck tries) */
 		for (j = 0; j < sc->n; j++) {
 			if (strcmp(s->project->services[j].name, d->service))
 				continue;
 			pthread_mutex_lock(&sc->mu);
-			while (sc->tasks[j].done == 0)
+			while (sc->tasks[j].done == 0 &&
+			       !(d->condition == COMPOSE_COND_STARTED && sc->tasks[j].started))
 				pthread_cond_wait(&sc->cv, &sc->mu);
 			done = sc->tasks[j].done;
+			started = sc->tasks[j].started;
+			ready = sc->tasks[j].ready;
 			pthread_mutex_unlock(&sc->mu);
 		}
 		if (done < 0)
 			return error_set(err, ERR_JOB,
 					 "%s was not started: %s, which it depends on, failed",
 					 svc->name, d->service);
+		/* what this run started or found running, or passed, needs no inspect */
+		if ((d->condition == COMPOSE_COND_STARTED && started) ||
+		    (d->condition == COMPOSE_COND_HEALTHY && ready))
+			continue;
 		if (wait_dependency(s, svc, d, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+static void up_mark(struct up_task *t, int *flag)
+{
+	pthread_mutex_lock(&t->sched->mu);
+	*flag = 1;
+	pthread_cond_broadcast(&t->sched->cv);
+	pthread_mutex_unlock(&t->sched->mu);
+}
+
 static int up_service(const struct stack *s, struct up_task *t, struct error *err)
 {
 	struct stack_report rep = {0};
-	struct create_task ct;
+	struct create_task ct = {0};
+	_cleanup_free_ char *id = NULL;
 	int queued = 0, restart = 0, rc;
 
 	rc = plan_service(s, t->svc, &rep, &ct, &queued, &restart, err);
@@ -264,20 +290,30 @@ static int up_service(const struct stack *s, struct up_task *t, struct error *er
 		if (ct.replace &&
 		    docker_container_remove(s->docker, t->svc->container_name, 1, 0, err) < 0)
 			error_wrap(err, "replace %s", t->svc->container_name);
-		else if (create_container(s, t->svc, ct.cfg, err) == 0)
+		else if (create_container(s, t->svc, ct.cfg, &id, err) == 0)
 			rc = 0;
 		json_object_put(ct.cfg);
 		if (rc < 0)
 			return -1;
 	}
-	if (!queued && !restart)
-		return 0; /* unchanged and running */
-	if (wait_dependencies(s, t, err) < 0 || start_container(s, t->svc->container_name, err) < 0)
+	if (!queued && !restart) {
+		up_mark(t, &t->started);
+		/* unchanged and running, maybe started by a run a moment ago */
+		if (ct.starting && stack_ready_probe(s, t->svc, ct.id))
+			up_mark(t, &t->ready);
+		return 0;
+	}
+	if (wait_dependencies(s, t, err) < 0 ||
+	    start_container(s, id ? id : t->svc->container_name, err) < 0)
 		return -1;
+	up_mark(t, &t->started);
 	if (queued)
 		log_info("Started %s (%s)", t->svc->container_name, t->svc->image);
 	else
 		log_info("Started %s again (it was stopped)", t->svc->container_name);
+	/* ready as soon as its own healthcheck passes, not at the engine's tick */
+	if (stack_ready_probe(s, t->svc, id ? id : ct.id))
+		up_mark(t, &t->ready);
 	return 0;
 }
 
@@ -461,6 +497,7 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 	task->s = s;
 	task->svc = svc;
 	if (exists) {
+		json_object *idv;
 		const char *proj = label_of(info, "com.docker.compose.project");
 		const char *old = label_of(info, STACK_LABEL_HASH);
 		int running = stack_state_bool(info, "Running");
@@ -490,6 +527,11 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 				json_object_put(spec);
 				rep->drifted++;
 			}
+			if (json_object_object_get_ex(info, "Id", &idv))
+				snprintf(task->id, sizeof(task->id), "%s",
+					 json_object_get_string(idv));
+			task->starting = running && stack_health_status(info) &&
+					 !strcmp(stack_health_status(info), "starting");
 			json_object_put(info);
 			json_object_put(cfg);
 			if (running) {
