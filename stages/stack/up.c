@@ -678,7 +678,7 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 	{
 		size_t nres = p->nnetworks + p->nvolumes;
 		_cleanup_free_ int *missing = calloc(nres ? nres : 1, sizeof(int));
-		_cleanup_free_ json_object **cached = calloc(n, sizeof(*cached));
+		_cleanup_free_ json_object **cached = calloc(n, sizeof(json_object *));
 		_cleanup_free_ int *absent = calloc(n, sizeof(int));
 		int rc;
 
