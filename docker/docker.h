@@ -284,6 +284,11 @@ int docker_exec_inspect(struct docker_client *c, const char *exec_id, int *exit_
 /* create + start + inspect; collects output when out is not NULL. */
 int docker_exec_simple(struct docker_client *c, const char *container, const char *const *argv,
 		       struct buf *out, int *exit_code, struct error *err);
+/* The same bounded by timeout_ms (0: none) from the start: past it, ERR_CANCELED
+ * (the command itself keeps running in the container, as the engine's
+ * healthcheck does past its timeout). */
+int docker_exec_bounded(struct docker_client *c, const char *container, const char *const *argv,
+			struct buf *out, long timeout_ms, int *exit_code, struct error *err);
 
 /* ---- networks ---- */
 

@@ -110,16 +110,46 @@ int docker_exec_inspect(struct docker_client *c, const char *exec_id, int *exit_
 	return 0;
 }
 
-static int collect_output(int stream, const char *data, size_t len, void *payload)
+struct bounded {
+	struct buf *out;
+	struct timespec deadline; /* CLOCK_MONOTONIC; tv_sec 0: none */
+};
+
+static int bounded_output(int stream, const char *data, size_t len, void *payload)
 {
-	return buf_append(payload, data, len);
+	struct bounded *b = payload;
+
+	return b->out ? buf_append(b->out, data, len) : 0;
+}
+
+static int past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	if (!deadline->tv_sec)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+static int bounded_tick(void *payload)
+{
+	return past(&((struct bounded *)payload)->deadline);
 }
 
 int docker_exec_simple(struct docker_client *c, const char *container, const char *const *argv,
 		       struct buf *out, int *exit_code, struct error *err)
 {
+	return docker_exec_bounded(c, container, argv, out, 0, exit_code, err);
+}
+
+int docker_exec_bounded(struct docker_client *c, const char *container, const char *const *argv,
+			struct buf *out, long timeout_ms, int *exit_code, struct error *err)
+{
 	_cleanup_free_ char *exec_id = NULL;
-	struct docker_exec_io io = {.on_output = out ? collect_output : NULL, .payload = out};
+	struct bounded b = {.out = out};
+	struct docker_exec_io io = {.on_output = bounded_output, .payload = &b};
 	json_object *config, *cmd;
 	int running = 1, code = -1, waited_ms = 0, delay_ms = 5;
 	size_t i;
@@ -143,6 +173,16 @@ int docker_exec_simple(struct docker_client *c, const char *container, const cha
 	json_object_put(config);
 	if (ret < 0)
 		return -1;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &b.deadline);
+		b.deadline.tv_sec += timeout_ms / 1000;
+		b.deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+		if (b.deadline.tv_nsec >= 1000000000L) {
+			b.deadline.tv_sec++;
+			b.deadline.tv_nsec -= 1000000000L;
+		}
+		io.on_tick = bounded_tick;
+	}
 	if (docker_exec_start(c, exec_id, &io, err) < 0)
 		return -1;
 	for (;;) {
@@ -152,6 +192,10 @@ int docker_exec_simple(struct docker_client *c, const char *container, const cha
 			return -1;
 		if (!running)
 			break;
+		if (past(&b.deadline))
+			return error_set(err, ERR_CANCELED,
+					 "exec %s in container %s: no exit within %ld ms", argv[0],
+					 container, timeout_ms);
 		if (waited_ms >= EXEC_EXIT_WAIT_MS)
 			return error_set(err, ERR_ENGINE,
 					 "exec %s in container %s: still running after its output "

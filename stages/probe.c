@@ -6,6 +6,7 @@
 #include "stages/probe.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -41,6 +42,50 @@ static size_t on_header(char *data, size_t size, size_t n, void *payload)
 	return len;
 }
 
+/*
+ * Every probe opens a new connection (Connection: close, no reuse): an answer
+ * on a new connection is what proves a reload took effect.  The TLS sessions
+ * are shared between them (one share for the process, the probes of a color's
+ * routes run in threads): a new connection resumes the session instead of a
+ * full handshake, one round trip and the certificate's verification fewer.  A
+ * router that does not resume (new ticket keys after a reload) gets a full
+ * handshake, as before.
+ */
+static pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+static pthread_once_t share_once = PTHREAD_ONCE_INIT;
+static CURLSH *share;
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
+{
+	(void)h;
+	(void)access;
+	(void)u;
+	pthread_mutex_lock(&share_mu[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *u)
+{
+	(void)h;
+	(void)u;
+	pthread_mutex_unlock(&share_mu[data]);
+}
+
+static void share_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_mu[i], NULL);
+	share = curl_share_init();
+	if (share &&
+	    (curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	     curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
+		curl_share_cleanup(share);
+		share = NULL; /* full handshakes: slower, not wrong */
+	}
+}
+
 void probe_result_release(struct probe_result *r)
 {
 	buf_release(&r->body);
@@ -74,6 +119,9 @@ int probe_get(const char *ca_file, int port, const char *path, long timeout_ms,
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+	pthread_once(&share_once, share_init);
+	if (share)
+		curl_easy_setopt(h, CURLOPT_SHARE, share);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

@@ -14,9 +14,11 @@
 #include "stages/route.h"
 
 /* Answers in a row that verify a switch through the live entry: after the
- * router confirmed the new configuration a couple suffice; without that
- * confirmation (a template without {{generation}}) more ride out the reload. */
-#define VERIFY_CONFIRMED   2
+ * router confirmed the new configuration (its generation three times in a row
+ * on new connections: only new workers answer) one per route proves the route
+ * reaches the color; without that confirmation (a template without
+ * {{generation}}) more ride out the reload. */
+#define VERIFY_CONFIRMED   1
 #define VERIFY_CONSECUTIVE 5
 
 static int var_int(struct deploy_ctx *d, const char *name, int min, int max, int *out,

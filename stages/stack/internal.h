@@ -25,6 +25,19 @@ int stack_resources_create(const struct stack *s, const int *missing, struct err
 /* health.c: State.<key> of an inspect, and State.Health.Status (or NULL). */
 int stack_state_bool(json_object *info, const char *key);
 const char *stack_health_status(json_object *info);
+/* ready.c: readiness checked by the driver itself.  stack_ready_argv: the
+ * command of a healthcheck the service declares (CMD as is, CMD-SHELL under
+ * /bin/sh -c) into argv (max slots, NULL-terminated); 0 when there is none to
+ * run (the image's, NONE, disabled).  stack_ready_probe: runs it in container
+ * id right after its start, every 100-250 ms, each try bounded by the
+ * healthcheck's timeout, until it passes (1, the Id remembered), the
+ * container exits or the engine calls it healthy or unhealthy, or the
+ * stack's health timeout (0).  stack_ready_passed: the Id passed in this
+ * process. */
+int stack_ready_argv(const struct compose_healthcheck *h, const char **argv, size_t max);
+int stack_ready_probe(const struct stack *s, const struct compose_service *svc, const char *id);
+void stack_ready_mark(const char *id);
+int stack_ready_passed(const char *id);
 
 /* health.c: the health gate (see there), its event filter (container events
  * of the project: health_status, die) and what it makes of one event. */

@@ -92,7 +92,7 @@ static int wait_dependency(const struct stack *s, const struct compose_service *
 }
 
 static int create_container(const struct stack *s, const struct compose_service *svc,
-			    json_object *cfg, struct error *err)
+			    json_object *cfg, char **id_out, struct error *err)
 {
 	json_object *netcfg, *eps;
 	_cleanup_free_ char *id = NULL;
@@ -155,6 +155,8 @@ static int create_container(const struct stack *s, const struct compose_service 
 		}
 	}
 	json_object_put(rest);
+	*id_out = id;
+	id = NULL;
 	return 0;
 }
 
@@ -179,12 +181,14 @@ struct create_task {
 	const struct stack *s;
 	const struct compose_service *svc;
 	json_object *cfg;
-	int replace; /* remove the old container first */
+	int replace;  /* remove the old container first */
+	char id[80];  /* an existing container's Id */
+	int starting; /* running, and the engine has not called it healthy yet */
 };
 
 static int plan_service(const struct stack *s, const struct compose_service *svc,
-			struct stack_report *rep, struct create_task *task, int *queued,
-			int *restart, struct error *err);
+			json_object *cached, int cached_missing, struct stack_report *rep,
+			struct create_task *task, int *queued, int *restart, struct error *err);
 
 /*
  * stack_up runs every service in a thread of its own, on its own connection:
@@ -205,7 +209,13 @@ struct up_task {
 	const struct stack *s;
 	const struct compose_service *svc;
 	struct up_sched *sched;
-	int done; /* 0 running, 1 up, -1 failed (under sched->mu) */
+	int done;    /* 0 running, 1 up, -1 failed (under sched->mu) */
+	int started; /* started by this run or found running (under sched->mu) */
+	int ready;   /* its healthcheck passed, run by the driver (under sched->mu) */
+	/* its container's inspect from the name check, or that check's 404;
+	 * neither: plan_service inspects */
+	json_object *cached;
+	int cached_missing;
 	struct error err;
 };
 
@@ -221,32 +231,53 @@ static int wait_dependencies(const struct stack *s, struct up_task *t, struct er
 		const struct compose_dependency *d = &svc->depends_on[i];
 		int done = 1;
 
+		int started = 0, ready = 0;
+
+		/* service_started needs only the start; the others the thread's end
+		 * (after the driver's own healthcheck tries) */
 		for (j = 0; j < sc->n; j++) {
 			if (strcmp(s->project->services[j].name, d->service))
 				continue;
 			pthread_mutex_lock(&sc->mu);
-			while (sc->tasks[j].done == 0)
+			while (sc->tasks[j].done == 0 &&
+			       !(d->condition == COMPOSE_COND_STARTED && sc->tasks[j].started))
 				pthread_cond_wait(&sc->cv, &sc->mu);
 			done = sc->tasks[j].done;
+			started = sc->tasks[j].started;
+			ready = sc->tasks[j].ready;
 			pthread_mutex_unlock(&sc->mu);
 		}
 		if (done < 0)
 			return error_set(err, ERR_JOB,
 					 "%s was not started: %s, which it depends on, failed",
 					 svc->name, d->service);
+		/* what this run started or found running, or passed, needs no inspect */
+		if ((d->condition == COMPOSE_COND_STARTED && started) ||
+		    (d->condition == COMPOSE_COND_HEALTHY && ready))
+			continue;
 		if (wait_dependency(s, svc, d, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+static void up_mark(struct up_task *t, int *flag)
+{
+	pthread_mutex_lock(&t->sched->mu);
+	*flag = 1;
+	pthread_cond_broadcast(&t->sched->cv);
+	pthread_mutex_unlock(&t->sched->mu);
+}
+
 static int up_service(const struct stack *s, struct up_task *t, struct error *err)
 {
 	struct stack_report rep = {0};
-	struct create_task ct;
+	struct create_task ct = {0};
+	_cleanup_free_ char *id = NULL;
 	int queued = 0, restart = 0, rc;
 
-	rc = plan_service(s, t->svc, &rep, &ct, &queued, &restart, err);
+	rc = plan_service(s, t->svc, t->cached, t->cached_missing, &rep, &ct, &queued, &restart,
+			  err);
 	pthread_mutex_lock(&t->sched->mu);
 	t->sched->rep->created += rep.created;
 	t->sched->rep->started += rep.started;
@@ -264,20 +295,30 @@ static int up_service(const struct stack *s, struct up_task *t, struct error *er
 		if (ct.replace &&
 		    docker_container_remove(s->docker, t->svc->container_name, 1, 0, err) < 0)
 			error_wrap(err, "replace %s", t->svc->container_name);
-		else if (create_container(s, t->svc, ct.cfg, err) == 0)
+		else if (create_container(s, t->svc, ct.cfg, &id, err) == 0)
 			rc = 0;
 		json_object_put(ct.cfg);
 		if (rc < 0)
 			return -1;
 	}
-	if (!queued && !restart)
-		return 0; /* unchanged and running */
-	if (wait_dependencies(s, t, err) < 0 || start_container(s, t->svc->container_name, err) < 0)
+	if (!queued && !restart) {
+		up_mark(t, &t->started);
+		/* unchanged and running, maybe started by a run a moment ago */
+		if (ct.starting && stack_ready_probe(s, t->svc, ct.id))
+			up_mark(t, &t->ready);
+		return 0;
+	}
+	if (wait_dependencies(s, t, err) < 0 ||
+	    start_container(s, id ? id : t->svc->container_name, err) < 0)
 		return -1;
+	up_mark(t, &t->started);
 	if (queued)
 		log_info("Started %s (%s)", t->svc->container_name, t->svc->image);
 	else
 		log_info("Started %s again (it was stopped)", t->svc->container_name);
+	/* ready as soon as its own healthcheck passes, not at the engine's tick */
+	if (stack_ready_probe(s, t->svc, id ? id : ct.id))
+		up_mark(t, &t->ready);
 	return 0;
 }
 
@@ -293,6 +334,8 @@ static void *up_one(void *arg)
 		rc = up_service(&ts, t, &t->err);
 		docker_client_free(c);
 	}
+	json_object_put(t->cached);
+	t->cached = NULL;
 	pthread_mutex_lock(&t->sched->mu);
 	t->done = rc == 0 ? 1 : -1;
 	pthread_cond_broadcast(&t->sched->cv);
@@ -302,8 +345,8 @@ static void *up_one(void *arg)
 
 /* Every service at once; the first failure in start order is the error (a
  * dependency's own failure before its dependents' "was not started"). */
-static int run_services(const struct stack *s, const size_t *order, struct stack_report *rep,
-			struct error *err)
+static int run_services(const struct stack *s, const size_t *order, json_object **cached,
+			const int *cached_missing, struct stack_report *rep, struct error *err)
 {
 	size_t n = s->project->nservices, i;
 	struct up_sched sc = {.n = n, .rep = rep};
@@ -322,6 +365,9 @@ static int run_services(const struct stack *s, const size_t *order, struct stack
 		sc.tasks[i].s = s;
 		sc.tasks[i].svc = &s->project->services[i];
 		sc.tasks[i].sched = &sc;
+		sc.tasks[i].cached = cached[i];
+		sc.tasks[i].cached_missing = cached_missing[i];
+		cached[i] = NULL;
 	}
 	/* in start order, so a service that cannot have a thread of its own
 	 * runs here after what it depends on */
@@ -436,8 +482,8 @@ static int networks_missing(json_object *info, json_object *cfg)
  * (new or replaced: *queued, task filled).  Starts wait for the caller.
  */
 static int plan_service(const struct stack *s, const struct compose_service *svc,
-			struct stack_report *rep, struct create_task *task, int *queued,
-			int *restart, struct error *err)
+			json_object *cached, int cached_missing, struct stack_report *rep,
+			struct create_task *task, int *queued, int *restart, struct error *err)
 {
 	const struct compose_project *p = s->project;
 	json_object *cfg = NULL, *info = NULL;
@@ -451,7 +497,16 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 	if (stack_container_config(s, svc, &cfg, hash, err) < 0)
 		return -1;
 
-	exists = docker_container_inspect(s->docker, svc->container_name, &info, err) == 0;
+	/* the inspect of the name check a moment ago, when there was one */
+	if (cached_missing) {
+		exists = 0;
+		err->code = 404;
+	} else if (cached) {
+		exists = 1;
+		info = json_object_get(cached);
+	} else {
+		exists = docker_container_inspect(s->docker, svc->container_name, &info, err) == 0;
+	}
 	if (!exists && err->code != 404) {
 		json_object_put(cfg);
 		return error_wrap(err, "inspect %s", svc->container_name);
@@ -461,6 +516,7 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 	task->s = s;
 	task->svc = svc;
 	if (exists) {
+		json_object *idv;
 		const char *proj = label_of(info, "com.docker.compose.project");
 		const char *old = label_of(info, STACK_LABEL_HASH);
 		int running = stack_state_bool(info, "Running");
@@ -490,6 +546,11 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 				json_object_put(spec);
 				rep->drifted++;
 			}
+			if (json_object_object_get_ex(info, "Id", &idv))
+				snprintf(task->id, sizeof(task->id), "%s",
+					 json_object_get_string(idv));
+			task->starting = running && stack_health_status(info) &&
+					 !strcmp(stack_health_status(info), "starting");
 			json_object_put(info);
 			json_object_put(cfg);
 			if (running) {
@@ -514,7 +575,8 @@ static int plan_service(const struct stack *s, const struct compose_service *svc
 
 /* A container name the stack would use that another app, env or layer has
  * (their names can be spelled alike) is refused before anything is made. */
-static int check_container_names(const struct stack *s, struct error *err)
+static int check_container_names(const struct stack *s, json_object **keep, int *missing,
+				 struct error *err)
 {
 	size_t i;
 
@@ -527,6 +589,8 @@ static int check_container_names(const struct stack *s, struct error *err)
 			if (err->code != 404)
 				return error_wrap(err, "inspect %s", svc->container_name);
 			error_clear(err);
+			if (missing)
+				missing[i] = 1;
 			continue;
 		}
 		ours = label_of(info, "io.executor.managed") &&
@@ -534,7 +598,10 @@ static int check_container_names(const struct stack *s, struct error *err)
 		       label_is(label_of(info, STACK_LABEL_APP), s->app) &&
 		       label_is(label_of(info, STACK_LABEL_ENV), s->env) &&
 		       label_is(label_of(info, STACK_LABEL_LAYER), s->layer);
-		json_object_put(info);
+		if (ours && keep)
+			keep[i] = info; /* the plan reads it: no second inspect */
+		else
+			json_object_put(info);
 		if (!ours)
 			return error_set(
 				err, ERR_JOB,
@@ -565,9 +632,18 @@ int stack_check(const struct stack *s, struct error *err)
 				 "image %s, built and pushed by an earlier job",
 				 svc->file, svc->line, svc->name, svc->image);
 	}
-	if (stack_resources_check(s, missing, err) < 0 || check_container_names(s, err) < 0)
+	if (stack_resources_check(s, missing, err) < 0 ||
+	    check_container_names(s, NULL, NULL, err) < 0)
 		return -1;
 	return 0;
+}
+
+static void put_all(json_object **objs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; objs && i < n; i++)
+		json_object_put(objs[i]);
 }
 
 int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
@@ -602,13 +678,20 @@ int stack_up(const struct stack *s, struct stack_report *rep, struct error *err)
 	{
 		size_t nres = p->nnetworks + p->nvolumes;
 		_cleanup_free_ int *missing = calloc(nres ? nres : 1, sizeof(int));
+		_cleanup_free_ json_object **cached = calloc(n, sizeof(json_object *));
+		_cleanup_free_ int *absent = calloc(n, sizeof(int));
+		int rc;
 
-		if (!missing)
+		if (!missing || !cached || !absent)
 			return error_set(err, ERR_SYSTEM, "out of memory");
 		if (stack_resources_check(s, missing, err) < 0 ||
-		    check_container_names(s, err) < 0 ||
-		    stack_resources_create(s, missing, err) < 0)
+		    check_container_names(s, cached, absent, err) < 0 ||
+		    stack_resources_create(s, missing, err) < 0) {
+			put_all(cached, p->nservices);
 			return -1;
+		}
+		rc = run_services(s, order, cached, absent, rep, err);
+		put_all(cached, p->nservices); /* none, unless run_services failed early */
+		return rc;
 	}
-	return run_services(s, order, rep, err);
 }

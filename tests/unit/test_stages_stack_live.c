@@ -201,9 +201,11 @@ static void test_stack_live__container_that_exits_fails_the_gate(void **state)
 	char name[64];
 
 	snprintf(name, sizeof(name), "executor-unit-exits-%d", (int)getpid());
-	/* its healthcheck would pass, but it exits before the first one runs */
-	assert_int_equal(
-		up_and_wait(name, "sleep 1; exit 3", "true", "5s", 30, &err, &calls, &took), -1);
+	/* its healthcheck never passes (the driver's tries fail), and it exits
+	 * before the engine's first one runs */
+	assert_int_equal(up_and_wait(name, "sleep 1; exit 3", "test -e /tmp/never", "5s", 30, &err,
+				     &calls, &took),
+			 -1);
 	assert_int_equal(err.cls, ERR_HEALTH);
 	assert_non_null(strstr(err.msg, "-svc did not become healthy (it exited)"));
 	/* the die event ends the wait (the message says so), not the 30 s timeout;
@@ -218,12 +220,30 @@ static void test_stack_live__check_that_never_answers_times_out(void **state)
 	char name[64];
 
 	snprintf(name, sizeof(name), "executor-unit-slow-%d", (int)getpid());
-	/* the first check would run 60 s after the start: still "starting" at 2 s */
-	assert_int_equal(up_and_wait(name, "exec sleep 600", "true", "60s", 2, &err, &calls, &took),
+	/* the engine's first check would run 60 s after the start: still
+	 * "starting" at 2 s, and the driver's own tries never pass */
+	assert_int_equal(up_and_wait(name, "exec sleep 600", "test -e /tmp/never", "60s", 2, &err,
+				     &calls, &took),
 			 -1);
 	assert_int_equal(err.cls, ERR_HEALTH);
 	assert_non_null(strstr(err.msg, "(starting, timed out)"));
 	assert_true(took >= 1.9); /* it waited its whole timeout */
+}
+
+static void test_stack_live__drivers_own_check_passes_before_the_engines_tick(void **state)
+{
+	struct error err = ERROR_INIT;
+	unsigned long calls;
+	double took;
+	char name[64];
+
+	snprintf(name, sizeof(name), "executor-unit-early-%d", (int)getpid());
+	/* the engine's first check would run 60 s after the start, past the
+	 * gate's 20 s: only the driver's own run of the test can pass it */
+	if (up_and_wait(name, "exec sleep 600", "true", "60s", 20, &err, &calls, &took) < 0)
+		fail_with("stack_wait_healthy", &err);
+	/* one read decides: the pass is already known */
+	assert_true(calls <= 1);
 }
 
 static struct compose_project *load_text(const char *name, const char *text)
@@ -331,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_stack_live__unhealthy_container_fails_the_gate),
 		cmocka_unit_test(test_stack_live__container_that_exits_fails_the_gate),
 		cmocka_unit_test(test_stack_live__check_that_never_answers_times_out),
+		cmocka_unit_test(test_stack_live__drivers_own_check_passes_before_the_engines_tick),
 		cmocka_unit_test(test_stack_live__dependent_starts_after_its_dependency_completed),
 		cmocka_unit_test(
 			test_stack_live__dependency_that_fails_keeps_its_dependent_stopped),
