@@ -60,9 +60,11 @@ static void print_failure(const struct stack *s, const char *cname, json_object 
 }
 
 /*
- * The health gate.  A container whose healthcheck the driver ran itself and
- * saw pass (stages/stack/ready.c) counts as healthy while the engine still
- * says "starting".  The engine says when a container's health changes (a
+ * The health gate.  It decides on the engine's own status: a container the
+ * driver's own check passed (stages/stack/ready.c: what starts dependents
+ * early) still waits here for the engine to call it healthy, so that what the
+ * action reports, `executor status`, restart policies and a later gate all
+ * agree.  The engine says when a container's health changes (a
  * health_status event) and when it exits (die): the gate reads the state of
  * every container once (one list call: State and Status carry running,
  * restarting and the health), then waits on one GET /events stream for the
@@ -95,13 +97,8 @@ static enum standing standing_of(json_object *ct)
 		return ST_PENDING;
 	if (strcmp(state, "running") || strstr(status, "(unhealthy)"))
 		return ST_FAILED;
-	/* the driver's own run of its healthcheck passed: ready before the tick
-	 * (the engine's status keeps its meaning: unhealthy above still fails) */
 	if (strstr(status, "(health: starting)"))
-		return json_object_object_get_ex(ct, "Id", &v) &&
-				       stack_ready_passed(json_object_get_string(v))
-			       ? ST_OK
-			       : ST_PENDING;
+		return ST_PENDING;
 	return ST_OK;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Readiness without the engine's health tick: right after a container with a
  * healthcheck starts, the driver runs the same test itself at a fast cadence,
- * and remembers which containers passed (by Id) for the health gate. */
+ * and remembers which containers passed (by Id), so that their dependents
+ * start at once.  The health gate still decides on the engine's status. */
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ void stack_ready_mark(const char *id)
 		return;
 	copy = strdup(id);
 	if (!copy)
-		return; /* the gate then waits for the engine: slower, not wrong */
+		return; /* only remembered to not check twice: nothing lost */
 	pthread_mutex_lock(&ready_mu);
 	if (ready_n == ready_cap) {
 		size_t cap = ready_cap ? ready_cap * 2 : 16;
