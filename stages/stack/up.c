@@ -160,9 +160,11 @@ static int create_container(const struct stack *s, const struct compose_service 
 	return 0;
 }
 
-static int start_container(const struct stack *s, const char *name, struct error *err)
+/* Start ref (the container's Id, or its name); messages say name. */
+static int start_container(const struct stack *s, const char *ref, const char *name,
+			   struct error *err)
 {
-	if (docker_container_start(s->docker, name, err) < 0) {
+	if (docker_container_start(s->docker, ref, err) < 0) {
 		if (strstr(err->msg, "port is already allocated") ||
 		    strstr(err->msg, "address already in use")) {
 			err->cls = ERR_JOB;
@@ -309,7 +311,7 @@ static int up_service(const struct stack *s, struct up_task *t, struct error *er
 		return 0;
 	}
 	if (wait_dependencies(s, t, err) < 0 ||
-	    start_container(s, id ? id : t->svc->container_name, err) < 0)
+	    start_container(s, id ? id : t->svc->container_name, t->svc->container_name, err) < 0)
 		return -1;
 	up_mark(t, &t->started);
 	if (queued)
