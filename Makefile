@@ -80,7 +80,7 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 
 $(BUILD)/libexecutor.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/executor: $(EXE_OBJS) $(BUILD)/libexecutor.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(EXE_OBJS) $(BUILD)/libexecutor.a $(LIBS)
@@ -173,7 +173,7 @@ build-fuzz/obj/gen/router_template.o: $(BUILD)/gen/router_template.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 build-fuzz/libfuzz.a: $(FUZZ_OBJS)
-	ar rcs $@ $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $(FUZZ_OBJS)
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfuzz.a
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libfuzz.a \
