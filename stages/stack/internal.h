@@ -30,14 +30,10 @@ const char *stack_health_status(json_object *info);
  * /bin/sh -c) into argv (max slots, NULL-terminated); 0 when there is none to
  * run (the image's, NONE, disabled).  stack_ready_probe: runs it in container
  * id right after its start, every 100-250 ms, each try bounded by the
- * healthcheck's timeout, until it passes (1, the Id remembered), the
- * container exits or the engine calls it healthy or unhealthy, or the
- * stack's health timeout (0).  stack_ready_passed: the Id passed in this
- * process. */
+ * healthcheck's timeout, until it passes (1), the container exits or the
+ * engine calls it healthy or unhealthy, or the stack's health timeout (0). */
 int stack_ready_argv(const struct compose_healthcheck *h, const char **argv, size_t max);
 int stack_ready_probe(const struct stack *s, const struct compose_service *svc, const char *id);
-void stack_ready_mark(const char *id);
-int stack_ready_passed(const char *id);
 
 /* health.c: the health gate (see there), its event filter (container events
  * of the project: health_status, die) and what it makes of one event. */

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Readiness without the engine's health tick: right after a container with a
  * healthcheck starts, the driver runs the same test itself at a fast cadence,
- * and remembers which containers passed (by Id), so that their dependents
- * start at once.  The health gate still decides on the engine's status. */
+ * so that its dependents start the moment it passes.  The health gate still
+ * decides on the engine's status. */
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "common/cleanup.h"
 #include "common/log.h"
 #include "stages/stack/internal.h"
 
@@ -21,50 +19,6 @@
 #define READY_STATE_MS 1000
 /* The engine's default healthcheck timeout (30 s). */
 #define READY_DEFAULT_TIMEOUT_MS 30000
-
-static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
-static char **ready_ids;
-static size_t ready_n, ready_cap;
-
-void stack_ready_mark(const char *id)
-{
-	char *copy;
-
-	if (!id || !*id || stack_ready_passed(id))
-		return;
-	copy = strdup(id);
-	if (!copy)
-		return; /* only remembered to not check twice: nothing lost */
-	pthread_mutex_lock(&ready_mu);
-	if (ready_n == ready_cap) {
-		size_t cap = ready_cap ? ready_cap * 2 : 16;
-		char **grown = realloc(ready_ids, cap * sizeof(*grown));
-
-		if (!grown) {
-			pthread_mutex_unlock(&ready_mu);
-			free(copy);
-			return;
-		}
-		ready_ids = grown;
-		ready_cap = cap;
-	}
-	ready_ids[ready_n++] = copy;
-	pthread_mutex_unlock(&ready_mu);
-}
-
-int stack_ready_passed(const char *id)
-{
-	size_t i;
-	int found = 0;
-
-	if (!id || !*id)
-		return 0;
-	pthread_mutex_lock(&ready_mu);
-	for (i = 0; i < ready_n && !found; i++)
-		found = !strcmp(ready_ids[i], id);
-	pthread_mutex_unlock(&ready_mu);
-	return found;
-}
 
 int stack_ready_argv(const struct compose_healthcheck *h, const char **argv, size_t max)
 {
@@ -147,7 +101,6 @@ int stack_ready_probe(const struct stack *s, const struct compose_service *svc, 
 				return 0;
 			}
 		} else if (code == 0) {
-			stack_ready_mark(id);
 			log_debug("%s passed its healthcheck after %lld ms (%d tries)",
 				  svc->container_name, mono_ms() - t0, tries);
 			return 1;

@@ -88,29 +88,12 @@ static void test_ready__nothing_to_run_is_left_to_the_engine(void **state)
 	assert_int_equal(stack_ready_argv(&h, argv, 8), 0);
 }
 
-static void test_ready__a_pass_is_remembered_by_container_id(void **state)
-{
-	(void)state;
-	assert_false(stack_ready_passed("c0ffee01"));
-	stack_ready_mark("c0ffee01");
-	stack_ready_mark("c0ffee01"); /* once is enough */
-	assert_true(stack_ready_passed("c0ffee01"));
-	/* another container (a replacement has another Id) */
-	assert_false(stack_ready_passed("c0ffee02"));
-	assert_false(stack_ready_passed(""));
-	assert_false(stack_ready_passed(NULL));
-	stack_ready_mark(NULL);
-	stack_ready_mark("");
-	assert_false(stack_ready_passed(""));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready__cmd_shell_runs_under_bin_sh),
 		cmocka_unit_test(test_ready__cmd_form_needs_no_shell),
 		cmocka_unit_test(test_ready__nothing_to_run_is_left_to_the_engine),
-		cmocka_unit_test(test_ready__a_pass_is_remembered_by_container_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
