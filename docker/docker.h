@@ -373,5 +373,8 @@ int docker_image_ref_valid(const char *ref);
 int docker_urlencode(struct buf *out, const char *s);
 /* Build a filters={"label":[...]} query value (URL-encoded) into out. */
 int docker_label_filters(struct buf *out, const char *const *label_filters);
+/* Labels.<key> of an object as the engine lists or inspects networks,
+ * volumes and containers (top-level "Labels"); NULL when absent. */
+const char *docker_object_label(json_object *obj, const char *key);
 
 #endif

@@ -92,6 +92,17 @@ static int is_lower_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+const char *docker_object_label(json_object *obj, const char *key)
+{
+	json_object *labels, *v;
+
+	if (!json_object_object_get_ex(obj, "Labels", &labels) ||
+	    !json_object_is_type(labels, json_type_object) ||
+	    !json_object_object_get_ex(labels, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 int docker_name_valid(const char *s)
 {
 	size_t i;

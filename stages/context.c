@@ -327,16 +327,6 @@ int deploy_store_router_template(struct deploy_ctx *d, struct error *err)
  * (top-level name:), so that teardown and the color actions find it. */
 #define DURABLE_PROJECT_FILE "durable-project"
 
-static const char *label_in(json_object *obj, const char *key)
-{
-	json_object *labels, *v;
-
-	if (!json_object_object_get_ex(obj, "Labels", &labels) ||
-	    !json_object_object_get_ex(labels, key, &v))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int deploy_check_project_name(struct deploy_ctx *d, const char *name, const char *file,
 			      struct error *err)
 {
@@ -348,7 +338,7 @@ int deploy_check_project_name(struct deploy_ctx *d, const char *name, const char
 	DIR *dir;
 	struct dirent *de;
 
-	char derived[192];
+	char derived[NAMES_PROJECT_MAX];
 
 	if (strcmp(name, d->durable_project)) {
 		/* a layer running under its previous name would be left behind */
@@ -372,7 +362,7 @@ int deploy_check_project_name(struct deploy_ctx *d, const char *name, const char
 				"durable teardown %s keeps the volumes), then set it up again",
 				file, d->action.env, d->durable_project, name, d->action.env);
 	}
-	snprintf(derived, sizeof(derived), "%s-%s-durable", d->app, d->action.env);
+	names_durable_project(d->app, d->action.env, derived, sizeof(derived));
 	if (!strcmp(name, derived))
 		return 0;
 	/* objects of that Compose project that are not this app's durable layer
@@ -387,12 +377,12 @@ int deploy_check_project_name(struct deploy_ctx *d, const char *name, const char
 			return error_wrap(err, "objects of project %s", name);
 		for (k = 0; k < json_object_array_length(list); k++) {
 			json_object *o = json_object_array_get_idx(list, k);
-			const char *app = label_in(o, "io.executor.app");
-			const char *env = label_in(o, "io.executor.env");
-			const char *layer = label_in(o, "io.executor.layer");
+			const char *app = docker_object_label(o, "io.executor.app");
+			const char *env = docker_object_label(o, "io.executor.env");
+			const char *layer = docker_object_label(o, "io.executor.layer");
 
-			if (label_in(o, "io.executor.managed") && app && !strcmp(app, d->app) &&
-			    env && !strcmp(env, d->action.env) && layer &&
+			if (docker_object_label(o, "io.executor.managed") && app &&
+			    !strcmp(app, d->app) && env && !strcmp(env, d->action.env) && layer &&
 			    !strcmp(layer, "durable"))
 				continue;
 			json_object_put(list);

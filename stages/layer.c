@@ -149,7 +149,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 	_cleanup_env_state_ struct env_state *state = NULL;
 	json_object *hashes = NULL;
 	const struct compose_service *router;
-	char tlsdir[4096], derived[192];
+	char tlsdir[4096], derived[NAMES_PROJECT_MAX];
 	const char *roots[3];
 	struct stack s = {0};
 	struct buf router_text = BUF_INIT;
@@ -167,7 +167,7 @@ int action_durable_setup(struct deploy_ctx *d, struct error *err)
 			  file, d->project_dir);
 		goto out;
 	}
-	snprintf(derived, sizeof(derived), "%s-%s-durable", d->app, d->action.env);
+	names_durable_project(d->app, d->action.env, derived, sizeof(derived));
 	if (deploy_secrets_declare(d, file, err) < 0 ||
 	    deploy_load_stack(d, &file, 1, derived, &p, err) < 0 ||
 	    deploy_check_project_name(d, p->name, file, err) < 0)

@@ -11,17 +11,6 @@
 
 /* ---- resources ---- */
 
-static const char *object_label(json_object *info, const char *key)
-{
-	json_object *labels, *v;
-
-	if (!json_object_object_get_ex(info, "Labels", &labels) ||
-	    !json_object_is_type(labels, json_type_object) ||
-	    !json_object_object_get_ex(labels, key, &v))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /*
  * A network or volume the stack did not just create may be used only when
  * the driver created it for this app and env, or the admin's file allows
@@ -33,11 +22,11 @@ static int object_usable(const struct stack *s, const char *kind, const char *na
 {
 	const struct pattern_list *allowed =
 		!strcmp(kind, "network") ? &s->cfg->allowed_networks : &s->cfg->allowed_volumes;
-	const char *app = object_label(info, STACK_LABEL_APP);
-	const char *env = object_label(info, STACK_LABEL_ENV);
+	const char *app = docker_object_label(info, STACK_LABEL_APP);
+	const char *env = docker_object_label(info, STACK_LABEL_ENV);
 	int i;
 
-	if (object_label(info, "io.executor.managed") && app && env && s->app && s->env &&
+	if (docker_object_label(info, "io.executor.managed") && app && env && s->app && s->env &&
 	    !strcmp(app, s->app) && !strcmp(env, s->env))
 		return 0;
 	for (i = 0; allowed->set && i < allowed->n; i++)
